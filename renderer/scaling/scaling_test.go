@@ -1,0 +1,152 @@
+package scaling
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func ptr(n int32) *int32 { return &n }
+
+var (
+	ingest    = Ref{Tier: "cloud", Workload: "ingest"}
+	broker    = Ref{Tier: "cloud", Workload: "broker"}
+	inference = Ref{Tier: "edge", Workload: "inference"}
+	gateway   = Ref{Tier: "edge", Workload: "gateway"}
+)
+
+func TestReplicasFollowTheFormula(t *testing.T) {
+	tests := []struct {
+		name   string
+		scale  float64
+		rules  []Rule
+		w      Ref
+		weight float64
+		want   int32
+	}{
+		{"cloud is scale times perScale", 3, []Rule{{Workload: ingest, PerScale: 2}}, ingest, 1, 6},
+		{"cloud rounds up", 3, []Rule{{Workload: ingest, PerScale: 0.5}}, ingest, 1, 2},
+		{"decimal products are exact", 30, []Rule{{Workload: ingest, PerScale: 0.1}}, ingest, 1, 3},
+		{"cloud clamps to min", 1, []Rule{{Workload: ingest, PerScale: 2, Min: 3}}, ingest, 1, 3},
+		{"cloud clamps to max", 30, []Rule{{Workload: ingest, PerScale: 2, Max: ptr(40)}}, ingest, 1, 40},
+		{"scale 0 gives 0", 0, []Rule{{Workload: ingest, PerScale: 2}}, ingest, 1, 0},
+		{"scale 0 still honours min", 0, []Rule{{Workload: ingest, PerScale: 2, Min: 1}}, ingest, 1, 1},
+		{"edge follows cloud by ratio", 3, []Rule{
+			{Workload: ingest, PerScale: 2},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 0.5},
+		}, inference, 1, 3},
+		{"edge weight multiplies", 3, []Rule{
+			{Workload: ingest, PerScale: 2},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 0.5},
+		}, inference, 2, 6},
+		{"edge rounds up", 3, []Rule{
+			{Workload: ingest, PerScale: 2},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 0.25},
+		}, inference, 1.5, 3}, // 6 × 0.25 × 1.5 = 2.25
+		{"edge follows the clamped cloud value", 30, []Rule{
+			{Workload: ingest, PerScale: 2, Max: ptr(40)},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 0.5},
+		}, inference, 1, 20}, // 40, not 60, × 0.5
+		{"edge follows a cloud value raised to min", 0, []Rule{
+			{Workload: ingest, PerScale: 2, Min: 2},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 0.5},
+		}, inference, 3, 3},
+		{"edge clamps to its own max", 3, []Rule{
+			{Workload: ingest, PerScale: 2},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 1, Max: ptr(4)},
+		}, inference, 2, 4},
+		{"edge at scale 0 gives 0", 0, []Rule{
+			{Workload: ingest, PerScale: 2},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 0.5},
+		}, inference, 2, 0},
+		{"weight applies once along a chain of site rules", 3, []Rule{
+			{Workload: ingest, PerScale: 2},
+			{Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 0.5},
+			{Workload: gateway, PerSite: true, LinkedTo: &inference, Ratio: 0.5},
+		}, gateway, 2, 3}, // inference 6, gateway 3
+		{"cloud follows cloud", 3, []Rule{
+			{Workload: ingest, PerScale: 2},
+			{Workload: broker, LinkedTo: &ingest, Ratio: 0.5},
+		}, broker, 7, 3}, // weight ignored for cluster tiers
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := New(tt.scale, tt.rules)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			got, ok := m.Replicas(tt.w, tt.weight)
+			if !ok || got != tt.want {
+				t.Errorf("Replicas(%s, %v) = %d, %v; want %d", tt.w, tt.weight, got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestReplicasReportsWorkloadsWithoutRule(t *testing.T) {
+	m, err := New(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Replicas(ingest, 1); ok {
+		t.Error("Replicas of a workload without rule reported ok")
+	}
+}
+
+func TestNewRejectsImpossibleRules(t *testing.T) {
+	unknown := Ref{Tier: "cloud", Workload: "nope"}
+	tests := []struct {
+		name      string
+		scale     float64
+		rules     []Rule
+		wantIndex int
+		wantField string
+		wantText  string
+	}{
+		{"negative scale", -1, nil, -1, "", "scale -1"},
+		{"neither perScale nor linkedTo", 1, []Rule{{Workload: ingest}}, 0, "perScale", "one of perScale or linkedTo"},
+		{"both perScale and linkedTo", 1, []Rule{{Workload: broker, PerScale: 1}, {Workload: ingest, PerScale: 1, LinkedTo: &broker, Ratio: 1}}, 1, "perScale", "mutually exclusive"},
+		{"negative perScale", 1, []Rule{{Workload: ingest, PerScale: -2}}, 0, "perScale", "must be > 0"},
+		{"zero ratio", 1, []Rule{{Workload: broker, PerScale: 1}, {Workload: inference, PerSite: true, LinkedTo: &broker}}, 1, "ratio", "must be > 0"},
+		{"negative ratio", 1, []Rule{{Workload: broker, PerScale: 1}, {Workload: inference, PerSite: true, LinkedTo: &broker, Ratio: -0.5}}, 1, "ratio", "must be > 0"},
+		{"ratio without link", 1, []Rule{{Workload: ingest, PerScale: 1, Ratio: 2}}, 0, "ratio", "needs linkedTo"},
+		{"negative min", 1, []Rule{{Workload: ingest, PerScale: 1, Min: -1}}, 0, "min", "≥ 0"},
+		{"min above max", 1, []Rule{{Workload: ingest, PerScale: 1, Min: 5, Max: ptr(2)}}, 0, "max", "less than min"},
+		{"duplicate workload", 1, []Rule{{Workload: ingest, PerScale: 1}, {Workload: ingest, PerScale: 2}}, 1, "workload", "already has"},
+		{"unknown link", 1, []Rule{{Workload: inference, PerSite: true, LinkedTo: &unknown, Ratio: 1}}, 0, "linkedTo", "no replica rule for workload cloud/nope"},
+		{"cluster follows site", 1, []Rule{{Workload: inference, PerSite: true, PerScale: 1}, {Workload: ingest, LinkedTo: &inference, Ratio: 1}}, 1, "linkedTo", "scaled per site"},
+		{"cycle", 1, []Rule{
+			{Workload: ingest, LinkedTo: &broker, Ratio: 1},
+			{Workload: broker, LinkedTo: &ingest, Ratio: 1},
+		}, 0, "linkedTo", "cycle: cloud/ingest → cloud/broker → cloud/ingest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.scale, tt.rules)
+			if err == nil {
+				t.Fatal("New succeeded; want an error")
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not contain %q", err, tt.wantText)
+			}
+			if tt.wantIndex < 0 {
+				return
+			}
+			var re *RuleError
+			if !errors.As(err, &re) || re.Index != tt.wantIndex || re.Field != tt.wantField {
+				t.Errorf("error %#v does not point at rule %d field %s", re, tt.wantIndex, tt.wantField)
+			}
+		})
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	for _, s := range []string{"", "cloud", "/ingest", "cloud/", "a/b/c"} {
+		if _, err := ParseRef(s); err == nil {
+			t.Errorf("ParseRef(%q) succeeded", s)
+		}
+	}
+	if r, err := ParseRef("cloud/ingest"); err != nil || r != ingest {
+		t.Errorf("ParseRef(cloud/ingest) = %v, %v", r, err)
+	}
+}
