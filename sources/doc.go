@@ -1,0 +1,31 @@
+// Package sources turns a Git remote into a stream of revisions, lets the
+// renderer read any commit without a checkout, and writes commits back.
+//
+// It is the first stage of tandem's pipeline:
+//
+//	sources ──Revision──▶ renderer ──Rendered──▶ reconciler
+//
+// A [Repository] keeps a local bare mirror of one remote in a cache
+// directory. [Repository.Fetch] updates the mirror incrementally and resolves
+// the [Spec]'s branch, tag or pinned commit to a [Revision]; a restarted
+// daemon reuses the mirror and fetches only what it lacks.
+// [Repository.FS] exposes the tree of any mirrored commit as a read-only
+// [io/fs.FS], so two revisions can be rendered side by side for a diff.
+// Symbolic links in the tree are reported with [io/fs.ModeSymlink] and their
+// targets are readable through [io/fs.ReadLink].
+//
+// A [Poller] fetches on the spec's interval and whenever [Poller.Trigger] is
+// called (by the webhook receiver in package
+// github.com/tandem-gitops/tandem/sources/webhook), emits a revision only
+// when the resolved commit changes, backs off while the remote fails, keeps
+// the last good revision, and reports its state through [Poller.Status].
+//
+// A [Writer] commits a [Change] (a set of file contents) on top of the
+// branch head and pushes it, retrying when the branch moved underneath it.
+// A file that changed upstream since the commit the change was based on is a
+// [ConflictError], never a lost commit.
+//
+// Logs use log/slog with the keys repo, ref and revision. Credentials are
+// read from files or environment variables when needed and never logged;
+// URLs are logged with their user information removed.
+package sources
