@@ -117,6 +117,14 @@ func (u *upstream) show(branch, name string) string {
 // http-backend, requiring basic authentication as user:password.
 func (u *upstream) serveHTTP(user, password string) string {
 	u.t.Helper()
+	url, _ := u.serveHTTPUntilStopped(user, password)
+	return url
+}
+
+// serveHTTPUntilStopped is serveHTTP, also returning a function that stops
+// the server so that later connections are refused.
+func (u *upstream) serveHTTPUntilStopped(user, password string) (string, func()) {
+	u.t.Helper()
 	if _, err := os.Stat(gitHTTPBackend); err != nil {
 		u.t.Skipf("git smart HTTP server not available: %v", err)
 	}
@@ -137,5 +145,5 @@ func (u *upstream) serveHTTP(user, password string) string {
 		backend.ServeHTTP(w, r)
 	}))
 	u.t.Cleanup(srv.Close)
-	return srv.URL + "/" + filepath.Base(u.bare)
+	return srv.URL + "/" + filepath.Base(u.bare), srv.Close
 }
