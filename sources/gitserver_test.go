@@ -19,6 +19,16 @@ const gitHTTPBackend = "/usr/lib/git-core/git-http-backend"
 // machine's, and returns its trimmed standard output.
 func runGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
+	cmd := gitCommand(dir, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(stdout.String())
+}
+
+func gitCommand(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -27,12 +37,7 @@ func runGit(t testing.TB, dir string, args ...string) string {
 		"GIT_COMMITTER_NAME=Ada Author", "GIT_COMMITTER_EMAIL=ada@example.com",
 		"GIT_TERMINAL_PROMPT=0",
 	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(stdout.String())
+	return cmd
 }
 
 // upstream is a bare repository standing in for the remote, and a clone in
@@ -88,6 +93,22 @@ func (u *upstream) commit(subject string, files map[string]string) string {
 	runGit(u.t, u.work, "commit", "--quiet", "--allow-empty", "-m", subject)
 	runGit(u.t, u.work, "push", "--quiet", "origin", "HEAD")
 	return runGit(u.t, u.work, "rev-parse", "HEAD")
+}
+
+// commitRebasing is commit for a person racing other pushers: when the push
+// is rejected, it rebases onto the new head and pushes again.
+func (u *upstream) commitRebasing(subject string, files map[string]string) {
+	u.t.Helper()
+	u.write(files)
+	runGit(u.t, u.work, "add", "--all")
+	runGit(u.t, u.work, "commit", "--quiet", "-m", subject)
+	for range 20 {
+		if err := gitCommand(u.work, "push", "--quiet", "origin", "HEAD").Run(); err == nil {
+			return
+		}
+		runGit(u.t, u.work, "pull", "--quiet", "--rebase", "origin", "main")
+	}
+	u.t.Fatalf("could not push %q", subject)
 }
 
 // rewrite replaces the clone's last commit and force-pushes it, as after an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 func openTestRepository(t testing.TB, spec Spec, cacheDir string) *Repository {
 	t.Helper()
-	repo, err := Open(spec, Options{CacheDir: cacheDir})
+	repo, err := Open(spec, Options{CacheDir: cacheDir, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

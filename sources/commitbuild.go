@@ -1,0 +1,190 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// build writes the change's blobs, trees and commit on top of head into the
+// mirror, applying the rule documented on Change. It returns the zero hash
+// when head already has the change.
+func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
+	r := w.repo
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	headCommit, err := r.git.CommitObject(plumbing.NewHash(head))
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read head %s of %s: %w", head, r.url, err)
+	}
+	baseCommit, err := r.git.CommitObject(plumbing.NewHash(change.Base))
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read base %s of %s (not on branch %s?): %w", change.Base, r.url, r.spec.Ref.Branch, err)
+	}
+	headTree, err := headCommit.Tree()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read tree of %s: %w", head, err)
+	}
+	baseTree, err := baseCommit.Tree()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read tree of %s: %w", change.Base, err)
+	}
+
+	edits := map[string]plumbing.Hash{}
+	var conflicts []string
+	for _, name := range slices.Sorted(maps.Keys(change.Files)) {
+		content := change.Files[name]
+		want := plumbing.ComputeHash(plumbing.BlobObject, content)
+		atHead, err := blobAt(headTree, name)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", r.spec.Ref.Branch, r.url, name, head, err)
+		}
+		atBase, err := blobAt(baseTree, name)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", r.spec.Ref.Branch, r.url, name, change.Base, err)
+		}
+		switch {
+		case atHead == want:
+			continue
+		case atHead != atBase:
+			conflicts = append(conflicts, name)
+			continue
+		}
+		if err := r.writeBlobLocked(content); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("store %s: %w", name, err)
+		}
+		edits[name] = want
+	}
+	if len(conflicts) > 0 {
+		return plumbing.ZeroHash, &ConflictError{URL: r.url, Branch: r.spec.Ref.Branch, Paths: conflicts, Base: change.Base, Head: head}
+	}
+	if len(edits) == 0 {
+		return plumbing.ZeroHash, nil
+	}
+
+	tree, err := r.writeTreeLocked(headTree, edits)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %w", r.spec.Ref.Branch, r.url, err)
+	}
+	author, committer, when := w.signatures(change)
+	commit := &object.Commit{
+		Author:       object.Signature{Name: author.Name, Email: author.Email, When: when},
+		Committer:    object.Signature{Name: committer.Name, Email: committer.Email, When: when},
+		Message:      strings.TrimRight(change.Message, "\n") + "\n",
+		TreeHash:     tree,
+		ParentHashes: []plumbing.Hash{headCommit.Hash},
+	}
+	return r.storeLocked(commit)
+}
+
+// blobAt returns the blob of a regular file in tree, or the zero hash when
+// the path does not exist.
+func blobAt(tree *object.Tree, name string) (plumbing.Hash, error) {
+	e, err := tree.FindEntry(name)
+	switch {
+	case errors.Is(err, object.ErrEntryNotFound), errors.Is(err, object.ErrDirectoryNotFound):
+		return plumbing.ZeroHash, nil
+	case err != nil:
+		return plumbing.ZeroHash, err
+	case !e.Mode.IsFile() || e.Mode == filemode.Symlink:
+		return plumbing.ZeroHash, fmt.Errorf("not a regular file (mode %s)", e.Mode)
+	}
+	return e.Hash, nil
+}
+
+func (r *Repository) writeBlobLocked(content []byte) error {
+	obj := r.storage.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	w, err := obj.Writer()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(content); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	_, err = r.storage.SetEncodedObject(obj)
+	return err
+}
+
+// writeTreeLocked stores a copy of tree (nil for a new directory) with the
+// edits (paths relative to it, mapped to blobs) applied, and returns its hash.
+func (r *Repository) writeTreeLocked(tree *object.Tree, edits map[string]plumbing.Hash) (plumbing.Hash, error) {
+	entries := map[string]object.TreeEntry{}
+	if tree != nil {
+		for _, e := range tree.Entries {
+			entries[e.Name] = e
+		}
+	}
+	nested := map[string]map[string]plumbing.Hash{}
+	for name, blob := range edits {
+		dir, rest, ok := strings.Cut(name, "/")
+		if ok {
+			if nested[dir] == nil {
+				nested[dir] = map[string]plumbing.Hash{}
+			}
+			nested[dir][rest] = blob
+			continue
+		}
+		mode := filemode.Regular
+		if old, exists := entries[name]; exists {
+			if old.Mode == filemode.Dir {
+				return plumbing.ZeroHash, fmt.Errorf("%s is a directory", name)
+			}
+			if old.Mode == filemode.Executable {
+				mode = old.Mode
+			}
+		}
+		entries[name] = object.TreeEntry{Name: name, Mode: mode, Hash: blob}
+	}
+	for dir, sub := range nested {
+		var subtree *object.Tree
+		if old, exists := entries[dir]; exists {
+			if old.Mode != filemode.Dir {
+				return plumbing.ZeroHash, fmt.Errorf("%s is not a directory", dir)
+			}
+			t, err := object.GetTree(r.storage, old.Hash)
+			if err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("read directory %s: %w", dir, err)
+			}
+			subtree = t
+		}
+		h, err := r.writeTreeLocked(subtree, sub)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("%s/%w", dir, err)
+		}
+		entries[dir] = object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h}
+	}
+	sorted := slices.SortedFunc(maps.Values(entries), func(a, b object.TreeEntry) int {
+		return strings.Compare(gitSortKey(a), gitSortKey(b))
+	})
+	return r.storeLocked(&object.Tree{Entries: sorted})
+}
+
+// gitSortKey orders tree entries as git does: a directory sorts as if its
+// name ended with "/".
+func gitSortKey(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+// storeLocked encodes a tree or commit into the mirror.
+func (r *Repository) storeLocked(o interface {
+	Encode(plumbing.EncodedObject) error
+}) (plumbing.Hash, error) {
+	obj := r.storage.NewEncodedObject()
+	if err := o.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return r.storage.SetEncodedObject(obj)
+}

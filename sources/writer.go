@@ -1,0 +1,210 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// DefaultMaxAttempts bounds how often a Writer rebuilds and pushes a change
+// when the branch keeps moving.
+const DefaultMaxAttempts = 5
+
+// Signature names the person or program behind a commit.
+type Signature struct {
+	Name, Email string
+}
+
+// Change is a set of file contents to commit on a branch.
+//
+// A change is applied file by file against the branch head, with Base the
+// commit the caller read the files from:
+//   - a file whose content at the head is the same as at Base (or that is
+//     absent in both) gets its new content;
+//   - a file whose content at the head already equals its new content is
+//     left as it is;
+//   - any other file was changed upstream since Base in a way that differs
+//     from the change, and the change is refused with a ConflictError.
+//
+// So edits of different files never conflict, and two edits of one file
+// conflict unless they agree.
+type Change struct {
+	// Base is the commit SHA the caller read the files from, usually
+	// Revision.Commit.
+	Base string
+	// Files maps slash-separated paths in the repository to their new
+	// content. Missing directories are created; files are not deleted.
+	Files map[string][]byte
+	// Author of the commit.
+	Author Signature
+	// Message of the commit: a subject line, optionally a blank line and a
+	// body.
+	Message string
+}
+
+// ConflictError reports files that changed upstream since a Change's base.
+type ConflictError struct {
+	// URL of the remote, without credentials, and the branch committed to.
+	URL, Branch string
+	// Paths are the conflicting files, sorted.
+	Paths []string
+	// Base is the change's base commit, Head the branch head it was
+	// applied to.
+	Base, Head string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("commit to branch %s of %s: %s changed upstream between %.12s and %.12s; re-read and edit again",
+		e.Branch, e.URL, strings.Join(e.Paths, ", "), e.Base, e.Head)
+}
+
+// WriterOptions configures a Writer.
+type WriterOptions struct {
+	// Committer of the commits; the change's author when empty.
+	Committer Signature
+	// MaxAttempts bounds the pushes of one change; DefaultMaxAttempts when
+	// zero.
+	MaxAttempts int
+}
+
+// Writer commits changes to the branch of a Repository and pushes them.
+type Writer struct {
+	repo        *Repository
+	committer   Signature
+	maxAttempts int
+
+	// beforePush, when set, runs between building a commit and pushing it.
+	// Tests use it to move the branch at the worst moment.
+	beforePush func()
+}
+
+// NewWriter returns a writer for repo, whose spec must follow a branch.
+func NewWriter(repo *Repository, opts WriterOptions) (*Writer, error) {
+	if repo.spec.Ref.Branch == "" {
+		return nil, fmt.Errorf("write to %s: ref %s is not a branch", repo.url, repo.spec.Ref)
+	}
+	w := &Writer{repo: repo, committer: opts.Committer, maxAttempts: opts.MaxAttempts}
+	if w.maxAttempts <= 0 {
+		w.maxAttempts = DefaultMaxAttempts
+	}
+	return w, nil
+}
+
+// Commit applies the change on top of the branch head as one commit and
+// pushes it. When the push is rejected because the branch moved, it
+// fetches, applies the change to the new head and pushes again, up to
+// MaxAttempts times. It returns the revision of the pushed commit, or of the
+// unchanged head when the head already has the change. A *ConflictError
+// means the change was not committed; nothing pushed by others is ever
+// overwritten.
+//
+// The mirror records the pushed commit: a Poller of the same Repository
+// emits it on its next poll, or right away when triggered.
+func (w *Writer) Commit(ctx context.Context, change Change) (Revision, error) {
+	r := w.repo
+	branch := r.spec.Ref.Branch
+	if err := w.validate(change); err != nil {
+		return Revision{}, fmt.Errorf("commit to branch %s of %s: %w", branch, r.url, err)
+	}
+	var rejected error
+	var rejectedHead string
+	for attempt := 1; ; attempt++ {
+		head, err := r.Fetch(ctx)
+		if err != nil {
+			return Revision{}, fmt.Errorf("commit to branch %s: %w", branch, err)
+		}
+		if rejected != nil && head.Commit == rejectedHead {
+			// The branch did not move: the push failed for another reason.
+			return Revision{}, rejected
+		}
+		commit, err := w.build(change, head.Commit)
+		if err != nil {
+			return Revision{}, err
+		}
+		if commit.IsZero() {
+			r.log.Info("Change already on the branch; nothing to commit", "revision", head.String())
+			return head, nil
+		}
+		if w.beforePush != nil {
+			w.beforePush()
+		}
+		rev, err := w.push(ctx, commit)
+		if err == nil {
+			r.log.Info("Pushed commit", "revision", rev.String(), "subject", rev.Subject, "attempt", attempt)
+			return rev, nil
+		}
+		if ctx.Err() != nil || attempt == w.maxAttempts {
+			return Revision{}, fmt.Errorf("commit to branch %s of %s: push rejected %d times, last: %w", branch, r.url, attempt, err)
+		}
+		r.log.Info("Push rejected; applying the change again on the new head", "revision", head.String(), "attempt", attempt, "error", err)
+		rejected = fmt.Errorf("push to branch %s of %s: %w", branch, r.url, err)
+		rejectedHead = head.Commit
+	}
+}
+
+func (w *Writer) validate(c Change) error {
+	if !commitSHA.MatchString(c.Base) {
+		return fmt.Errorf("base %q is not a full commit SHA", c.Base)
+	}
+	if len(c.Files) == 0 {
+		return errors.New("change has no files")
+	}
+	for name := range c.Files {
+		if !fs.ValidPath(name) || name == "." || name == ".git" || strings.HasPrefix(name, ".git/") {
+			return fmt.Errorf("invalid file path %q", name)
+		}
+	}
+	if c.Author.Name == "" || c.Author.Email == "" {
+		return errors.New("author name and email must be set")
+	}
+	if strings.TrimSpace(c.Message) == "" {
+		return errors.New("commit message must not be empty")
+	}
+	return nil
+}
+
+// push sends commit to the branch without forcing and records it in the
+// mirror once the remote accepted it.
+func (w *Writer) push(ctx context.Context, commit plumbing.Hash) (Revision, error) {
+	r := w.repo
+	ctx, cancel := context.WithTimeout(ctx, r.spec.timeout())
+	defer cancel()
+	auth, err := r.spec.Auth.method(r.spec.URL)
+	if err != nil {
+		return Revision{}, err
+	}
+	name := plumbing.NewBranchReferenceName(r.spec.Ref.Branch)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err = r.remote.PushContext(ctx, &git.PushOptions{
+		RemoteName: "origin",
+		RefSpecs:   []config.RefSpec{config.RefSpec(commit.String() + ":" + name.String())},
+		Auth:       auth,
+	})
+	if err != nil {
+		return Revision{}, err
+	}
+	if err := r.storage.SetReference(plumbing.NewHashReference(name, commit)); err != nil {
+		return Revision{}, fmt.Errorf("record pushed commit %s in mirror: %w", commit, err)
+	}
+	c, err := r.git.CommitObject(commit)
+	if err != nil {
+		return Revision{}, fmt.Errorf("read pushed commit %s: %w", commit, err)
+	}
+	return newRevision(r.url, name.String(), c), nil
+}
+
+func (w *Writer) signatures(c Change) (author, committer Signature, when time.Time) {
+	committer = w.committer
+	if committer.Name == "" {
+		committer = c.Author
+	}
+	return c.Author, committer, time.Now()
+}
