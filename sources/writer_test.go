@@ -225,7 +225,10 @@ func TestWriterRejectsInvalidChanges(t *testing.T) {
 		{"git dir", valid(func(c *Change) { c.Files = map[string][]byte{".git/config": nil} }), "invalid file path"},
 		{"no author", valid(func(c *Change) { c.Author = Signature{} }), "author"},
 		{"no message", valid(func(c *Change) { c.Message = " \n" }), "message"},
-		{"directory", valid(func(c *Change) { c.Files = map[string][]byte{"sites": nil}; up.commit("Add", map[string]string{"sites/a.yaml": "a"}) }), "not a regular file"},
+		{"directory", valid(func(c *Change) {
+			c.Files = map[string][]byte{"sites": nil}
+			up.commit("Add", map[string]string{"sites/a.yaml": "a"})
+		}), "not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
