@@ -1,0 +1,130 @@
+package renderer
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+)
+
+// run renders one revision. It builds each kustomize directory at most
+// once, however many sites use it: a tier's base once for all its sites,
+// and a site overlay once for all the sites that share it.
+type run struct {
+	kfs kustomizeFS
+	k   *krusty.Kustomizer
+	problems
+	builds map[string]build // by repository directory
+}
+
+type build struct {
+	m   resmap.ResMap
+	err error
+}
+
+func newRun(fsys fs.FS) *run {
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy
+	return &run{kfs: kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}}
+}
+
+// build returns the kustomize build of dir, a repository directory. The
+// result is shared: callers deep-copy it before changing it.
+func (r *run) build(dir string) (resmap.ResMap, error) {
+	b, ok := r.builds[dir]
+	if !ok {
+		b.m, b.err = r.k.Run(r.kfs, abs(dir))
+		if b.err != nil {
+			b.err = fmt.Errorf("kustomize build %s: %w", dir, b.err)
+		}
+		r.builds[dir] = b
+	}
+	return b.m, b.err
+}
+
+// checkWorkloads builds the i-th tier of sol and checks that every
+// workload its replica rules and models name is in the build. It reports
+// whether the tier can be rendered.
+func (r *run) checkWorkloads(sol *Solution, i int) bool {
+	tier := &sol.Spec.Tiers[i]
+	base, err := r.build(tier.dir)
+	if err != nil {
+		r.addErr(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d].path", i), err)
+		return false
+	}
+	ok := true
+	for j, rule := range tier.Replicas {
+		if len(workloads(base, rule.Workload)) == 0 {
+			r.add(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d].replicas[%d].workload", i, j),
+				"tier %s renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named %q", tier.Name, rule.Workload)
+			ok = false
+		}
+	}
+	for j, m := range sol.Spec.Models {
+		if m.Tier == tier.Name && len(workloads(base, m.Workload)) == 0 {
+			r.add(sol.File, sol.pos, fmt.Sprintf("spec.models[%d].workload", j),
+				"tier %s renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named %q", tier.Name, m.Workload)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// overlayDir returns the directory to build for tier at p: the site's
+// overlay for the tier when it has one, else the tier's own path.
+func (r *run) overlayDir(tier *Tier, p placement) string {
+	if p.site == nil || p.site.Spec.overlayDir == "" {
+		return tier.dir
+	}
+	dir := path.Join(p.site.Spec.overlayDir, tier.Name)
+	if info, err := fs.Stat(r.kfs.fsys, dir); err == nil && info.IsDir() {
+		return dir
+	}
+	return tier.dir
+}
+
+// checkOverlays checks that every directory in a site's overlay is named
+// after a tier deployed to the site and is a kustomize directory, so that a
+// misspelt overlay is an error rather than silently unused.
+func (r *run) checkOverlays(cfg *Config) {
+	for _, site := range cfg.Sites {
+		if site.Spec.overlayDir == "" {
+			continue
+		}
+		entries, err := fs.ReadDir(r.kfs.fsys, site.Spec.overlayDir)
+		if err != nil {
+			r.addErr(site.File, site.pos, "spec.overlay", err)
+			continue
+		}
+		tiers := tiersOf(cfg.Solutions, site)
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			dir := path.Join(site.Spec.overlayDir, e.Name())
+			switch {
+			case !slices.Contains(tiers, e.Name()):
+				r.add(site.File, site.pos, "spec.overlay", "%s is named after no tier deployed to site %s (tiers: %v)", dir, site.Name, tiers)
+			case kustomizationIn(r.kfs.fsys, dir) == "":
+				r.add(site.File, site.pos, "spec.overlay", "%s is not a kustomize directory: it has no kustomization.yaml", dir)
+			}
+		}
+	}
+}
+
+// tiersOf returns the names of the tiers deployed to site, sorted.
+func tiersOf(solutions []*Solution, site *Site) []string {
+	var names []string
+	for _, sol := range solutions {
+		for i := range sol.Spec.Tiers {
+			if sol.Spec.Tiers[i].Selects(site) && !slices.Contains(names, sol.Spec.Tiers[i].Name) {
+				names = append(names, sol.Spec.Tiers[i].Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}

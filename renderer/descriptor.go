@@ -1,0 +1,148 @@
+package renderer
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// APIVersion is the apiVersion of every tandem descriptor.
+const APIVersion = "tandem.dev/v1alpha1"
+
+// Descriptor kinds.
+const (
+	KindSolution = "Solution"
+	KindSite     = "Site"
+)
+
+// Solution declares one IoT solution: its tiers of kustomize directories,
+// where each tier runs, how replicas follow the business scale factor, the
+// ML models it serves and how changes roll out across sites.
+type Solution struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              SolutionSpec `json:"spec"`
+
+	// File is the repository path the descriptor was read from.
+	File string `json:"-"`
+	pos  positions
+}
+
+// SolutionSpec is the body of a Solution.
+type SolutionSpec struct {
+	// Scale is the business scale factor (≥ 0). Cloud replicas follow it
+	// directly, edge replicas through the cloud workloads they link to.
+	Scale float64 `json:"scale"`
+	// AllowEmpty lets a revision take a site from some objects to none.
+	// Without it the reconciler refuses such a revision, which is far more
+	// often a broken selector or path than an intended teardown.
+	AllowEmpty bool `json:"allowEmpty,omitempty"`
+	// Tiers are the layers of the solution, each a kustomize directory
+	// deployed to named clusters or to every matching site.
+	Tiers []Tier `json:"tiers"`
+	// Models are the ML models the solution's workloads serve.
+	Models []Model `json:"models,omitempty"`
+	// Rollout orders how a change reaches the sites.
+	Rollout Rollout `json:"rollout,omitempty"`
+}
+
+// Tier is one layer of a solution.
+type Tier struct {
+	// Name identifies the tier within the solution.
+	Name string `json:"name"`
+	// Path is the tier's kustomize directory, relative to the repository root.
+	Path string `json:"path"`
+	// DependsOn names tiers that must be applied and healthy on a cluster
+	// before this tier is applied there.
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// Targets says where the tier runs.
+	Targets Targets `json:"targets"`
+	// Replicas set the replica counts of the tier's workloads.
+	Replicas []ReplicaRule `json:"replicas,omitempty"`
+
+	dir string // Path, resolved inside the repository
+}
+
+// Targets selects where a tier runs: exactly one of Clusters and Sites.
+type Targets struct {
+	// Clusters names clusters the tier is deployed to once each.
+	Clusters []string `json:"clusters,omitempty"`
+	// Sites selects, by label, the sites the tier is deployed to; the tier
+	// is rendered once per site, onto the site's cluster.
+	Sites *metav1.LabelSelector `json:"sites,omitempty"`
+}
+
+// PerSite reports whether the tier is rendered once per site.
+func (t *Targets) PerSite() bool { return t.Sites != nil }
+
+// ReplicaRule sets the replicas of one workload of a tier by linked
+// scaling; see package scaling for the formula.
+type ReplicaRule struct {
+	// Workload is the name of a Deployment, StatefulSet, ReplicaSet or
+	// ReplicationController the tier renders.
+	Workload string `json:"workload"`
+	// PerScale is the replicas per unit of the solution's scale.
+	PerScale float64 `json:"perScale,omitempty"`
+	// LinkedTo names the workload this one follows, as "tier/workload".
+	LinkedTo string `json:"linkedTo,omitempty"`
+	// Ratio is the replicas per replica of the linked workload (per unit
+	// of site weight when a site tier follows a cluster tier).
+	Ratio float64 `json:"ratio,omitempty"`
+	// Min is the fewest replicas the rule gives (default 0).
+	Min int32 `json:"min,omitempty"`
+	// Max is the most replicas the rule gives (default unbounded).
+	Max *int32 `json:"max,omitempty"`
+}
+
+// Model is one ML model served by a workload. The renderer records it on
+// the workload's pod template, so a new version rolls the pods.
+type Model struct {
+	// Name identifies the model within the solution.
+	Name string `json:"name"`
+	// Version is the model's version; quote it in YAML ("1.10", not 1.10).
+	Version string `json:"version"`
+	// URI is where the workload downloads the model from.
+	URI string `json:"uri"`
+	// SHA256 is the hex digest the downloaded model must have.
+	SHA256 string `json:"sha256,omitempty"`
+	// Tier and Workload name the workload that serves the model.
+	Tier     string `json:"tier"`
+	Workload string `json:"workload"`
+}
+
+// Rollout orders how a change reaches the sites.
+type Rollout struct {
+	// Waves select sites by label. A change reaches the sites of a wave
+	// only after every site of the previous waves is healthy; a site is in
+	// the first wave that selects it, and sites no wave selects come last.
+	// No waves means one wave of every site.
+	Waves []metav1.LabelSelector `json:"waves,omitempty"`
+}
+
+// Site declares one edge site: the cluster that runs it, its capacity and
+// an optional overlay of site-specific changes. Solutions select sites by
+// their labels.
+type Site struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              SiteSpec `json:"spec"`
+
+	// File is the repository path the descriptor was read from.
+	File string `json:"-"`
+	pos  positions
+}
+
+// SiteSpec is the body of a Site.
+type SiteSpec struct {
+	// Cluster is the name of the site's cluster (default: the site's name).
+	// Credentials are resolved by this name outside Git.
+	Cluster string `json:"cluster,omitempty"`
+	// Weight is the site's capacity relative to other sites (default 1, > 0);
+	// linked edge replicas are multiplied by it.
+	Weight float64 `json:"weight,omitempty"`
+	// Overlay is a directory, relative to the repository root, holding one
+	// kustomize directory per tier the site changes, named after the tier
+	// (overlay/edge for tier edge). Each is built instead of the tier's own
+	// path for this site, so it normally lists the tier's path as a resource.
+	Overlay string `json:"overlay,omitempty"`
+
+	overlayDir string // Overlay, resolved inside the repository
+}

@@ -1,0 +1,174 @@
+package renderer
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Config is the validated and defaulted set of descriptors of a repository.
+type Config struct {
+	// Solutions and Sites are sorted by name.
+	Solutions []*Solution
+	Sites     []*Site
+	// Warnings are problems that do not stop a render, such as a site no
+	// tier selects.
+	Warnings []string
+}
+
+// Load reads every descriptor in fsys, the root of a config repository,
+// then validates and defaults them. Descriptors are the YAML documents with
+// apiVersion tandem.dev/v1alpha1, in any .yaml or .yml file outside hidden
+// directories. On failure it returns a *ValidationError that lists every
+// problem, not just the first.
+func Load(ctx context.Context, fsys fs.FS) (*Config, error) {
+	l := &loader{fsys: fsys}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() && name != "." && strings.HasPrefix(d.Name(), ".") {
+			return fs.SkipDir
+		}
+		if d.Type().IsRegular() && (path.Ext(name) == ".yaml" || path.Ext(name) == ".yml") {
+			l.readFile(name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read repository: %w", err)
+	}
+	cfg := &Config{Solutions: l.solutions, Sites: l.sites}
+	slices.SortFunc(cfg.Solutions, func(a, b *Solution) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(cfg.Sites, func(a, b *Site) int { return cmp.Compare(a.Name, b.Name) })
+	l.validate(cfg)
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	cfg.Warnings = l.warnings
+	return cfg, nil
+}
+
+type loader struct {
+	fsys fs.FS
+	problems
+	solutions []*Solution
+	sites     []*Site
+}
+
+// descriptorMarker is in every descriptor; files without it are not read
+// as YAML, which keeps the many kustomize files of a repository cheap.
+var descriptorMarker = []byte("tandem.dev/")
+
+func (l *loader) readFile(name string) {
+	info, err := fs.Stat(l.fsys, name)
+	if err != nil {
+		l.add(name, nil, "", "%v", err)
+		return
+	}
+	if info.Size() > MaxFileSize {
+		l.add(name, nil, "", "file is %d bytes, over the %d byte limit", info.Size(), MaxFileSize)
+		return
+	}
+	data, err := fs.ReadFile(l.fsys, name)
+	if err != nil {
+		l.add(name, nil, "", "%v", err)
+		return
+	}
+	if !bytes.Contains(data, descriptorMarker) {
+		return
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			l.errs = append(l.errs, &FieldError{File: name, Line: yamlErrorLine(err), Err: fmt.Errorf("malformed YAML: %w", err)})
+			return
+		}
+		l.readDocument(name, &doc)
+	}
+}
+
+func (l *loader) readDocument(file string, doc *yaml.Node) {
+	apiVersion, kind := header(doc)
+	if !strings.HasPrefix(apiVersion, string(descriptorMarker)) {
+		return // a Kubernetes manifest, not a descriptor
+	}
+	pos := positions{"": doc.Line}
+	if apiVersion != APIVersion {
+		l.add(file, pos, "apiVersion", "unsupported apiVersion %q: want %s", apiVersion, APIVersion)
+		return
+	}
+	var (
+		v       any
+		set     func(positions)
+		collect func()
+	)
+	switch kind {
+	case KindSolution:
+		s := &Solution{File: file}
+		v, set, collect = s, func(p positions) { s.pos = p }, func() { l.solutions = append(l.solutions, s) }
+	case KindSite:
+		s := &Site{File: file}
+		v, set, collect = s, func(p positions) { s.pos = p }, func() { l.sites = append(l.sites, s) }
+	default:
+		l.add(file, pos, "kind", "unknown kind %q: want %s or %s", kind, KindSolution, KindSite)
+		return
+	}
+	pos, errs := decodeStrict(doc, v)
+	set(pos)
+	for _, e := range errs {
+		e.File = file
+	}
+	l.errs = append(l.errs, errs...)
+	if len(errs) == 0 {
+		collect()
+	}
+}
+
+// header returns a document's top-level apiVersion and kind, if any.
+func header(doc *yaml.Node) (apiVersion, kind string) {
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return "", ""
+	}
+	m := doc.Content[0].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		switch m[i].Value {
+		case "apiVersion":
+			apiVersion = m[i+1].Value
+		case "kind":
+			kind = m[i+1].Value
+		}
+	}
+	return apiVersion, kind
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// yamlErrorLine extracts the line a YAML syntax error names, or 0.
+func yamlErrorLine(err error) int {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}

@@ -1,0 +1,143 @@
+package renderer
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Options narrows what Render renders. The zero value renders everything.
+type Options struct {
+	// Cluster, when set, renders only the targets on that cluster.
+	Cluster string
+	// Site, when set, renders only the targets of that site.
+	Site string
+}
+
+// Result is a rendered revision.
+type Result struct {
+	// Solutions and Sites are the repository's validated, defaulted
+	// descriptors, sorted by name.
+	Solutions []*Solution
+	Sites     []*Site
+	// Targets are sorted by cluster, solution, tier.
+	Targets []Target
+	// Warnings are problems that did not stop the render.
+	Warnings []string
+}
+
+// Target is one tier of one solution rendered for one cluster.
+type Target struct {
+	Solution, Tier, Cluster string
+	// Site is the site the tier was rendered for; empty for a tier that
+	// targets clusters by name.
+	Site string
+	// DependsOn names the tiers of the same solution, on the same cluster,
+	// that must be applied and healthy before this one.
+	DependsOn []string
+	// Objects are in kustomize's legacy order: namespaces and CRDs first.
+	Objects []*unstructured.Unstructured
+}
+
+// Labels set on every rendered object.
+const (
+	LabelSolution = "tandem.dev/solution"
+	LabelTier     = "tandem.dev/tier"
+	LabelSite     = "tandem.dev/site"
+)
+
+// Render renders every solution found in fsys, the root of a config
+// repository: an os.DirFS of a directory, or a Git commit's tree. A
+// revision renders whole or not at all: on any problem Render returns no
+// result and an error; a *ValidationError lists every problem it found.
+// The same fsys renders byte-identical results.
+func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
+	cfg, err := Load(ctx, fsys)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Site != "" && !slices.ContainsFunc(cfg.Sites, func(s *Site) bool { return s.Name == opts.Site }) {
+		return nil, fmt.Errorf("no site named %q", opts.Site)
+	}
+	r := newRun(fsys)
+	r.checkOverlays(cfg)
+	res := &Result{Solutions: cfg.Solutions, Sites: cfg.Sites, Warnings: cfg.Warnings}
+	for _, sol := range cfg.Solutions {
+		targets, err := r.renderSolution(ctx, sol, cfg.Sites, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Targets = append(res.Targets, targets...)
+	}
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	if opts.Cluster != "" && len(res.Targets) == 0 {
+		return nil, fmt.Errorf("no tier targets cluster %q", opts.Cluster)
+	}
+	slices.SortFunc(res.Targets, func(a, b Target) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier))
+	})
+	return res, nil
+}
+
+// renderSolution renders every tier of sol onto every place it runs.
+// Problems with the descriptors go to r.problems; it returns an error only
+// when ctx is done.
+func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, opts Options) ([]Target, error) {
+	model, err := sol.Scaling(sol.Spec.Scale)
+	if err != nil {
+		return nil, err // Load validated the rules; this is a bug, not input
+	}
+	onCluster := tiersByCluster(sol, sites)
+	var targets []Target
+	for i := range sol.Spec.Tiers {
+		tier := &sol.Spec.Tiers[i]
+		places := slices.DeleteFunc(placements(tier, sites), func(p placement) bool {
+			return (opts.Cluster != "" && p.cluster != opts.Cluster) || (opts.Site != "" && p.siteName() != opts.Site)
+		})
+		if len(places) == 0 {
+			continue
+		}
+		if !r.checkWorkloads(sol, i) {
+			continue
+		}
+		for _, p := range places {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			objs, err := r.renderTarget(sol, tier, p, model)
+			if err != nil {
+				r.addErr(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d]", i), fmt.Errorf("render tier %s for %s: %w", tier.Name, p, err))
+				continue
+			}
+			targets = append(targets, Target{
+				Solution:  sol.Name,
+				Tier:      tier.Name,
+				Cluster:   p.cluster,
+				Site:      p.siteName(),
+				DependsOn: slices.DeleteFunc(slices.Clone(tier.DependsOn), func(dep string) bool { return !onCluster[p.cluster][dep] }),
+				Objects:   objs,
+			})
+		}
+	}
+	return targets, nil
+}
+
+// tiersByCluster returns, for each cluster, the tiers of sol that run there.
+func tiersByCluster(sol *Solution, sites []*Site) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for i := range sol.Spec.Tiers {
+		for _, p := range placements(&sol.Spec.Tiers[i], sites) {
+			if out[p.cluster] == nil {
+				out[p.cluster] = map[string]bool{}
+			}
+			out[p.cluster][sol.Spec.Tiers[i].Name] = true
+		}
+	}
+	return out
+}

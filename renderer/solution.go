@@ -1,0 +1,113 @@
+package renderer
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/tandem-gitops/tandem/renderer/scaling"
+)
+
+// Selects reports whether the tier is deployed to site.
+func (t *Tier) Selects(site *Site) bool {
+	return matches(t.Targets.Sites, site)
+}
+
+func matches(ls *metav1.LabelSelector, site *Site) bool {
+	if ls == nil {
+		return false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ls)
+	return err == nil && sel.Matches(labels.Set(site.Labels))
+}
+
+// Wave returns the index of the rollout wave that updates site: the first
+// wave whose selector matches it, or len(Spec.Rollout.Waves) when none does.
+func (s *Solution) Wave(site *Site) int {
+	for i := range s.Spec.Rollout.Waves {
+		if matches(&s.Spec.Rollout.Waves[i], site) {
+			return i
+		}
+	}
+	return len(s.Spec.Rollout.Waves)
+}
+
+// Scaling returns the model that computes the solution's replicas at the
+// given scale: the solution's own Spec.Scale to render it, another one to
+// preview a change of scale.
+func (s *Solution) Scaling(scale float64) (*scaling.Model, error) {
+	rules, _ := s.rules()
+	m, err := scaling.New(scale, rules)
+	if err != nil {
+		return nil, fmt.Errorf("solution %s: %w", s.Name, err)
+	}
+	return m, nil
+}
+
+// WorkloadReplicas is the replica count of one workload on one target.
+type WorkloadReplicas struct {
+	Tier, Workload string
+	Cluster, Site  string // Site is empty for cluster tiers
+	Replicas       int32
+}
+
+// Replicas previews the replicas of every workload with a replica rule, on
+// every cluster and site it runs on, at the given scale. It is what a scale
+// change would render, without building anything.
+func (s *Solution) Replicas(scale float64, sites []*Site) ([]WorkloadReplicas, error) {
+	m, err := s.Scaling(scale)
+	if err != nil {
+		return nil, err
+	}
+	var out []WorkloadReplicas
+	for i := range s.Spec.Tiers {
+		t := &s.Spec.Tiers[i]
+		for _, p := range placements(t, sites) {
+			for _, r := range t.Replicas {
+				n, _ := m.Replicas(scaling.Ref{Tier: t.Name, Workload: r.Workload}, p.weight())
+				out = append(out, WorkloadReplicas{Tier: t.Name, Workload: r.Workload, Cluster: p.cluster, Site: p.siteName(), Replicas: n})
+			}
+		}
+	}
+	return out, nil
+}
+
+// rules returns the solution's replica rules in the scaling package's
+// terms, each with its descriptor field path.
+func (s *Solution) rules() ([]scaling.Rule, []string) {
+	var rules []scaling.Rule
+	var fields []string
+	for i := range s.Spec.Tiers {
+		t := &s.Spec.Tiers[i]
+		for j, r := range t.Replicas {
+			rule := scaling.Rule{
+				Workload: scaling.Ref{Tier: t.Name, Workload: r.Workload},
+				PerSite:  t.Targets.PerSite(),
+				PerScale: r.PerScale,
+				Ratio:    r.Ratio,
+				Min:      r.Min,
+				Max:      r.Max,
+			}
+			if r.LinkedTo != "" {
+				ref, _ := scaling.ParseRef(r.LinkedTo) // validated by Load
+				rule.LinkedTo = &ref
+			}
+			rules = append(rules, rule)
+			fields = append(fields, fmt.Sprintf("spec.tiers[%d].replicas[%d]", i, j))
+		}
+	}
+	return rules, fields
+}
+
+// ruleAt returns the k-th replica rule in the order rules lists them.
+func (s *Solution) ruleAt(k int) *ReplicaRule {
+	for i := range s.Spec.Tiers {
+		if n := len(s.Spec.Tiers[i].Replicas); k >= n {
+			k -= n
+		} else {
+			return &s.Spec.Tiers[i].Replicas[k]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,296 @@
+package renderer
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/kustomize/api/konfig"
+
+	"github.com/tandem-gitops/tandem/renderer/scaling"
+)
+
+// validate checks and defaults every descriptor of cfg, collecting problems.
+func (l *loader) validate(cfg *Config) {
+	names := map[string]*Solution{}
+	for _, s := range cfg.Solutions {
+		if prev, dup := names[s.Name]; dup && s.Name != "" {
+			l.add(s.File, s.pos, "metadata.name", "duplicate solution name %q, also declared in %s", s.Name, prev.File)
+		}
+		names[s.Name] = s
+		l.validateSolution(s)
+	}
+	sites, clusters := map[string]*Site{}, map[string]*Site{}
+	for _, s := range cfg.Sites {
+		l.validateSite(s)
+		if prev, dup := sites[s.Name]; dup && s.Name != "" {
+			l.add(s.File, s.pos, "metadata.name", "duplicate site name %q, also declared in %s", s.Name, prev.File)
+		}
+		sites[s.Name] = s
+		if prev, dup := clusters[s.Spec.Cluster]; dup && s.Spec.Cluster != "" {
+			l.add(s.File, s.pos, "spec.cluster", "cluster %q already belongs to site %s", s.Spec.Cluster, prev.Name)
+		}
+		clusters[s.Spec.Cluster] = s
+	}
+	for _, site := range cfg.Sites {
+		if !selectedByAnyTier(cfg.Solutions, site) {
+			l.warn(site.File, site.pos, "metadata.labels", "site %s is selected by no tier of any solution", site.Name)
+		}
+	}
+}
+
+func selectedByAnyTier(solutions []*Solution, site *Site) bool {
+	for _, sol := range solutions {
+		for i := range sol.Spec.Tiers {
+			if sol.Spec.Tiers[i].Selects(site) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (l *loader) checkName(file string, pos positions, name string) {
+	if name == "" {
+		l.add(file, pos, "metadata.name", "name is required")
+		return
+	}
+	for _, msg := range validation.IsDNS1123Label(name) {
+		l.add(file, pos, "metadata.name", "%q: %s", name, msg)
+	}
+}
+
+func (l *loader) validateSite(s *Site) {
+	f, pos := s.File, s.pos
+	l.checkName(f, pos, s.Name)
+	if s.Spec.Cluster == "" {
+		s.Spec.Cluster = s.Name
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(s.Spec.Cluster) {
+		l.add(f, pos, "spec.cluster", "%q: %s", s.Spec.Cluster, msg)
+	}
+	switch {
+	case !pos.has("spec.weight"):
+		s.Spec.Weight = 1
+	case !(s.Spec.Weight > 0):
+		l.add(f, pos, "spec.weight", "weight %v must be > 0", s.Spec.Weight)
+	}
+	if pos.has("spec.overlay") {
+		dir, err := l.directory(s.Spec.Overlay)
+		if err != nil {
+			l.addErr(f, pos, "spec.overlay", err)
+		}
+		s.Spec.overlayDir = dir
+	}
+}
+
+// directory resolves p inside the repository and checks it is a directory.
+func (l *loader) directory(p string) (string, error) {
+	dir, err := repoPath(l.fsys, p)
+	if err != nil {
+		return "", err
+	}
+	info, err := fs.Stat(l.fsys, dir)
+	if err != nil || !info.IsDir() {
+		return "", fmt.Errorf("directory %s does not exist in the repository", p)
+	}
+	return dir, nil
+}
+
+// kustomizationIn returns the kustomization file of dir, or "".
+func kustomizationIn(fsys fs.FS, dir string) string {
+	for _, name := range konfig.RecognizedKustomizationFileNames() {
+		if info, err := fs.Stat(fsys, path.Join(dir, name)); err == nil && !info.IsDir() {
+			return name
+		}
+	}
+	return ""
+}
+
+func (l *loader) validateSolution(s *Solution) {
+	f, pos := s.File, s.pos
+	l.checkName(f, pos, s.Name)
+	if !pos.has("spec.scale") {
+		l.add(f, pos, "spec.scale", "scale is required")
+	}
+	if len(s.Spec.Tiers) == 0 {
+		l.add(f, pos, "spec.tiers", "a solution needs at least one tier")
+	}
+	tiers := map[string]int{}
+	for i := range s.Spec.Tiers {
+		t := &s.Spec.Tiers[i]
+		field := fmt.Sprintf("spec.tiers[%d]", i)
+		if _, dup := tiers[t.Name]; dup {
+			l.add(f, pos, field+".name", "duplicate tier name %q", t.Name)
+		}
+		tiers[t.Name] = i
+		l.validateTier(s, t, field)
+	}
+	l.validateDependsOn(s, tiers)
+	l.validateReplicas(s, tiers)
+	l.validateModels(s, tiers)
+	for i := range s.Spec.Rollout.Waves {
+		if _, err := metav1.LabelSelectorAsSelector(&s.Spec.Rollout.Waves[i]); err != nil {
+			l.addErr(f, pos, fmt.Sprintf("spec.rollout.waves[%d]", i), err)
+		}
+	}
+}
+
+func (l *loader) validateTier(s *Solution, t *Tier, field string) {
+	f, pos := s.File, s.pos
+	for _, msg := range validation.IsDNS1123Label(t.Name) {
+		l.add(f, pos, field+".name", "%q: %s", t.Name, msg)
+	}
+	if dir, err := l.directory(t.Path); err != nil {
+		l.addErr(f, pos, field+".path", err)
+	} else if kustomizationIn(l.fsys, dir) == "" {
+		l.add(f, pos, field+".path", "%s is not a kustomize directory: it has no kustomization.yaml", t.Path)
+	} else {
+		t.dir = dir
+	}
+	switch sel := t.Targets.Sites; {
+	case sel == nil && len(t.Targets.Clusters) == 0:
+		l.add(f, pos, field+".targets", "one of clusters or sites is required")
+	case sel != nil && len(t.Targets.Clusters) > 0:
+		l.add(f, pos, field+".targets", "clusters and sites are mutually exclusive")
+	case sel != nil:
+		if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
+			l.addErr(f, pos, field+".targets.sites", err)
+		}
+	}
+	for j, c := range t.Targets.Clusters {
+		cf := fmt.Sprintf("%s.targets.clusters[%d]", field, j)
+		for _, msg := range validation.IsDNS1123Subdomain(c) {
+			l.add(f, pos, cf, "%q: %s", c, msg)
+		}
+		if slices.Index(t.Targets.Clusters, c) < j {
+			l.add(f, pos, cf, "duplicate cluster %q", c)
+		}
+	}
+}
+
+func (l *loader) validateDependsOn(s *Solution, tiers map[string]int) {
+	for i := range s.Spec.Tiers {
+		for j, dep := range s.Spec.Tiers[i].DependsOn {
+			field := fmt.Sprintf("spec.tiers[%d].dependsOn[%d]", i, j)
+			switch k, ok := tiers[dep]; {
+			case !ok:
+				l.add(s.File, s.pos, field, "unknown tier %q", dep)
+			case k == i:
+				l.add(s.File, s.pos, field, "tier %s depends on itself", dep)
+			}
+		}
+	}
+	// A depth-first search that reports each cycle once, at the tier that
+	// closes it.
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := make([]int, len(s.Spec.Tiers))
+	var stack []string
+	var visit func(i int)
+	visit = func(i int) {
+		state[i] = visiting
+		stack = append(stack, s.Spec.Tiers[i].Name)
+		for j, dep := range s.Spec.Tiers[i].DependsOn {
+			k, ok := tiers[dep]
+			if !ok || k == i {
+				continue
+			}
+			switch state[k] {
+			case visiting:
+				from := slices.Index(stack, dep)
+				l.add(s.File, s.pos, fmt.Sprintf("spec.tiers[%d].dependsOn[%d]", i, j),
+					"dependsOn forms a cycle: %s → %s", strings.Join(stack[from:], " → "), dep)
+			case unvisited:
+				visit(k)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[i] = done
+	}
+	for i := range s.Spec.Tiers {
+		if state[i] == unvisited {
+			visit(i)
+		}
+	}
+}
+
+// validateReplicas checks the replica rules' references, then hands the
+// rules to the scaling package, the one authority on what a rule may say,
+// and points its findings at the descriptor lines.
+func (l *loader) validateReplicas(s *Solution, tiers map[string]int) {
+	rules, fields := s.rules()
+	valid := true
+	for k, field := range fields {
+		spec := s.ruleAt(k)
+		if spec.Workload == "" {
+			l.add(s.File, s.pos, field+".workload", "workload is required")
+			valid = false
+		}
+		if spec.LinkedTo == "" {
+			continue
+		}
+		ref, err := scaling.ParseRef(spec.LinkedTo)
+		if err != nil {
+			l.addErr(s.File, s.pos, field+".linkedTo", err)
+			valid = false
+		} else if _, ok := tiers[ref.Tier]; !ok {
+			l.add(s.File, s.pos, field+".linkedTo", "unknown tier %q", ref.Tier)
+			valid = false
+		}
+	}
+	if !valid {
+		return
+	}
+	if _, err := scaling.New(s.Spec.Scale, rules); err != nil {
+		for _, e := range unwrapAll(err) {
+			field := "spec.scale"
+			if re, ok := e.(*scaling.RuleError); ok {
+				field, e = fields[re.Index]+"."+re.Field, re.Err
+			}
+			l.addErr(s.File, s.pos, field, e)
+		}
+	}
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (l *loader) validateModels(s *Solution, tiers map[string]int) {
+	names := map[string]bool{}
+	for i, m := range s.Spec.Models {
+		field := fmt.Sprintf("spec.models[%d]", i)
+		if names[m.Name] {
+			l.add(s.File, s.pos, field+".name", "duplicate model name %q", m.Name)
+		}
+		names[m.Name] = true
+		for _, msg := range validation.IsDNS1123Label(m.Name) {
+			l.add(s.File, s.pos, field+".name", "%q: %s", m.Name, msg)
+		}
+		for _, req := range []struct{ name, value string }{{"version", m.Version}, {"uri", m.URI}, {"workload", m.Workload}} {
+			if req.value == "" {
+				l.add(s.File, s.pos, field+"."+req.name, "%s is required", req.name)
+			}
+		}
+		if m.SHA256 != "" && !sha256Hex.MatchString(m.SHA256) {
+			l.add(s.File, s.pos, field+".sha256", "want 64 lowercase hex digits")
+		}
+		if _, ok := tiers[m.Tier]; !ok {
+			l.add(s.File, s.pos, field+".tier", "unknown tier %q", m.Tier)
+		}
+	}
+}
