@@ -14,7 +14,7 @@ import (
 // once, however many sites use it: a tier's base once for all its sites,
 // and a site overlay once for all the sites that share it.
 type run struct {
-	kfs kustomizeFS
+	kfs *kustomizeFS
 	k   *krusty.Kustomizer
 	problems
 	builds map[string]build // by repository directory
@@ -28,7 +28,7 @@ type build struct {
 func newRun(fsys fs.FS) *run {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy
-	return &run{kfs: kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}}
+	return &run{kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}}
 }
 
 // build returns the kustomize build of dir, a repository directory. The
@@ -36,7 +36,11 @@ func newRun(fsys fs.FS) *run {
 func (r *run) build(dir string) (resmap.ResMap, error) {
 	b, ok := r.builds[dir]
 	if !ok {
+		r.kfs.refused = nil
 		b.m, b.err = r.k.Run(r.kfs, abs(dir))
+		if b.err != nil && r.kfs.refused != nil {
+			b.err = r.kfs.refused
+		}
 		if b.err != nil {
 			b.err = fmt.Errorf("kustomize build %s: %w", dir, b.err)
 		}

@@ -29,12 +29,16 @@ var errReadOnly = errors.New("the repository is read-only")
 // nothing else, no network, no git clone, no files of the host.
 type kustomizeFS struct {
 	fsys fs.FS
+	// refused is the last kustomization refused for naming remote
+	// resources. Kustomize takes any error reading a kustomization for "no
+	// kustomization here", so the build reports this one instead.
+	refused error
 }
 
-var _ filesys.FileSystem = kustomizeFS{}
+var _ filesys.FileSystem = (*kustomizeFS)(nil)
 
 // rel turns a kustomize path into a confined io/fs path.
-func (k kustomizeFS) rel(p string) (string, error) {
+func (k *kustomizeFS) rel(p string) (string, error) {
 	p = filepath.ToSlash(p)
 	if !path.IsAbs(p) {
 		p = "/" + p
@@ -48,7 +52,7 @@ func (k kustomizeFS) rel(p string) (string, error) {
 
 func abs(rel string) string { return path.Join("/", rel) }
 
-func (k kustomizeFS) stat(p string) (string, fs.FileInfo, error) {
+func (k *kustomizeFS) stat(p string) (string, fs.FileInfo, error) {
 	r, err := k.rel(p)
 	if err != nil {
 		return "", nil, err
@@ -57,13 +61,13 @@ func (k kustomizeFS) stat(p string) (string, fs.FileInfo, error) {
 	return r, info, err
 }
 
-func (k kustomizeFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
-func (k kustomizeFS) Mkdir(string) error                  { return errReadOnly }
-func (k kustomizeFS) MkdirAll(string) error               { return errReadOnly }
-func (k kustomizeFS) RemoveAll(string) error              { return errReadOnly }
-func (k kustomizeFS) WriteFile(string, []byte) error      { return errReadOnly }
+func (k *kustomizeFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
+func (k *kustomizeFS) Mkdir(string) error                  { return errReadOnly }
+func (k *kustomizeFS) MkdirAll(string) error               { return errReadOnly }
+func (k *kustomizeFS) RemoveAll(string) error              { return errReadOnly }
+func (k *kustomizeFS) WriteFile(string, []byte) error      { return errReadOnly }
 
-func (k kustomizeFS) Open(p string) (filesys.File, error) {
+func (k *kustomizeFS) Open(p string) (filesys.File, error) {
 	data, err := k.ReadFile(p)
 	if err != nil {
 		return nil, err
@@ -75,17 +79,17 @@ func (k kustomizeFS) Open(p string) (filesys.File, error) {
 	return &readOnlyFile{Reader: strings.NewReader(string(data)), info: info}, nil
 }
 
-func (k kustomizeFS) IsDir(p string) bool {
+func (k *kustomizeFS) IsDir(p string) bool {
 	_, info, err := k.stat(p)
 	return err == nil && info.IsDir()
 }
 
-func (k kustomizeFS) Exists(p string) bool {
+func (k *kustomizeFS) Exists(p string) bool {
 	_, _, err := k.stat(p)
 	return err == nil
 }
 
-func (k kustomizeFS) ReadDir(p string) ([]string, error) {
+func (k *kustomizeFS) ReadDir(p string) ([]string, error) {
 	r, err := k.rel(p)
 	if err != nil {
 		return nil, err
@@ -101,7 +105,7 @@ func (k kustomizeFS) ReadDir(p string) ([]string, error) {
 	return names, nil
 }
 
-func (k kustomizeFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
+func (k *kustomizeFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
 	r, info, err := k.stat(p)
 	if err != nil {
 		return "", "", err
@@ -112,7 +116,7 @@ func (k kustomizeFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) 
 	return filesys.ConfirmedDir(abs(path.Dir(r))), path.Base(r), nil
 }
 
-func (k kustomizeFS) Glob(pattern string) ([]string, error) {
+func (k *kustomizeFS) Glob(pattern string) ([]string, error) {
 	r, err := k.rel(path.Dir(filepath.ToSlash(pattern)))
 	if err != nil {
 		return nil, err
@@ -124,7 +128,7 @@ func (k kustomizeFS) Glob(pattern string) ([]string, error) {
 	return matches, err
 }
 
-func (k kustomizeFS) Walk(p string, walkFn filepath.WalkFunc) error {
+func (k *kustomizeFS) Walk(p string, walkFn filepath.WalkFunc) error {
 	r, err := k.rel(p)
 	if err != nil {
 		return err
@@ -138,7 +142,7 @@ func (k kustomizeFS) Walk(p string, walkFn filepath.WalkFunc) error {
 	})
 }
 
-func (k kustomizeFS) ReadFile(p string) ([]byte, error) {
+func (k *kustomizeFS) ReadFile(p string) ([]byte, error) {
 	r, info, err := k.stat(p)
 	if err != nil {
 		return nil, err
@@ -152,6 +156,7 @@ func (k kustomizeFS) ReadFile(p string) ([]byte, error) {
 	}
 	if slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(r)) {
 		if err := k.checkLocal(r, data); err != nil {
+			k.refused = err
 			return nil, err
 		}
 	}
@@ -161,7 +166,7 @@ func (k kustomizeFS) ReadFile(p string) ([]byte, error) {
 // checkLocal refuses a kustomization whose resources, components or bases
 // are not in the repository. Kustomize would fetch those with git or HTTP,
 // which would make a render depend on more than its revision.
-func (k kustomizeFS) checkLocal(file string, data []byte) error {
+func (k *kustomizeFS) checkLocal(file string, data []byte) error {
 	var kust types.Kustomization
 	if err := yaml.Unmarshal(data, &kust); err != nil {
 		return nil // kustomize reports it, with its own context
@@ -181,6 +186,6 @@ type readOnlyFile struct {
 	info fs.FileInfo
 }
 
-func (f *readOnlyFile) Write([]byte) (int, error) { return 0, errReadOnly }
-func (f *readOnlyFile) Close() error              { return nil }
+func (f *readOnlyFile) Write([]byte) (int, error)  { return 0, errReadOnly }
+func (f *readOnlyFile) Close() error               { return nil }
 func (f *readOnlyFile) Stat() (os.FileInfo, error) { return f.info, nil }

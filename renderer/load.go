@@ -108,11 +108,10 @@ func (l *loader) readFile(name string) {
 }
 
 func (l *loader) readDocument(file string, doc *yaml.Node) {
-	apiVersion, kind := header(doc)
+	apiVersion, kind, pos := header(doc)
 	if !strings.HasPrefix(apiVersion, string(descriptorMarker)) {
 		return // a Kubernetes manifest, not a descriptor
 	}
-	pos := positions{"": doc.Line}
 	if apiVersion != APIVersion {
 		l.add(file, pos, "apiVersion", "unsupported apiVersion %q: want %s", apiVersion, APIVersion)
 		return
@@ -144,21 +143,23 @@ func (l *loader) readDocument(file string, doc *yaml.Node) {
 	}
 }
 
-// header returns a document's top-level apiVersion and kind, if any.
-func header(doc *yaml.Node) (apiVersion, kind string) {
+// header returns a document's top-level apiVersion and kind, if any, and
+// where they are.
+func header(doc *yaml.Node) (apiVersion, kind string, pos positions) {
+	pos = positions{}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return "", ""
+		return "", "", pos
 	}
 	m := doc.Content[0].Content
 	for i := 0; i+1 < len(m); i += 2 {
 		switch m[i].Value {
 		case "apiVersion":
-			apiVersion = m[i+1].Value
+			apiVersion, pos["apiVersion"] = m[i+1].Value, m[i].Line
 		case "kind":
-			kind = m[i+1].Value
+			kind, pos["kind"] = m[i+1].Value, m[i].Line
 		}
 	}
-	return apiVersion, kind
+	return apiVersion, kind, pos
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)

@@ -30,6 +30,7 @@ func (l *loader) validate(cfg *Config) {
 		l.validateSite(s)
 		if prev, dup := sites[s.Name]; dup && s.Name != "" {
 			l.add(s.File, s.pos, "metadata.name", "duplicate site name %q, also declared in %s", s.Name, prev.File)
+			continue
 		}
 		sites[s.Name] = s
 		if prev, dup := clusters[s.Spec.Cluster]; dup && s.Spec.Cluster != "" {

@@ -1,0 +1,128 @@
+package renderer
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// solutionWith returns the test solution with old replaced by new.
+func solutionWith(old, new string) string {
+	s := testRepo["tandem.yaml"]
+	if !strings.Contains(s, old) {
+		panic("test solution has no " + old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+func TestRenderNamesWhereEachBadInputIs(t *testing.T) {
+	tests := []struct {
+		name  string
+		repo  fstest.MapFS
+		wants []string // each must be the start of, or inside, one error line
+	}{
+		{"malformed YAML", repoWith(map[string]string{"tandem.yaml": solutionWith("  scale: 4\n", "  scale: 4\n   oops: [\n")}),
+			[]string{"tandem.yaml:7: malformed YAML"}},
+		{"unknown field", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    replica: []\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].replica: unknown field "replica"`}},
+		{"unknown field in a site", repoWith(map[string]string{"sites/b.yaml": testRepo["sites/b.yaml"] + "spec: {wieght: 2}\n"}),
+			[]string{`sites/b.yaml:6: spec.wieght: unknown field "wieght"`}},
+		{"unquoted version", repoWith(map[string]string{"tandem.yaml": testRepo["tandem.yaml"] + "  models:\n  - {name: m, version: 1.10, uri: https://x/m, tier: edge, workload: till}\n"}),
+			[]string{`tandem.yaml:19: spec.models[0].version: want a string, got float "1.10" (quote it)`}},
+		{"duplicate site name", repoWith(map[string]string{"sites/c.yaml": strings.Replace(testRepo["sites/b.yaml"], "name: b", "name: a", 1)}),
+			[]string{`sites/c.yaml:4: metadata.name: duplicate site name "a", also declared in sites/a.yaml`}},
+		{"duplicate cluster", repoWith(map[string]string{"sites/b.yaml": testRepo["sites/b.yaml"] + "spec: {cluster: a}\n"}),
+			[]string{`sites/b.yaml:6: spec.cluster: cluster "a" already belongs to site a`}},
+		{"duplicate tier name", repoWith(map[string]string{"tandem.yaml": solutionWith("  - name: edge", "  - name: cloud")}),
+			[]string{`tandem.yaml:13: spec.tiers[1].name: duplicate tier name "cloud"`}},
+		{"path with ..", repoWith(map[string]string{"tandem.yaml": solutionWith("path: tiers/edge", "path: tiers/../../edge")}),
+			[]string{`tandem.yaml:14: spec.tiers[1].path: path "tiers/../../edge" escapes the repository`}},
+		{"absolute path", repoWith(map[string]string{"tandem.yaml": solutionWith("path: tiers/edge", "path: /etc")}),
+			[]string{`tandem.yaml:14: spec.tiers[1].path: path "/etc" is absolute`}},
+		{"symlink out of the repository", withFile(repoWith(map[string]string{"tandem.yaml": solutionWith("path: tiers/edge", "path: tiers/out/x")}), "tiers/out", symlink("../../etc")),
+			[]string{`tandem.yaml:14: spec.tiers[1].path: path "tiers/out/x": symlink tiers/out points outside the repository, to ../../etc`}},
+		{"missing directory", repoWith(map[string]string{"tandem.yaml": solutionWith("path: tiers/edge", "path: tiers/nope")}),
+			[]string{`tandem.yaml:14: spec.tiers[1].path: directory tiers/nope does not exist`}},
+		{"directory without kustomization", repoWith(map[string]string{"tiers/edge/kustomization.yaml": ""}),
+			[]string{`tandem.yaml:14: spec.tiers[1].path: tiers/edge is not a kustomize directory`}},
+		{"replica rule for a workload the tier lacks", repoWith(map[string]string{"tandem.yaml": solutionWith("workload: till,", "workload: tll,")}),
+			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].workload: tier edge renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named "tll"`}},
+		{"linkedTo unknown tier", repoWith(map[string]string{"tandem.yaml": solutionWith("linkedTo: cloud/api", "linkedTo: clod/api")}),
+			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].linkedTo: unknown tier "clod"`}},
+		{"linkedTo unknown workload", repoWith(map[string]string{"tandem.yaml": solutionWith("linkedTo: cloud/api", "linkedTo: cloud/web")}),
+			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].linkedTo: no replica rule for workload cloud/web`}},
+		{"linkedTo cycle", repoWith(map[string]string{"tandem.yaml": solutionWith("{workload: api, perScale: 1, max: 10}", "{workload: api, linkedTo: cloud/api2, ratio: 1}\n    - {workload: api2, linkedTo: cloud/api, ratio: 1}")}),
+			[]string{`tandem.yaml:12: spec.tiers[0].replicas[0].linkedTo: linkedTo forms a cycle: cloud/api → cloud/api2 → cloud/api`}},
+		{"negative ratio", repoWith(map[string]string{"tandem.yaml": solutionWith("ratio: 0.5", "ratio: -0.5")}),
+			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].ratio: ratio -0.5 must be > 0`}},
+		{"zero ratio", repoWith(map[string]string{"tandem.yaml": solutionWith("ratio: 0.5", "ratio: 0")}),
+			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].ratio: ratio 0 must be > 0`}},
+		{"zero weight", repoWith(map[string]string{"sites/a.yaml": strings.Replace(testRepo["sites/a.yaml"], "weight: 2", "weight: 0", 1)}),
+			[]string{`sites/a.yaml:7: spec.weight: weight 0 must be > 0`}},
+		{"negative weight", repoWith(map[string]string{"sites/a.yaml": strings.Replace(testRepo["sites/a.yaml"], "weight: 2", "weight: -1", 1)}),
+			[]string{`sites/a.yaml:7: spec.weight: weight -1 must be > 0`}},
+		{"min above max", repoWith(map[string]string{"tandem.yaml": solutionWith("max: 10", "min: 11, max: 10")}),
+			[]string{`tandem.yaml:12: spec.tiers[0].replicas[0].max: max 10 is less than min 11`}},
+		{"dependsOn cycle", repoWith(map[string]string{"tandem.yaml": strings.Replace(solutionWith("    path: tiers/cloud\n", "    path: tiers/cloud\n    dependsOn: [edge]\n"), "    path: tiers/edge\n", "    path: tiers/edge\n    dependsOn: [cloud]\n", 1)}),
+			[]string{`spec.tiers[1].dependsOn[0]: dependsOn forms a cycle: cloud → edge → cloud`}},
+		{"dependsOn unknown tier", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    dependsOn: [platform]\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].dependsOn[0]: unknown tier "platform"`}},
+		{"file over the size limit", repoWith(map[string]string{"sites/huge.yaml": "# tandem.dev/\n" + strings.Repeat("#", MaxFileSize)}),
+			[]string{`sites/huge.yaml: file is 8388622 bytes, over the 8388608 byte limit`}},
+		{"unknown kind", repoWith(map[string]string{"sites/b.yaml": strings.Replace(testRepo["sites/b.yaml"], "kind: Site", "kind: Plant", 1)}),
+			[]string{`sites/b.yaml:2: kind: unknown kind "Plant"`}},
+		{"every problem, not just the first", repoWith(map[string]string{
+			"tandem.yaml":  solutionWith("ratio: 0.5", "ratio: -1"),
+			"sites/a.yaml": strings.Replace(testRepo["sites/a.yaml"], "weight: 2", "weight: 0", 1),
+			"sites/b.yaml": testRepo["sites/b.yaml"] + "status: {}\n",
+		}), []string{
+			`sites/a.yaml:7: spec.weight: weight 0 must be > 0`,
+			`sites/b.yaml:6: status: unknown field "status"`,
+			`tandem.yaml:17: spec.tiers[1].replicas[0].ratio: ratio -1 must be > 0`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Render(context.Background(), tt.repo, Options{})
+			var verr *ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("Render error = %v; want a *ValidationError", err)
+			}
+			if len(verr.Errors) != len(tt.wants) {
+				t.Errorf("got %d errors, want %d:\n%v", len(verr.Errors), len(tt.wants), err)
+			}
+			for _, want := range tt.wants {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("errors do not contain %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func withFile(m fstest.MapFS, name string, f *fstest.MapFile) fstest.MapFS {
+	m[name] = f
+	return m
+}
+
+func TestRenderWarnsAboutSitesNoTierSelects(t *testing.T) {
+	repo := repoWith(map[string]string{"sites/c.yaml": "apiVersion: tandem.dev/v1alpha1\nkind: Site\nmetadata:\n  name: c\n  labels: {tier: lab}\n"})
+	res, err := Render(context.Background(), repo, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "sites/c.yaml:5: metadata.labels: site c is selected by no tier of any solution"
+	if len(res.Warnings) != 1 || res.Warnings[0] != want {
+		t.Errorf("Warnings = %q; want [%q]", res.Warnings, want)
+	}
+}
+
+func TestRenderRefusesRemoteResources(t *testing.T) {
+	repo := repoWith(map[string]string{"tiers/edge/kustomization.yaml": "resources:\n- till.yaml\n- https://github.com/example/repo//base?ref=v1\n"})
+	_, err := Render(context.Background(), repo, Options{})
+	if err == nil || !strings.Contains(err.Error(), "remote resources are not supported") {
+		t.Errorf("Render error = %v; want remote resources refused", err)
+	}
+}
