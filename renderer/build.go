@@ -17,7 +17,8 @@ type run struct {
 	kfs *kustomizeFS
 	k   *krusty.Kustomizer
 	problems
-	builds map[string]build // by repository directory
+	builds         map[string]build // by repository directory
+	preparedBuilds map[preparedKey]build
 }
 
 type build struct {
@@ -28,7 +29,7 @@ type build struct {
 func newRun(fsys fs.FS) *run {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy
-	return &run{kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}}
+	return &run{kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]build{}}
 }
 
 // build returns the kustomize build of dir, a repository directory. The

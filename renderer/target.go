@@ -51,16 +51,16 @@ func workloads(m resmap.ResMap, name string) []*resource.Resource {
 	return out
 }
 
-// renderTarget renders tier at p: a deep copy of the tier's build (or the
-// site overlay's), with the computed replicas, the models and tandem's
-// labels applied by kustomize's own builtin transformers, so that a site
-// costs a copy and a few transforms instead of a build.
+// renderTarget renders tier at p: a deep copy of the tier's prepared
+// build (or the site overlay's), with the site's replicas and label applied
+// by kustomize's own builtin transformers, so that a site costs a copy and
+// a few transforms instead of a build.
 func (r *run) renderTarget(sol *Solution, tier *Tier, p placement, model *scaling.Model) ([]*unstructured.Unstructured, error) {
-	built, err := r.build(r.overlayDir(tier, p))
+	prepared, err := r.prepared(sol, tier, r.overlayDir(tier, p))
 	if err != nil {
 		return nil, err
 	}
-	m := built.DeepCopy()
+	m := prepared.DeepCopy()
 	for _, rule := range tier.Replicas {
 		n, _ := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, p.weight())
 		t := builtins.ReplicaCountTransformerPlugin{
@@ -71,23 +71,50 @@ func (r *run) renderTarget(sol *Solution, tier *Tier, p placement, model *scalin
 			return nil, fmt.Errorf("set replicas of %s: %w", rule.Workload, err)
 		}
 	}
+	if p.site != nil {
+		if err := setLabels(m, map[string]string{LabelSite: p.site.Name}); err != nil {
+			return nil, err
+		}
+	}
+	return toUnstructured(m)
+}
+
+// prepared returns the build of dir for tier with what every target of the
+// tier shares applied once: the solution and tier labels and the models.
+func (r *run) prepared(sol *Solution, tier *Tier, dir string) (resmap.ResMap, error) {
+	key := preparedKey{sol.Name, tier.Name, dir}
+	if b, ok := r.preparedBuilds[key]; ok {
+		return b.m, b.err
+	}
+	m, err := r.build(dir)
+	if err == nil {
+		m = m.DeepCopy()
+		err = prepare(m, sol, tier)
+	}
+	r.preparedBuilds[key] = build{m, err}
+	return m, err
+}
+
+type preparedKey struct{ solution, tier, dir string }
+
+func prepare(m resmap.ResMap, sol *Solution, tier *Tier) error {
 	for _, md := range sol.Spec.Models {
 		if md.Tier != tier.Name {
 			continue
 		}
 		if err := annotateModel(m, md); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	labels := map[string]string{LabelSolution: sol.Name, LabelTier: tier.Name}
-	if p.site != nil {
-		labels[LabelSite] = p.site.Name
-	}
+	return setLabels(m, map[string]string{LabelSolution: sol.Name, LabelTier: tier.Name})
+}
+
+func setLabels(m resmap.ResMap, labels map[string]string) error {
 	t := builtins.LabelTransformerPlugin{Labels: labels, FieldSpecs: labelFieldSpecs}
 	if err := t.Transform(m); err != nil {
-		return nil, fmt.Errorf("set labels: %w", err)
+		return fmt.Errorf("set labels: %w", err)
 	}
-	return toUnstructured(m)
+	return nil
 }
 
 // Pod template annotations that carry a model to the workload serving it.
@@ -112,21 +139,4 @@ func annotateModel(m resmap.ResMap, md Model) error {
 		}
 	}
 	return nil
-}
-
-// toUnstructured converts kustomize's resources to API objects.
-func toUnstructured(m resmap.ResMap) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, 0, m.Size())
-	for _, r := range m.Resources() {
-		data, err := r.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", r.CurId(), err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(data); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", r.CurId(), err)
-		}
-		out = append(out, u)
-	}
-	return out, nil
 }

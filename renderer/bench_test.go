@@ -1,0 +1,89 @@
+package renderer_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"testing"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/renderer/scaling"
+)
+
+// BenchmarkRender1000Sites renders the smart-factory solution with 1,000
+// generated edge sites (plus its three plants), first as Render does it,
+// building each tier once and deriving every site from a copy, then the
+// naive way: one kustomize build per site and tier, with the replicas and
+// labels written into a kustomization of its own.
+func BenchmarkRender1000Sites(b *testing.B) {
+	repo := smartFactory(b, 1000)
+	ctx := context.Background()
+	b.Run("tandem", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := renderer.Render(ctx, repo, renderer.Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("naive", func(b *testing.B) {
+		res := render(b, repo)
+		mem := filesys.MakeFsInMemory()
+		err := fs.WalkDir(repo, ".", func(name string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(repo, name)
+			if err != nil {
+				return err
+			}
+			return mem.WriteFile("/"+name, data)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			naiveRender(b, mem, res)
+		}
+	})
+}
+
+// naiveRender builds every site's tiers with one krusty run each.
+func naiveRender(b *testing.B, mem filesys.FileSystem, res *renderer.Result) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	sol := res.Solutions[0]
+	model, err := sol.Scaling(sol.Spec.Scale)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, site := range res.Sites {
+		for _, tier := range sol.Spec.Tiers {
+			if !tier.Selects(site) {
+				continue
+			}
+			base := "../../../" + tier.Path
+			if site.Spec.Overlay != "" && mem.Exists(path.Join("/", site.Spec.Overlay, tier.Name)) {
+				base = path.Join("../../..", site.Spec.Overlay, tier.Name)
+			}
+			kust := fmt.Sprintf("resources: [%s]\nlabels:\n- pairs: {%s: %s, %s: %s, %s: %s}\nreplicas:\n",
+				base, renderer.LabelSolution, sol.Name, renderer.LabelTier, tier.Name, renderer.LabelSite, site.Name)
+			for _, r := range tier.Replicas {
+				n, _ := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: r.Workload}, site.Spec.Weight)
+				kust += fmt.Sprintf("- {name: %s, count: %d}\n", r.Workload, n)
+			}
+			dir := path.Join("/naive", site.Name, tier.Name)
+			if err := mem.WriteFile(dir+"/kustomization.yaml", []byte(kust)); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := k.Run(mem, dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
