@@ -36,6 +36,11 @@ const objectCacheSize = 8 * cache.MiByte
 // maxOpenPacks bounds the pack files a mirror keeps open.
 const maxOpenPacks = 8
 
+// maxPacks is how many pack files a mirror accumulates, one per fetch that
+// brought objects, before it is repacked into one: object lookups scan
+// every pack's index.
+const maxPacks = 50
+
 // Options configures a Repository.
 type Options struct {
 	// CacheDir holds the bare mirrors, one directory per remote URL. It must
@@ -49,9 +54,11 @@ type Options struct {
 // directory. It is safe for concurrent use: the poller may fetch while the
 // renderer reads an older commit and the writer pushes.
 type Repository struct {
-	spec Spec
-	url  string // spec.URL without credentials, for logs, errors and revisions
-	log  *slog.Logger
+	spec     Spec
+	url      string // spec.URL without credentials, for logs, errors and revisions
+	log      *slog.Logger
+	dir      string
+	maxPacks int
 
 	// mu serialises every use of the mirror: go-git's object storage
 	// indexes pack files lazily and is not safe for concurrent use.
@@ -89,14 +96,15 @@ func Open(spec Spec, opts Options) (*Repository, error) {
 			return nil, fmt.Errorf("open mirror of %s in %s: %w", url, dir, err)
 		}
 	}
-	return &Repository{
-		spec:    spec,
-		url:     url,
-		log:     log,
-		storage: storage,
-		git:     repo,
-		remote:  git.NewRemote(storage, &config.RemoteConfig{Name: "origin", URLs: []string{spec.URL}}),
-	}, nil
+	r := &Repository{spec: spec, url: url, log: log, dir: dir, maxPacks: maxPacks}
+	r.use(storage, repo)
+	return r, nil
+}
+
+// use makes the repository work on an opened mirror.
+func (r *Repository) use(storage *filesystem.Storage, repo *git.Repository) {
+	r.storage, r.git = storage, repo
+	r.remote = git.NewRemote(storage, &config.RemoteConfig{Name: "origin", URLs: []string{r.spec.URL}})
 }
 
 func openMirror(dir string) (*filesystem.Storage, *git.Repository, error) {
@@ -194,6 +202,30 @@ func (r *Repository) fetchLocked(ctx context.Context) error {
 		return fmt.Errorf("fetch %s from %s: %w", ref, r.url, err)
 	}
 	r.log.Debug("Fetched", "duration", time.Since(start))
+	return r.repackLocked()
+}
+
+// repackLocked packs the mirror into one pack file once fetches have left
+// more than maxPacks, then reopens it so no stale pack index stays cached.
+// Objects no ref reaches any more (history a force-push dropped) go.
+func (r *Repository) repackLocked() error {
+	packs, err := r.storage.ObjectPacks()
+	if err != nil || len(packs) <= r.maxPacks {
+		return err
+	}
+	start := time.Now()
+	if err := r.git.RepackObjects(&git.RepackConfig{}); err != nil {
+		return fmt.Errorf("repack mirror of %s: %w", r.url, err)
+	}
+	if err := r.storage.Close(); err != nil {
+		return fmt.Errorf("repack mirror of %s: %w", r.url, err)
+	}
+	storage, repo, err := openMirror(r.dir)
+	if err != nil {
+		return fmt.Errorf("reopen mirror of %s after repacking: %w", r.url, err)
+	}
+	r.use(storage, repo)
+	r.log.Info("Repacked mirror", "packs", len(packs), "duration", time.Since(start))
 	return nil
 }
 

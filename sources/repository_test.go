@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 func openTestRepository(t testing.TB, spec Spec, cacheDir string) *Repository {
@@ -207,5 +209,72 @@ func TestOpenRejectsInvalidSpecs(t *testing.T) {
 				t.Errorf("error %q reveals the password", err)
 			}
 		})
+	}
+}
+
+func TestFetchAndPushOverSSHCheckHostKey(t *testing.T) {
+	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
+	remote := up.serveSSH()
+	spec := Spec{URL: remote.url, Ref: Ref{Branch: "main"}, Auth: Auth{SSHKeyFile: remote.keyFile, KnownHostsFile: remote.knownHostsFile}}
+	repo := openTestRepository(t, spec, t.TempDir())
+
+	rev, err := repo.Fetch(context.Background())
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	if rev.Commit != up.head("main") {
+		t.Errorf("Fetch = %s, want %s", rev.Commit, up.head("main"))
+	}
+	w, err := NewWriter(repo, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed, err := w.Commit(context.Background(), Change{
+		Base: rev.Commit, Files: map[string][]byte{"tandem.yaml": []byte("scale: 2\n")},
+		Author: Signature{Name: "Olga", Email: "olga@example.com"}, Message: "Scale to 2",
+	})
+	if err != nil || pushed.Commit != up.head("main") {
+		t.Errorf("Commit over SSH = %s, %v; remote head %s", pushed.Commit, err, up.head("main"))
+	}
+
+	// A host missing from known_hosts, or presenting another key than the
+	// one listed, is refused.
+	addr := strings.TrimSuffix(strings.TrimPrefix(remote.url, "ssh://git@"), "/config.git")
+	mismatch := filepath.Join(t.TempDir(), "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, newSSHSigner(t, "").PublicKey())
+	if err := os.WriteFile(mismatch, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{up.serveSSH().knownHostsFile: "key is unknown", mismatch: "key mismatch"} {
+		spec.Auth.KnownHostsFile = file
+		if _, err := openTestRepository(t, spec, t.TempDir()).Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Fetch with a wrong known_hosts: error = %v, want %q", err, want)
+		}
+	}
+}
+
+func TestMirrorIsRepackedWhenPacksAccumulate(t *testing.T) {
+	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
+	cache := t.TempDir()
+	repo := openTestRepository(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}}, cache)
+	repo.maxPacks = 2
+	var revs []Revision
+	for i := range 4 {
+		up.commit(fmt.Sprintf("Scale to %d", i+2), map[string]string{"tandem.yaml": fmt.Sprintf("scale: %d\n", i+2)})
+		rev, err := repo.Fetch(context.Background())
+		if err != nil {
+			t.Fatalf("Fetch %d: %v", i, err)
+		}
+		revs = append(revs, rev)
+	}
+
+	packs, err := filepath.Glob(filepath.Join(repo.dir, "objects", "pack", "*.pack"))
+	if err != nil || len(packs) > repo.maxPacks {
+		t.Errorf("mirror has %d packs, want at most %d", len(packs), repo.maxPacks)
+	}
+	for i, rev := range revs {
+		if got, want := readFile(t, repo, rev.Commit, "tandem.yaml"), fmt.Sprintf("scale: %d\n", i+2); got != want {
+			t.Errorf("tandem.yaml at %s = %q, want %q", rev.Commit, got, want)
+		}
 	}
 }
