@@ -1,0 +1,157 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// cluster is a connection to one cluster: a client, its lazily discovered
+// REST mapper, and an ssa resource manager on top.
+type cluster struct {
+	name    string
+	client  client.Client
+	mapper  meta.RESTMapper
+	manager *ssa.ResourceManager
+	// fingerprint identifies the configuration the connection was made
+	// from, so changed credentials make a new one.
+	fingerprint [32]byte
+}
+
+func connect(name string, cfg *rest.Config, opts *Options) (*cluster, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		// client-go's default of 5 would throttle the first apply of a site.
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = opts.RequestTimeout
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	manager := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}),
+		ssa.Owner{Field: opts.FieldManager, Group: "tandem.dev"})
+	manager.SetConcurrency(4)
+	return &cluster{name: name, client: c, mapper: mapper, manager: manager, fingerprint: fingerprint(cfg)}, nil
+}
+
+// fingerprint hashes what identifies a cluster and its credentials.
+func fingerprint(cfg *rest.Config) [32]byte {
+	return sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s",
+		cfg.Host, cfg.BearerToken, cfg.BearerTokenFile, cfg.Username, cfg.Password,
+		cfg.CAData, cfg.CertData, cfg.CAFile))
+}
+
+// listParents lists the ApplySet parents tandem keeps on the cluster.
+func (c *cluster) listParents(ctx context.Context) ([]corev1.Secret, error) {
+	var list corev1.SecretList
+	if err := c.client.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{IDLabel, SolutionLabel}); err != nil {
+		return nil, fmt.Errorf("list ApplySet parents in %s: %w", Namespace, err)
+	}
+	return list.Items, nil
+}
+
+// listMembers lists the objects labelled as members of the ApplySet id, one
+// label-selected list across namespaces per group-kind. versions says which
+// version to list a group-kind at (the one desired objects use, so they
+// compare with what is read); without one the server's preferred version is
+// used. A group-kind the cluster does not serve has no members.
+func (c *cluster) listMembers(ctx context.Context, id string, versions map[schema.GroupKind]string) (map[object.ObjMetadata]*unstructured.Unstructured, error) {
+	members := make(map[object.ObjMetadata]*unstructured.Unstructured)
+	for gk, version := range versions {
+		if version == "" {
+			mapping, err := c.mapper.RESTMapping(gk)
+			if meta.IsNoMatchError(err) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("list members of kind %s: %w", gk, err)
+			}
+			version = mapping.GroupVersionKind.Version
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(schema.GroupVersionKind{Group: gk.Group, Version: version, Kind: gk.Kind + "List"})
+		err := c.client.List(ctx, list, client.MatchingLabels{PartOfLabel: id})
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list members of kind %s: %w", gk, err)
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			members[object.UnstructuredToObjMetadata(obj)] = obj
+		}
+	}
+	return members, nil
+}
+
+// isClusterScoped reports whether the cluster serves gk without namespaces;
+// false when it does not know gk (yet).
+func (c *cluster) isClusterScoped(gk schema.GroupKind, version string) bool {
+	mapping, err := c.mapper.RESTMapping(gk, version)
+	return err == nil && mapping.Scope.Name() == meta.RESTScopeNameRoot
+}
+
+// writeParent server-side applies an ApplySet parent, creating the
+// namespace tandem-system first when the cluster has none.
+func (c *cluster) writeParent(ctx context.Context, parent *unstructured.Unstructured, fieldManager string) error {
+	apply := func() error {
+		return c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(parent.DeepCopy()),
+			client.FieldOwner(fieldManager), client.ForceOwnership)
+	}
+	err := apply()
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(Namespace)
+	if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns),
+		client.FieldOwner(fieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("create namespace %s: %w", Namespace, err)
+	}
+	return apply()
+}
+
+// isUnreachable tells errors of reaching a cluster from answers it gave.
+func isUnreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		code := status.Status().Code
+		return code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+	}
+	// client-go reports transport failures (refused connections, timeouts,
+	// TLS, DNS) as URL errors.
+	var urlErr *url.Error
+	return errors.As(err, &urlErr)
+}

@@ -1,0 +1,21 @@
+// Package reconciler applies rendered tiers to clusters: the last step of
+// tandem's pipeline.
+//
+// For every target cluster it server-side applies each tier's objects with
+// github.com/fluxcd/pkg/ssa under the field manager "tandem", staged so that
+// CustomResourceDefinitions, Namespaces and cluster-wide RBAC come first. It
+// records what it applied as an ApplySet (KEP-3659): a parent Secret per
+// (solution, tier) in the namespace tandem-system, and the label
+// applyset.kubernetes.io/part-of on every member. Pruning is a label-selected
+// list per group-kind of the parent, so only objects carrying that label are
+// ever deleted, and a restarted daemon knows what it owns.
+//
+// A pass over an unchanged site reads one list per group-kind and writes
+// nothing: live members are compared with the desired objects through the
+// fields the field manager owns, and only objects that differ go through
+// ssa's dry-run and apply. Health comes from kstatus, first on the listed
+// objects and then, for what is not yet current, by polling until a timeout.
+//
+// Every pass answers with a Result per (cluster, solution, tier), built on
+// ssa's ChangeSet, which logs, status, metrics and "tandem apply" all print.
+package reconciler

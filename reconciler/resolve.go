@@ -1,0 +1,92 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ClusterLabel marks a Secret holding the kubeconfig of the cluster named by
+// its value.
+const ClusterLabel = "tandem.dev/cluster"
+
+// Resolver turns a cluster name into a client configuration. Credentials
+// never live in Git: a name is all a render says about a cluster.
+type Resolver interface {
+	Resolve(ctx context.Context, cluster string) (*rest.Config, error)
+}
+
+// ResolverFunc adapts a function to a Resolver.
+type ResolverFunc func(ctx context.Context, cluster string) (*rest.Config, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ctx context.Context, cluster string) (*rest.Config, error) {
+	return f(ctx, cluster)
+}
+
+// KubeconfigResolver resolves a cluster name to the kubeconfig context of
+// that name, as kubectl would with --context.
+type KubeconfigResolver struct {
+	// Path is the kubeconfig file; empty means kubectl's loading rules
+	// (the KUBECONFIG list, merged, then ~/.kube/config).
+	Path string
+}
+
+// Resolve loads the context named cluster.
+func (r KubeconfigResolver) Resolve(_ context.Context, cluster string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = r.Path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: cluster}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("resolve cluster %s from kubeconfig context: %w", cluster, err)
+	}
+	return cfg, nil
+}
+
+// SecretResolver resolves a cluster name to the kubeconfig held by the
+// Secret labelled ClusterLabel=<name>, as tandem does when it runs inside a
+// cluster. The kubeconfig is under the key "kubeconfig" or, as Cluster API
+// and Flux write it, "value"; its current context is used.
+type SecretResolver struct {
+	// Client reads Secrets in the cluster tandem runs in.
+	Client client.Reader
+	// Namespace holds the Secrets; empty means tandem-system.
+	Namespace string
+}
+
+// Resolve reads the cluster's Secret.
+func (r SecretResolver) Resolve(ctx context.Context, cluster string) (*rest.Config, error) {
+	ns := r.Namespace
+	if ns == "" {
+		ns = Namespace
+	}
+	var secrets corev1.SecretList
+	if err := r.Client.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabels{ClusterLabel: cluster}); err != nil {
+		return nil, fmt.Errorf("resolve cluster %s: list Secrets labelled %s=%s in %s: %w", cluster, ClusterLabel, cluster, ns, err)
+	}
+	switch len(secrets.Items) {
+	case 0:
+		return nil, fmt.Errorf("resolve cluster %s: no Secret labelled %s=%s in %s", cluster, ClusterLabel, cluster, ns)
+	case 1:
+	default:
+		return nil, fmt.Errorf("resolve cluster %s: %d Secrets labelled %s=%s in %s, want one", cluster, len(secrets.Items), ClusterLabel, cluster, ns)
+	}
+	s := secrets.Items[0]
+	data, ok := s.Data["kubeconfig"]
+	if !ok {
+		data, ok = s.Data["value"]
+	}
+	if !ok {
+		return nil, fmt.Errorf("resolve cluster %s: Secret %s/%s has no key kubeconfig or value", cluster, ns, s.Name)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("resolve cluster %s: kubeconfig in Secret %s/%s: %w", cluster, ns, s.Name, err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,95 @@
+package reconciler
+
+import (
+	"time"
+
+	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Target is what one cluster should run: the tier sets rendered for it.
+type Target struct {
+	Cluster string
+	Tiers   []TierSet
+}
+
+// TierSet is one tier of one solution as rendered for one cluster.
+type TierSet struct {
+	Solution string
+	Tier     string
+	// Revision is the source revision the objects were rendered from.
+	Revision string
+	// DependsOn names tiers of the same solution that must be Ready on the
+	// cluster before this one is applied. A tier not targeted at the
+	// cluster constrains nothing there.
+	DependsOn []string
+	Objects   []*unstructured.Unstructured
+	// AllowEmpty lets a render with no objects for the solution prune
+	// everything the solution had on the cluster.
+	AllowEmpty bool
+}
+
+// Phase is where a (cluster, solution, tier) stands.
+type Phase string
+
+const (
+	// PhaseReady: the revision is applied and every object is healthy.
+	PhaseReady Phase = "Ready"
+	// PhaseProgressing: the revision is being applied, or its objects are
+	// not healthy yet.
+	PhaseProgressing Phase = "Progressing"
+	// PhaseFailed: applying, pruning or the health check failed, or a
+	// dependency is not Ready.
+	PhaseFailed Phase = "Failed"
+	// PhaseUnreachable: the cluster could not be reached.
+	PhaseUnreachable Phase = "Unreachable"
+)
+
+// Result is the outcome of a reconcile of one tier on one cluster.
+type Result struct {
+	Cluster  string
+	Solution string
+	Tier     string
+	// Revision is the revision this pass applied.
+	Revision string
+	Phase    Phase
+	// Message says what happened, naming the object that failed.
+	Message string
+	// ChangeSet lists what happened to every object: created, configured,
+	// unchanged, deleted (pruned) or skipped (orphaned, left in place).
+	ChangeSet *ssa.ChangeSet
+	// Corrected counts the objects put back into their desired state on a
+	// pass over the revision already applied: the drift that was undone.
+	Corrected int
+	// Started and Finished bound the pass.
+	Started  time.Time
+	Finished time.Time
+}
+
+// Counts tallies a change set by action.
+type Counts struct {
+	Created, Configured, Unchanged, Deleted, Skipped int
+}
+
+// Counts tallies the result's change set.
+func (r Result) Counts() Counts {
+	var c Counts
+	if r.ChangeSet == nil {
+		return c
+	}
+	for _, e := range r.ChangeSet.Entries {
+		switch e.Action {
+		case ssa.CreatedAction:
+			c.Created++
+		case ssa.ConfiguredAction:
+			c.Configured++
+		case ssa.UnchangedAction:
+			c.Unchanged++
+		case ssa.DeletedAction:
+			c.Deleted++
+		case ssa.SkippedAction:
+			c.Skipped++
+		}
+	}
+	return c
+}

@@ -1,0 +1,329 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// errEmptyRender refuses a render that would prune a solution's every
+// object on a cluster.
+var errEmptyRender = errors.New("the render has no objects for this cluster")
+
+// tierPass is one reconcile of a tier on a cluster: list what the ApplySet
+// holds, apply what differs, prune what left, wait for health, record.
+type tierPass struct {
+	opts    *Options
+	cluster *cluster
+	set     TierSet
+	// allowEmpty is whether the tier may prune its last object: when the
+	// solution still has objects on the cluster, or it allows being empty.
+	allowEmpty bool
+	// removed marks a tier the render no longer has: its members are
+	// pruned and its parent deleted.
+	removed    bool
+	parentName string
+	id         string
+	// parent is the ApplySet parent as read, nil on the first apply.
+	parent *corev1.Secret
+	result Result
+	log    *slog.Logger
+}
+
+func (p *tierPass) run(ctx context.Context) Result {
+	p.result.ChangeSet = ssa.NewChangeSet()
+	err := p.reconcile(ctx)
+	p.result.Finished = time.Now()
+	switch {
+	case err == nil:
+	case isUnreachable(err):
+		p.result.Phase, p.result.Message = PhaseUnreachable, err.Error()
+	default:
+		p.result.Phase, p.result.Message = PhaseFailed, err.Error()
+		if recErr := p.record(ctx, nil); recErr != nil {
+			p.log.Warn("record failure on ApplySet parent", "error", recErr)
+		}
+	}
+	slices.SortStableFunc(p.result.ChangeSet.Entries, func(a, b ssa.ChangeSetEntry) int {
+		return compareObjects(a.ObjMetadata, b.ObjMetadata)
+	})
+	return p.result
+}
+
+func (p *tierPass) reconcile(ctx context.Context) error {
+	if p.parent != nil && !ownedByTandem(p.parent.Annotations[ToolingAnnotation]) {
+		return fmt.Errorf("ApplySet parent Secret/%s/%s is managed by %q, not tandem",
+			Namespace, p.parentName, p.parent.Annotations[ToolingAnnotation])
+	}
+	desired, err := p.desired()
+	if err != nil {
+		return err
+	}
+	live, err := p.cluster.listMembers(ctx, p.id, p.listVersions(desired))
+	if err != nil {
+		return err
+	}
+	if len(desired) == 0 && len(live) > 0 && !p.allowEmpty {
+		return fmt.Errorf("refusing to prune all %d objects: %w; allow an empty render to prune them", len(live), errEmptyRender)
+	}
+
+	// The parent must name every group-kind before a member of that kind
+	// exists, so that an interrupted apply still leaves findable members.
+	gks, namespaces := inventoryOf(desired)
+	if err := p.record(ctx, map[string]string{
+		GroupKindsAnnotation: formatGroupKinds(append(gks, parseGroupKinds(p.annotation(GroupKindsAnnotation))...)),
+		NamespacesAnnotation: formatNamespaces(append(namespaces, parseList(p.annotation(NamespacesAnnotation))...)),
+	}); err != nil {
+		return err
+	}
+
+	toApply, toWait := p.diff(desired, live)
+	if len(toApply) > 0 {
+		changes, err := p.cluster.manager.ApplyAllStaged(ctx, toApply, ssa.ApplyOptions{
+			WaitInterval: p.opts.PollInterval,
+			WaitTimeout:  p.opts.HealthTimeout,
+		})
+		if changes != nil {
+			p.result.ChangeSet.Append(changes.Entries)
+		}
+		if err != nil {
+			return fmt.Errorf("apply revision %s: %w", p.set.Revision, err)
+		}
+	}
+	if err := p.prune(ctx, staleMembers(desired, live)); err != nil {
+		return err
+	}
+	if p.removed {
+		return p.deleteParent(ctx)
+	}
+
+	appliedBefore := p.annotation(RevisionAnnotation) == p.set.Revision
+	if appliedBefore {
+		c := p.result.Counts()
+		p.result.Corrected = c.Created + c.Configured
+	}
+	if err := p.record(ctx, map[string]string{
+		GroupKindsAnnotation: formatGroupKinds(gks),
+		NamespacesAnnotation: formatNamespaces(namespaces),
+		RevisionAnnotation:   p.set.Revision,
+	}); err != nil {
+		return err
+	}
+
+	if len(toWait) > 0 {
+		p.result.Phase = PhaseProgressing
+		p.result.Message = fmt.Sprintf("waiting for %d objects to become ready", len(toWait))
+		p.opts.Observe(p.result)
+		if err := p.cluster.manager.WaitForSetWithContext(ctx, toWait, ssa.WaitOptions{
+			Interval: p.opts.PollInterval,
+			Timeout:  p.opts.HealthTimeout,
+		}); err != nil {
+			return fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
+		}
+	}
+	p.result.Phase = PhaseReady
+	p.result.Message = fmt.Sprintf("revision %s applied, %d objects ready", p.set.Revision, len(desired))
+	return p.record(ctx, nil)
+}
+
+// desired returns copies of the tier's objects labelled as members of the
+// ApplySet, cluster-scoped ones without a namespace, keyed by identity.
+func (p *tierPass) desired() (map[object.ObjMetadata]*unstructured.Unstructured, error) {
+	desired := make(map[object.ObjMetadata]*unstructured.Unstructured, len(p.set.Objects))
+	for _, o := range p.set.Objects {
+		obj := o.DeepCopy()
+		if obj.GetName() == "" || obj.GetKind() == "" || obj.GetAPIVersion() == "" {
+			return nil, fmt.Errorf("object %s has no apiVersion, kind or name", utils.FmtUnstructured(obj))
+		}
+		gvk := obj.GroupVersionKind()
+		if obj.GetNamespace() != "" && p.cluster.isClusterScoped(gvk.GroupKind(), gvk.Version) {
+			obj.SetNamespace("")
+		}
+		labels := obj.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[PartOfLabel] = p.id
+		obj.SetLabels(labels)
+		key := object.UnstructuredToObjMetadata(obj)
+		if _, dup := desired[key]; dup {
+			return nil, fmt.Errorf("%s is rendered twice", utils.FmtObjMetadata(key))
+		}
+		desired[key] = obj
+	}
+	return desired, nil
+}
+
+// listVersions says which group-kinds to list members of, and at which
+// version: those desired, at their version, and those the parent records.
+func (p *tierPass) listVersions(desired map[object.ObjMetadata]*unstructured.Unstructured) map[schema.GroupKind]string {
+	versions := make(map[schema.GroupKind]string)
+	for _, gk := range parseGroupKinds(p.annotation(GroupKindsAnnotation)) {
+		versions[gk] = ""
+	}
+	for key, obj := range desired {
+		versions[key.GroupKind] = obj.GroupVersionKind().Version
+	}
+	return versions
+}
+
+// diff splits desired objects into those to apply and those already in
+// sync, recording the latter as unchanged. It returns what to wait for:
+// what is applied, and what is in sync but not yet healthy.
+func (p *tierPass) diff(desired, live map[object.ObjMetadata]*unstructured.Unstructured) ([]*unstructured.Unstructured, object.ObjMetadataSet) {
+	var toApply []*unstructured.Unstructured
+	var toWait object.ObjMetadataSet
+	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
+		obj := desired[key]
+		l, ok := live[key]
+		if !ok || !inSync(obj, l, p.opts.FieldManager) {
+			toApply = append(toApply, obj)
+			toWait = append(toWait, key)
+			continue
+		}
+		p.result.ChangeSet.Add(ssa.ChangeSetEntry{
+			ObjMetadata:  key,
+			GroupVersion: obj.GroupVersionKind().Version,
+			Subject:      utils.FmtObjMetadata(key),
+			Action:       ssa.UnchangedAction,
+		})
+		if res, err := status.Compute(l); err != nil || res.Status != status.CurrentStatus {
+			toWait = append(toWait, key)
+		}
+	}
+	return toApply, toWait
+}
+
+// prune deletes stale members, last-applied kinds first, and orphans those
+// annotated PruneAnnotation=disabled by removing their membership label.
+// Deletion goes through ssa, which reads each object again and deletes it
+// only if it still carries the ApplySet's label.
+func (p *tierPass) prune(ctx context.Context, stale []*unstructured.Unstructured) error {
+	var remove []*unstructured.Unstructured
+	for _, obj := range stale {
+		if obj.GetAnnotations()[PruneAnnotation] != PruneDisabled {
+			remove = append(remove, obj)
+			continue
+		}
+		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, PartOfLabel)
+		if err := p.cluster.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch),
+			client.FieldOwner(p.opts.FieldManager)); err != nil {
+			return fmt.Errorf("%s orphan failed: %w", utils.FmtUnstructured(obj), err)
+		}
+		p.result.ChangeSet.Add(ssa.ChangeSetEntry{
+			ObjMetadata:  object.UnstructuredToObjMetadata(obj),
+			GroupVersion: obj.GroupVersionKind().Version,
+			Subject:      utils.FmtUnstructured(obj),
+			Action:       ssa.SkippedAction,
+		})
+	}
+	if len(remove) == 0 {
+		return nil
+	}
+	changes, err := p.cluster.manager.DeleteAll(ctx, remove, ssa.DeleteOptions{
+		PropagationPolicy: metav1.DeletePropagationBackground,
+		Inclusions:        map[string]string{PartOfLabel: p.id},
+		Exclusions:        map[string]string{PruneAnnotation: PruneDisabled},
+	})
+	if changes != nil {
+		p.result.ChangeSet.Append(changes.Entries)
+	}
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	return nil
+}
+
+// deleteParent deletes the parent of a removed tier once its members are
+// pruned.
+func (p *tierPass) deleteParent(ctx context.Context) error {
+	parent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: p.parentName}}
+	if err := client.IgnoreNotFound(p.cluster.client.Delete(ctx, parent)); err != nil {
+		return fmt.Errorf("delete ApplySet parent Secret/%s/%s: %w", Namespace, p.parentName, err)
+	}
+	p.result.Phase = PhaseReady
+	p.result.Message = fmt.Sprintf("tier removed from the render: %d objects pruned", p.result.Counts().Deleted)
+	return nil
+}
+
+// annotation returns an annotation of the parent as read.
+func (p *tierPass) annotation(key string) string {
+	if p.parent == nil {
+		return ""
+	}
+	return p.parent.Annotations[key]
+}
+
+// record writes the parent with the given annotations changed and the
+// pass's phase and message, and only if that changes it: a pass over an
+// unchanged site writes nothing.
+func (p *tierPass) record(ctx context.Context, changes map[string]string) error {
+	want := map[string]string{ToolingAnnotation: tooling(p.opts.Version)}
+	for _, key := range []string{GroupKindsAnnotation, NamespacesAnnotation, RevisionAnnotation, PhaseAnnotation, MessageAnnotation, SinceAnnotation} {
+		if v := p.annotation(key); v != "" {
+			want[key] = v
+		}
+	}
+	maps.Copy(want, changes)
+	if p.result.Phase != "" {
+		if want[PhaseAnnotation] != string(p.result.Phase) {
+			want[SinceAnnotation] = p.result.Finished.UTC().Format(time.RFC3339)
+			if p.result.Finished.IsZero() {
+				want[SinceAnnotation] = time.Now().UTC().Format(time.RFC3339)
+			}
+		}
+		want[PhaseAnnotation] = string(p.result.Phase)
+		want[MessageAnnotation] = truncate(p.result.Message, 1024)
+	}
+	labels := map[string]string{IDLabel: p.id, SolutionLabel: p.set.Solution, TierLabel: p.set.Tier}
+	if p.parent != nil && subset(labels, p.parent.Labels) && subset(want, p.parent.Annotations) {
+		return nil
+	}
+	parent := &unstructured.Unstructured{}
+	parent.SetAPIVersion("v1")
+	parent.SetKind(parentGroupKind.Kind)
+	parent.SetNamespace(Namespace)
+	parent.SetName(p.parentName)
+	parent.SetLabels(labels)
+	parent.SetAnnotations(want)
+	if err := p.cluster.writeParent(ctx, parent, p.opts.FieldManager); err != nil {
+		return fmt.Errorf("record inventory on Secret/%s/%s: %w", Namespace, p.parentName, err)
+	}
+	if p.parent == nil {
+		p.parent = &corev1.Secret{}
+	}
+	p.parent.Labels, p.parent.Annotations = labels, want
+	return nil
+}
+
+// subset reports whether every entry of a is in b.
+func subset(a, b map[string]string) bool {
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-len("…")] + "…"
+}
