@@ -18,7 +18,7 @@ type run struct {
 	k   *krusty.Kustomizer
 	problems
 	builds         map[string]build // by repository directory
-	preparedBuilds map[preparedKey]build
+	preparedBuilds map[preparedKey]preparedBuild
 }
 
 type build struct {
@@ -29,7 +29,7 @@ type build struct {
 func newRun(fsys fs.FS) *run {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy
-	return &run{kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]build{}}
+	return &run{kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]preparedBuild{}}
 }
 
 // build returns the kustomize build of dir, a repository directory. The

@@ -2,6 +2,7 @@ package renderer
 
 import (
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/builtins"
@@ -19,7 +20,6 @@ import (
 var workloadKinds = []string{"Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"}
 
 var (
-	replicaFieldSpecs  = fieldSpecs("spec/replicas", workloadKinds...)
 	labelFieldSpecs    = fieldSpecs("metadata/labels")
 	templateAnnotation = fieldSpecs("spec/template/metadata/annotations")
 )
@@ -51,53 +51,87 @@ func workloads(m resmap.ResMap, name string) []*resource.Resource {
 	return out
 }
 
-// renderTarget renders tier at p: a deep copy of the tier's prepared
-// build (or the site overlay's), with the site's replicas and label applied
-// by kustomize's own builtin transformers, so that a site costs a copy and
-// a few transforms instead of a build.
+// renderTarget renders tier at p. Kustomize builds the tier (or the site's
+// overlay) once and its builtin transformers apply what every target of the
+// tier shares; a site then costs a deep copy of those objects and two field
+// sets, the same ones kustomize's replicas and labels field specs make, with
+// the site's replicas and name.
 func (r *run) renderTarget(sol *Solution, tier *Tier, p placement, model *scaling.Model) ([]*unstructured.Unstructured, error) {
 	prepared, err := r.prepared(sol, tier, r.overlayDir(tier, p))
 	if err != nil {
 		return nil, err
 	}
-	m := prepared.DeepCopy()
+	objs := make([]*unstructured.Unstructured, len(prepared))
+	for i, o := range prepared {
+		objs[i] = o.DeepCopy()
+	}
 	for _, rule := range tier.Replicas {
 		n, _ := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, p.weight())
-		t := builtins.ReplicaCountTransformerPlugin{
-			Replica:    types.Replica{Name: rule.Workload, Count: int64(n)},
-			FieldSpecs: replicaFieldSpecs,
-		}
-		if err := t.Transform(m); err != nil {
-			return nil, fmt.Errorf("set replicas of %s: %w", rule.Workload, err)
-		}
-	}
-	if p.site != nil {
-		if err := setLabels(m, map[string]string{LabelSite: p.site.Name}); err != nil {
+		if err := setReplicas(objs, rule.Workload, n); err != nil {
 			return nil, err
 		}
 	}
-	return toUnstructured(m)
+	if p.site != nil {
+		for _, o := range objs {
+			if err := unstructured.SetNestedField(o.Object, p.site.Name, "metadata", "labels", LabelSite); err != nil {
+				return nil, fmt.Errorf("label %s/%s: %w", o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+	return objs, nil
 }
 
-// prepared returns the build of dir for tier with what every target of the
-// tier shares applied once: the solution and tier labels and the models.
-func (r *run) prepared(sol *Solution, tier *Tier, dir string) (resmap.ResMap, error) {
-	key := preparedKey{sol.Name, tier.Name, dir}
-	if b, ok := r.preparedBuilds[key]; ok {
-		return b.m, b.err
+// setReplicas sets spec.replicas of the workloads named name, as kustomize's
+// replicas transformer does.
+func setReplicas(objs []*unstructured.Unstructured, name string, n int32) error {
+	for _, o := range objs {
+		if o.GetName() != name || !slices.Contains(workloadKinds, o.GetKind()) {
+			continue
+		}
+		if err := unstructured.SetNestedField(o.Object, int64(n), "spec", "replicas"); err != nil {
+			return fmt.Errorf("set replicas of %s/%s: %w", o.GetKind(), o.GetName(), err)
+		}
 	}
+	return nil
+}
+
+// prepared returns the objects of dir's build for tier, with what every
+// target of the tier shares applied once by kustomize's builtin
+// transformers: the solution and tier labels and the models.
+func (r *run) prepared(sol *Solution, tier *Tier, dir string) ([]*unstructured.Unstructured, error) {
+	key := preparedKey{sol.Name, tier.Name, dir}
+	if p, ok := r.preparedBuilds[key]; ok {
+		return p.objs, p.err
+	}
+	var p preparedBuild
 	m, err := r.build(dir)
 	if err == nil {
 		m = m.DeepCopy()
 		err = prepare(m, sol, tier)
 	}
-	r.preparedBuilds[key] = build{m, err}
-	return m, err
+	if err == nil {
+		p.objs, err = toUnstructured(m)
+	}
+	if err != nil {
+		p.err = fmt.Errorf("%s: %w", dir, err)
+	}
+	r.preparedBuilds[key] = p
+	return p.objs, p.err
 }
 
 type preparedKey struct{ solution, tier, dir string }
 
+type preparedBuild struct {
+	objs []*unstructured.Unstructured
+	err  error
+}
+
 func prepare(m resmap.ResMap, sol *Solution, tier *Tier) error {
+	for _, rule := range tier.Replicas {
+		if len(workloads(m, rule.Workload)) == 0 {
+			return fmt.Errorf("no Deployment, StatefulSet, ReplicaSet or ReplicationController named %q to scale", rule.Workload)
+		}
+	}
 	for _, md := range sol.Spec.Models {
 		if md.Tier != tier.Name {
 			continue
