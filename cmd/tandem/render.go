@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tandem-gitops/tandem/renderer"
+)
+
+func newRenderCommand() *cobra.Command {
+	var (
+		opts   renderer.Options
+		output string
+		outDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "render [PATH]",
+		Short: "Render the manifests of every cluster from a config repository",
+		Long: `Render every solution of the config repository at PATH (default ".") and
+print each cluster's manifests: one YAML stream per cluster, or, with --out,
+one file per object under DIR/<cluster>/<solution>/<tier>/, numbered in apply
+order.
+
+Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
+		Example: `  tandem render fixtures/smart-factory
+  tandem render . --site plant-a
+  tandem render . --out rendered/ -o json`,
+		Args: pathArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "yaml" && output != "json" {
+				return &usageError{fmt.Errorf("unknown output format %q: want yaml or json", output)}
+			}
+			res, err := renderRepo(cmd, args, opts)
+			if err != nil {
+				return err
+			}
+			printWarnings(cmd.ErrOrStderr(), res.Warnings)
+			if outDir != "" {
+				return writeTree(outDir, res.Targets, output)
+			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), res.Targets)
+			}
+			return writeYAML(cmd.OutOrStdout(), res.Targets)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	f.StringVar(&outDir, "out", "", "write one file per object under `DIR`/<cluster>/ instead of printing")
+	f.StringVar(&opts.Cluster, "cluster", "", "render only the targets on cluster `NAME`")
+	f.StringVar(&opts.Site, "site", "", "render only the targets of site `NAME`")
+	return cmd
+}
+
+// pathArg accepts an optional repository path.
+func pathArg(_ *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return &usageError{fmt.Errorf("want at most one PATH, got %d arguments", len(args))}
+	}
+	return nil
+}
+
+// renderRepo renders the repository at args[0], or ".". The directory is
+// opened as an os.Root, so no symlink in it can lead a render outside.
+func renderRepo(cmd *cobra.Command, args []string, opts renderer.Options) (*renderer.Result, error) {
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open config repository: %w", err)
+	}
+	defer root.Close()
+	res, err := renderer.Render(cmd.Context(), root.FS(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("render %s:\n%w", dir, err)
+	}
+	return res, nil
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, msg := range warnings {
+		fmt.Fprintln(w, "Warning:", msg)
+	}
+}
+
+// writeYAML prints one YAML stream per cluster, each object a document,
+// each cluster and target announced by a comment line.
+func writeYAML(w io.Writer, targets []renderer.Target) error {
+	cluster := ""
+	for i, t := range targets {
+		if i == 0 || t.Cluster != cluster {
+			cluster = t.Cluster
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "# ==== cluster %s ====\n", cluster)
+		}
+		fmt.Fprintf(w, "# ---- %s ----\n", describeTarget(t))
+		for _, o := range t.Objects {
+			data, err := yaml.Marshal(o.Object)
+			if err != nil {
+				return fmt.Errorf("encode %s/%s: %w", o.GetKind(), o.GetName(), err)
+			}
+			if _, err := fmt.Fprintf(w, "---\n%s", data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func describeTarget(t renderer.Target) string {
+	s := fmt.Sprintf("solution %s, tier %s", t.Solution, t.Tier)
+	if t.Site != "" {
+		s += ", site " + t.Site
+	}
+	if len(t.DependsOn) > 0 {
+		s += ", after " + strings.Join(t.DependsOn, ", ")
+	}
+	return s
+}
+
+// targetJSON is the JSON form of a rendered target.
+type targetJSON struct {
+	Cluster   string                       `json:"cluster"`
+	Solution  string                       `json:"solution"`
+	Tier      string                       `json:"tier"`
+	Site      string                       `json:"site,omitempty"`
+	DependsOn []string                     `json:"dependsOn,omitempty"`
+	Objects   []*unstructured.Unstructured `json:"objects"`
+}
+
+func writeJSON(w io.Writer, targets []renderer.Target) error {
+	out := make([]targetJSON, len(targets))
+	for i, t := range targets {
+		out[i] = targetJSON{t.Cluster, t.Solution, t.Tier, t.Site, t.DependsOn, t.Objects}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// writeTree writes each object to its own file under dir, in directories
+// per cluster, solution and tier, numbered in apply order.
+func writeTree(dir string, targets []renderer.Target, format string) error {
+	for _, t := range targets {
+		tdir := filepath.Join(dir, t.Cluster, t.Solution, t.Tier)
+		if err := os.MkdirAll(tdir, 0o755); err != nil {
+			return err
+		}
+		for i, o := range t.Objects {
+			var data []byte
+			var err error
+			if format == "json" {
+				data, err = json.MarshalIndent(o.Object, "", "  ")
+				data = append(data, '\n')
+			} else {
+				data, err = yaml.Marshal(o.Object)
+			}
+			if err != nil {
+				return fmt.Errorf("encode %s/%s: %w", o.GetKind(), o.GetName(), err)
+			}
+			name := fmt.Sprintf("%03d-%s-%s.%s", i, strings.ToLower(o.GetKind()), o.GetName(), format)
+			if err := os.WriteFile(filepath.Join(tdir, name), data, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-gitops/tandem/renderer"
+)
+
+func newValidateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate [PATH]",
+		Short: "Check that a config repository renders, for pre-merge CI",
+		Long: `Validate the config repository at PATH (default "."): parse every
+descriptor strictly and render every target, as the daemon would, without
+touching any cluster. Every problem is listed, each with its file, line and
+field.
+
+Exit status: 0 valid, 1 invalid, 2 usage error.`,
+		Args: pathArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := renderRepo(cmd, args, renderer.Options{})
+			if err != nil {
+				var verr *renderer.ValidationError
+				if errors.As(err, &verr) {
+					err = fmt.Errorf("%d problem(s):\n%w", len(verr.Errors), verr)
+				}
+				return &exitError{code: exitFailure, err: err}
+			}
+			printWarnings(cmd.ErrOrStderr(), res.Warnings)
+			objects := 0
+			for _, t := range res.Targets {
+				objects += len(t.Objects)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "valid: %d solution(s), %d site(s), %d target(s), %d object(s)\n",
+				len(res.Solutions), len(res.Sites), len(res.Targets), objects)
+			return err
+		},
+	}
+}
