@@ -59,5 +59,7 @@ to every cluster, prunes what the commit removed and waits for health.`,
 		return &usageError{err}
 	})
 	root.AddCommand(newVersionCommand())
+	root.AddCommand(newRenderCommand())
+	root.AddCommand(newValidateCommand())
 	return root
 }
