@@ -41,7 +41,10 @@ type tierPass struct {
 	id         string
 	// parent is the ApplySet parent as read, nil on the first apply.
 	parent *corev1.Secret
-	result Result
+	// settled holds the parent annotations of a render applied and pruned
+	// in full, for the pass's last record.
+	settled map[string]string
+	result  Result
 	log    *slog.Logger
 }
 
@@ -117,12 +120,12 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		c := p.result.Counts()
 		p.result.Corrected = c.Created + c.Configured
 	}
-	if err := p.record(ctx, map[string]string{
+	// Applied and pruned: the next record narrows the inventory to this
+	// render and names its revision, whatever the health check says.
+	p.settled = map[string]string{
 		GroupKindsAnnotation: formatGroupKinds(gks),
 		NamespacesAnnotation: formatNamespaces(namespaces),
 		RevisionAnnotation:   p.set.Revision,
-	}); err != nil {
-		return err
 	}
 
 	if len(toWait) > 0 {
@@ -279,6 +282,7 @@ func (p *tierPass) record(ctx context.Context, changes map[string]string) error 
 			want[key] = v
 		}
 	}
+	maps.Copy(want, p.settled)
 	maps.Copy(want, changes)
 	if p.result.Phase != "" {
 		if want[PhaseAnnotation] != string(p.result.Phase) {

@@ -1,0 +1,110 @@
+package reconciler
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func TestApplyCreatesObjectsAndRecordsInventory(t *testing.T) {
+	f := clusters(t)
+	ctx := context.Background()
+	r := New(fleetResolver(f, nil), testOptions(t))
+	set := TierSet{Solution: "inventory", Tier: "edge", Revision: "rev-1", Objects: []*unstructured.Unstructured{
+		namespace("inventory"),
+		configMap("inventory", "settings", map[string]any{"mode": "edge"}),
+		deployment("inventory", "inference", 1),
+	}}
+
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{set}}}))
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Created != 3 {
+		t.Errorf("counts %+v, want 3 created\n%s", c, res.ChangeSet)
+	}
+
+	kube := kubeClient(t, f, "plant-a")
+	var parent corev1.Secret
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: "inventory.edge"}, &parent); err != nil {
+		t.Fatal(err)
+	}
+	id := ApplySetID("inventory.edge")
+	for key, want := range map[string]string{
+		GroupKindsAnnotation: "ConfigMap,Deployment.apps,Namespace",
+		ToolingAnnotation:    "tandem/v0.1.0",
+		NamespacesAnnotation: "inventory",
+		RevisionAnnotation:   "rev-1",
+		PhaseAnnotation:      "Ready",
+	} {
+		if got := parent.Annotations[key]; got != want {
+			t.Errorf("parent annotation %s = %q, want %q", key, got, want)
+		}
+	}
+	if parent.Labels[IDLabel] != id {
+		t.Errorf("parent label %s = %q, want %q", IDLabel, parent.Labels[IDLabel], id)
+	}
+	var cm corev1.ConfigMap
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: "inventory", Name: "settings"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Labels[PartOfLabel] != id {
+		t.Errorf("member label %s = %q, want %q", PartOfLabel, cm.Labels[PartOfLabel], id)
+	}
+
+	records, err := ReadRecords(ctx, f.Cluster("plant-a").RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, rec := range records {
+		if rec.Solution == "inventory" && rec.Tier == "edge" {
+			found = true
+			if rec.Revision != "rev-1" || rec.Phase != PhaseReady || rec.ID != id || len(rec.GroupKinds) != 3 || rec.Since.IsZero() {
+				t.Errorf("record %+v", rec)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no record of inventory/edge in %+v", records)
+	}
+}
+
+func TestSecondApplyWritesNothing(t *testing.T) {
+	f := clusters(t)
+	ctx := context.Background()
+	counter := &requestCounter{}
+	r := New(fleetResolver(f, counter), testOptions(t))
+	target := []Target{{Cluster: "plant-a", Tiers: []TierSet{{Solution: "noop", Tier: "edge", Revision: "rev-1", Objects: []*unstructured.Unstructured{
+		namespace("noop"),
+		configMap("noop", "settings", map[string]any{"mode": "edge", "threshold": "0.5"}),
+		configMap("noop", "labels", map[string]any{"site": "plant-a"}),
+		deployment("noop", "inference", 2),
+		deployment("noop", "ingest", 1),
+	}}}}}
+
+	requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+	t.Logf("first pass: %d requests, %d writes", counter.requests.Load(), counter.writes.Load())
+
+	counter.reset()
+	res := onlyResult(t, r.Apply(ctx, target))
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Unchanged != 5 || c.Created+c.Configured+c.Deleted != 0 {
+		t.Errorf("second pass counts %+v, want 5 unchanged\n%s", c, res.ChangeSet)
+	}
+	requests, writes := counter.requests.Load(), counter.writes.Load()
+	t.Logf("second pass: %d requests, %d writes for 5 objects of 3 group-kinds:\n%s", requests, writes, counter)
+	if writes != 0 {
+		t.Errorf("second pass wrote %d times, want 0", writes)
+	}
+	// One list of ApplySet parents for the site, one list per group-kind.
+	if requests > 1+3 {
+		t.Errorf("second pass made %d requests, want at most 4", requests)
+	}
+	if res.Corrected != 0 {
+		t.Errorf("corrected %d, want 0", res.Corrected)
+	}
+	_ = ssa.UnchangedAction
+}
