@@ -1,9 +1,9 @@
 package sources
 
 import (
-	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -41,11 +41,11 @@ func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
 	for _, name := range slices.Sorted(maps.Keys(change.Files)) {
 		content := change.Files[name]
 		want := plumbing.ComputeHash(plumbing.BlobObject, content)
-		atHead, err := blobAt(headTree, name)
+		atHead, err := r.blobAt(headTree, name)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", r.spec.Ref.Branch, r.url, name, head, err)
 		}
-		atBase, err := blobAt(baseTree, name)
+		atBase, err := r.blobAt(baseTree, name)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", r.spec.Ref.Branch, r.url, name, change.Base, err)
 		}
@@ -68,7 +68,7 @@ func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, nil
 	}
 
-	tree, err := r.writeTreeLocked(headTree, edits)
+	tree, err := r.writeTreeLocked(headTree, "", edits)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %w", r.spec.Ref.Branch, r.url, err)
 	}
@@ -83,19 +83,32 @@ func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
 	return r.storeLocked(commit)
 }
 
-// blobAt returns the blob of a regular file in tree, or the zero hash when
-// the path does not exist.
-func blobAt(tree *object.Tree, name string) (plumbing.Hash, error) {
-	e, err := tree.FindEntry(name)
-	switch {
-	case errors.Is(err, object.ErrEntryNotFound), errors.Is(err, object.ErrDirectoryNotFound):
-		return plumbing.ZeroHash, nil
-	case err != nil:
-		return plumbing.ZeroHash, err
-	case !e.Mode.IsFile() || e.Mode == filemode.Symlink:
-		return plumbing.ZeroHash, fmt.Errorf("not a regular file (mode %s)", e.Mode)
+// blobAt returns the blob of the regular file name in tree, or the zero
+// hash when there is no such path.
+func (r *Repository) blobAt(tree *object.Tree, name string) (plumbing.Hash, error) {
+	elems := strings.Split(name, "/")
+	for i, elem := range elems {
+		j := slices.IndexFunc(tree.Entries, func(e object.TreeEntry) bool { return e.Name == elem })
+		if j < 0 {
+			return plumbing.ZeroHash, nil
+		}
+		e := tree.Entries[j]
+		if i == len(elems)-1 {
+			if e.Mode != filemode.Regular && e.Mode != filemode.Executable && e.Mode != filemode.Deprecated {
+				return plumbing.ZeroHash, fmt.Errorf("not a regular file (mode %s)", e.Mode)
+			}
+			return e.Hash, nil
+		}
+		if e.Mode != filemode.Dir {
+			return plumbing.ZeroHash, fmt.Errorf("%s is not a directory", strings.Join(elems[:i+1], "/"))
+		}
+		t, err := object.GetTree(r.storage, e.Hash)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("read directory %s: %w", strings.Join(elems[:i+1], "/"), err)
+		}
+		tree = t
 	}
-	return e.Hash, nil
+	return plumbing.ZeroHash, nil
 }
 
 func (r *Repository) writeBlobLocked(content []byte) error {
@@ -115,9 +128,10 @@ func (r *Repository) writeBlobLocked(content []byte) error {
 	return err
 }
 
-// writeTreeLocked stores a copy of tree (nil for a new directory) with the
-// edits (paths relative to it, mapped to blobs) applied, and returns its hash.
-func (r *Repository) writeTreeLocked(tree *object.Tree, edits map[string]plumbing.Hash) (plumbing.Hash, error) {
+// writeTreeLocked stores a copy of tree (nil for a new directory), the
+// directory dir of the repository, with the edits (paths relative to dir,
+// mapped to blobs) applied, and returns its hash.
+func (r *Repository) writeTreeLocked(tree *object.Tree, dir string, edits map[string]plumbing.Hash) (plumbing.Hash, error) {
 	entries := map[string]object.TreeEntry{}
 	if tree != nil {
 		for _, e := range tree.Entries {
@@ -126,42 +140,36 @@ func (r *Repository) writeTreeLocked(tree *object.Tree, edits map[string]plumbin
 	}
 	nested := map[string]map[string]plumbing.Hash{}
 	for name, blob := range edits {
-		dir, rest, ok := strings.Cut(name, "/")
-		if ok {
-			if nested[dir] == nil {
-				nested[dir] = map[string]plumbing.Hash{}
+		if sub, rest, ok := strings.Cut(name, "/"); ok {
+			if nested[sub] == nil {
+				nested[sub] = map[string]plumbing.Hash{}
 			}
-			nested[dir][rest] = blob
+			nested[sub][rest] = blob
 			continue
 		}
 		mode := filemode.Regular
-		if old, exists := entries[name]; exists {
-			if old.Mode == filemode.Dir {
-				return plumbing.ZeroHash, fmt.Errorf("%s is a directory", name)
-			}
-			if old.Mode == filemode.Executable {
-				mode = old.Mode
-			}
+		if old, exists := entries[name]; exists && old.Mode == filemode.Executable {
+			mode = old.Mode
 		}
 		entries[name] = object.TreeEntry{Name: name, Mode: mode, Hash: blob}
 	}
-	for dir, sub := range nested {
+	for sub, subEdits := range nested {
 		var subtree *object.Tree
-		if old, exists := entries[dir]; exists {
+		if old, exists := entries[sub]; exists {
 			if old.Mode != filemode.Dir {
-				return plumbing.ZeroHash, fmt.Errorf("%s is not a directory", dir)
+				return plumbing.ZeroHash, fmt.Errorf("%s is not a directory", path.Join(dir, sub))
 			}
 			t, err := object.GetTree(r.storage, old.Hash)
 			if err != nil {
-				return plumbing.ZeroHash, fmt.Errorf("read directory %s: %w", dir, err)
+				return plumbing.ZeroHash, fmt.Errorf("read directory %s: %w", path.Join(dir, sub), err)
 			}
 			subtree = t
 		}
-		h, err := r.writeTreeLocked(subtree, sub)
+		h, err := r.writeTreeLocked(subtree, path.Join(dir, sub), subEdits)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("%s/%w", dir, err)
+			return plumbing.ZeroHash, err
 		}
-		entries[dir] = object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h}
+		entries[sub] = object.TreeEntry{Name: sub, Mode: filemode.Dir, Hash: h}
 	}
 	sorted := slices.SortedFunc(maps.Values(entries), func(a, b object.TreeEntry) int {
 		return strings.Compare(gitSortKey(a), gitSortKey(b))

@@ -51,8 +51,9 @@ type Options struct {
 }
 
 // Repository is a local bare mirror of one remote, kept in a cache
-// directory. It is safe for concurrent use: the poller may fetch while the
-// renderer reads an older commit and the writer pushes.
+// directory. It is safe for concurrent use by a poller, renders reading
+// commits and a writer; operations on the mirror take turns, so a read waits
+// for a fetch in progress, which the spec's timeout bounds.
 type Repository struct {
 	spec     Spec
 	url      string // spec.URL without credentials, for logs, errors and revisions
@@ -152,10 +153,10 @@ func (r *Repository) Spec() Spec { return r.spec }
 // remote no longer has is ErrRefNotFound; the mirror keeps the last
 // fetched commit, which Resolve still returns.
 func (r *Repository) Fetch(ctx context.Context) (Revision, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.spec.timeout())
-	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, r.spec.timeout())
+	defer cancel()
 	if err := r.fetchLocked(ctx); err != nil {
 		return Revision{}, err
 	}

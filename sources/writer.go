@@ -174,8 +174,6 @@ func (w *Writer) validate(c Change) error {
 // mirror once the remote accepted it.
 func (w *Writer) push(ctx context.Context, commit plumbing.Hash) (Revision, error) {
 	r := w.repo
-	ctx, cancel := context.WithTimeout(ctx, r.spec.timeout())
-	defer cancel()
 	auth, err := r.spec.Auth.method(r.spec.URL)
 	if err != nil {
 		return Revision{}, err
@@ -183,6 +181,8 @@ func (w *Writer) push(ctx context.Context, commit plumbing.Hash) (Revision, erro
 	name := plumbing.NewBranchReferenceName(r.spec.Ref.Branch)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, r.spec.timeout())
+	defer cancel()
 	err = r.remote.PushContext(ctx, &git.PushOptions{
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{config.RefSpec(commit.String() + ":" + name.String())},

@@ -226,6 +226,7 @@ func TestWriterRejectsInvalidChanges(t *testing.T) {
 		{"no author", valid(func(c *Change) { c.Author = Signature{} }), "author"},
 		{"no message", valid(func(c *Change) { c.Message = " \n" }), "message"},
 		{"directory", valid(func(c *Change) { c.Files = map[string][]byte{"sites": nil} }), "not a regular file"},
+		{"under a file", valid(func(c *Change) { c.Files = map[string][]byte{"sites/berlin.yaml/x": nil} }), "sites/berlin.yaml is not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,118 @@
+package sources_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/sources"
+	"github.com/tandem-gitops/tandem/sources/webhook"
+)
+
+// The daemon's wiring: poll a repository, let webhooks trigger fetches, and
+// render every new revision straight from its commit.
+func Example() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	repo, err := sources.Open(sources.Spec{
+		URL:      "https://github.com/acme/factory-config.git",
+		Ref:      sources.Ref{Branch: "main"},
+		Interval: time.Minute,
+		Auth:     sources.Auth{PasswordFile: "/etc/tandem/git-token"},
+	}, sources.Options{CacheDir: "/var/cache/tandem/git"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer repo.Close()
+	poller := sources.NewPoller(repo, sources.PollerOptions{})
+	hooks, err := webhook.NewReceiver(webhook.Options{Secret: []byte(os.Getenv("TANDEM_WEBHOOK_SECRET"))}, poller)
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.Handle("POST /hooks/git", hooks)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return poller.Run(ctx) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case rev := <-poller.Revisions():
+				fsys, err := repo.FS(rev.Commit)
+				if err != nil {
+					return err
+				}
+				if _, err := renderer.Render(ctx, fsys, renderer.Options{}); err != nil {
+					log.Printf("render %s: %v", rev, err)
+				}
+			}
+		}
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		log.Fatal(err)
+	}
+}
+
+// A scale edit from the web console: read the file at the revision shown to
+// the user, change it, and commit it based on that revision.
+func ExampleWriter_Commit() {
+	ctx := context.Background()
+	repo, err := sources.Open(sources.Spec{
+		URL: "git@github.com:acme/factory-config.git",
+		Ref: sources.Ref{Branch: "main"},
+		Auth: sources.Auth{
+			SSHKeyFile:     "/etc/tandem/ssh/id_ed25519",
+			KnownHostsFile: "/etc/tandem/ssh/known_hosts",
+		},
+	}, sources.Options{CacheDir: "/var/cache/tandem/git"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer repo.Close()
+	shown, err := repo.Fetch(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fsys, err := repo.FS(shown.Commit)
+	if err != nil {
+		log.Fatal(err)
+	}
+	descriptor, err := fs.ReadFile(fsys, "tandem.yaml")
+	if err != nil {
+		log.Fatal(err)
+	}
+	edited := descriptor // the console changes spec.scale here
+
+	writer, err := sources.NewWriter(repo, sources.WriterOptions{
+		Committer: sources.Signature{Name: "tandem", Email: "tandem@acme.example"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rev, err := writer.Commit(ctx, sources.Change{
+		Base:    shown.Commit,
+		Files:   map[string][]byte{"tandem.yaml": edited},
+		Author:  sources.Signature{Name: "Olga Operator", Email: "olga@acme.example"},
+		Message: "Scale smart-factory to 4",
+	})
+	var conflict *sources.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		fmt.Println("someone else changed", conflict.Paths, "- reload and try again")
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Println("pushed", rev)
+	}
+}
