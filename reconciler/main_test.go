@@ -158,10 +158,10 @@ func deployment(ns, name string, replicas int64) *unstructured.Unstructured {
 		"template": map[string]any{
 			"metadata": map[string]any{"labels": labels},
 			"spec": map[string]any{"containers": []any{map[string]any{
-				"name":  "app",
-				"image": "registry.example/" + name + ":1.0",
-				"args":  []any{"--listen", ":8080"},
-				"ports": []any{map[string]any{"name": "http", "containerPort": int64(8080)}},
+				"name":      "app",
+				"image":     "registry.example/" + name + ":1.0",
+				"args":      []any{"--listen", ":8080"},
+				"ports":     []any{map[string]any{"name": "http", "containerPort": int64(8080)}},
 				"resources": map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "64Mi"}},
 			}}},
 		},

@@ -299,9 +299,10 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 	for i, ts := range tiers {
 		wg.Go(func() {
 			defer close(done[i])
+			err := cmp.Or(errs[i], waitFor(ctx, tiers, deps[i], done, results))
 			res := Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
 				ChangeSet: ssa.NewChangeSet(), Started: time.Now()}
-			if err := cmp.Or(errs[i], waitFor(ctx, tiers, deps[i], done, results)); err != nil {
+			if err != nil {
 				res.Phase, res.Message, res.Finished = PhaseFailed, err.Error(), time.Now()
 				results[i] = r.finish(res)
 				return

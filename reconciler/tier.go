@@ -45,7 +45,7 @@ type tierPass struct {
 	// in full, for the pass's last record.
 	settled map[string]string
 	result  Result
-	log    *slog.Logger
+	log     *slog.Logger
 }
 
 func (p *tierPass) run(ctx context.Context) Result {

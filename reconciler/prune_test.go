@@ -1,0 +1,132 @@
+package reconciler
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// pruneFixture applies a namespace with ConfigMaps a, b and c as solution
+// sol, tier edge, on plant-a.
+func pruneFixture(t *testing.T, sol string) (*Reconciler, client.Client, func(rev string, names ...string) Result) {
+	t.Helper()
+	f := clusters(t)
+	r := New(fleetResolver(f, nil), testOptions(t))
+	apply := func(rev string, names ...string) Result {
+		objs := []*unstructured.Unstructured{namespace(sol)}
+		for _, n := range names {
+			objs = append(objs, configMap(sol, n, map[string]any{"k": n}))
+		}
+		return onlyResult(t, r.Apply(context.Background(), []Target{{Cluster: "plant-a", Tiers: []TierSet{
+			{Solution: sol, Tier: "edge", Revision: rev, Objects: objs},
+		}}}))
+	}
+	requirePhase(t, apply("rev-1", "a", "b", "c"), PhaseReady)
+	return r, kubeClient(t, f, "plant-a"), apply
+}
+
+func exists(t *testing.T, kube client.Client, ns, name string) (*corev1.ConfigMap, bool) {
+	t.Helper()
+	var cm corev1.ConfigMap
+	err := kube.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &cm)
+	if apierrors.IsNotFound(err) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cm, cm.DeletionTimestamp == nil
+}
+
+func TestPruneDeletesObjectsLeavingTheRender(t *testing.T) {
+	_, kube, apply := pruneFixture(t, "prune")
+	res := apply("rev-2", "a", "c")
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Deleted != 1 || c.Unchanged != 3 {
+		t.Errorf("counts %+v, want 1 deleted, 3 unchanged\n%s", c, res.ChangeSet)
+	}
+	if _, ok := exists(t, kube, "prune", "b"); ok {
+		t.Error("ConfigMap/prune/b was not pruned")
+	}
+	for _, n := range []string{"a", "c"} {
+		if _, ok := exists(t, kube, "prune", n); !ok {
+			t.Errorf("ConfigMap/prune/%s is gone", n)
+		}
+	}
+}
+
+func TestPruneOrphansObjectsWithPruneDisabled(t *testing.T) {
+	_, kube, apply := pruneFixture(t, "orphan")
+	ctx := context.Background()
+	cm, _ := exists(t, kube, "orphan", "b")
+	cm.Annotations = map[string]string{PruneAnnotation: PruneDisabled}
+	if err := kube.Update(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+
+	res := apply("rev-2", "a")
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Deleted != 1 || c.Skipped != 1 {
+		t.Errorf("counts %+v, want c deleted and b skipped\n%s", c, res.ChangeSet)
+	}
+	cm, ok := exists(t, kube, "orphan", "b")
+	if !ok {
+		t.Fatal("ConfigMap/orphan/b annotated prune: disabled was deleted")
+	}
+	if _, member := cm.Labels[PartOfLabel]; member {
+		t.Error("orphaned ConfigMap/orphan/b still carries the ApplySet label")
+	}
+	// Orphaned, it is no longer ours: later passes leave it alone.
+	res = apply("rev-3", "a")
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Skipped+c.Deleted != 0 {
+		t.Errorf("later pass touched the orphan: %+v\n%s", c, res.ChangeSet)
+	}
+}
+
+func TestPruneSkipsObjectsWithoutApplySetLabel(t *testing.T) {
+	_, kube, apply := pruneFixture(t, "foreign")
+	foreign := &corev1.ConfigMap{}
+	foreign.Namespace, foreign.Name = "foreign", "created-by-hand"
+	foreign.Data = map[string]string{"owner": "someone else"}
+	if err := kube.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	requirePhase(t, apply("rev-2", "a"), PhaseReady)
+	if _, ok := exists(t, kube, "foreign", "created-by-hand"); !ok {
+		t.Error("an object without the ApplySet label was deleted")
+	}
+}
+
+func TestEmptyRenderIsRefusedUnlessAllowed(t *testing.T) {
+	r, kube, _ := pruneFixture(t, "empty")
+	ctx := context.Background()
+	empty := func(allow bool) Result {
+		return onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
+			{Solution: "empty", Tier: "edge", Revision: "rev-2", AllowEmpty: allow},
+		}}}))
+	}
+
+	res := empty(false)
+	requirePhase(t, res, PhaseFailed)
+	if !strings.Contains(res.Message, "refusing to prune all 4 objects") {
+		t.Errorf("message %q does not say why", res.Message)
+	}
+	if _, ok := exists(t, kube, "empty", "a"); !ok {
+		t.Fatal("a refused empty render pruned ConfigMap/empty/a")
+	}
+
+	res = empty(true)
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Deleted != 4 {
+		t.Errorf("counts %+v, want 4 deleted\n%s", c, res.ChangeSet)
+	}
+	if _, ok := exists(t, kube, "empty", "a"); ok {
+		t.Error("an allowed empty render left ConfigMap/empty/a")
+	}
+}
