@@ -2,6 +2,7 @@ package sources
 
 import (
 	"bytes"
+	"encoding/pem"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -146,6 +147,29 @@ func (u *upstream) serveHTTP(user, password string) string {
 // the server so that later connections are refused.
 func (u *upstream) serveHTTPUntilStopped(user, password string) (string, func()) {
 	u.t.Helper()
+	srv := httptest.NewServer(u.gitHandler(user, password))
+	u.t.Cleanup(srv.Close)
+	return srv.URL + "/" + filepath.Base(u.bare), srv.Close
+}
+
+// serveHTTPS serves the upstream like serveHTTP, over TLS with a
+// certificate of its own, and returns the URL and the certificate's file.
+func (u *upstream) serveHTTPS(user, password string) (url, caFile string) {
+	u.t.Helper()
+	srv := httptest.NewTLSServer(u.gitHandler(user, password))
+	u.t.Cleanup(srv.Close)
+	caFile = filepath.Join(u.t.TempDir(), "ca.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, cert, 0o600); err != nil {
+		u.t.Fatal(err)
+	}
+	return srv.URL + "/" + filepath.Base(u.bare), caFile
+}
+
+// gitHandler is git's http-backend for the upstream behind basic
+// authentication.
+func (u *upstream) gitHandler(user, password string) http.Handler {
+	u.t.Helper()
 	if _, err := os.Stat(gitHTTPBackend); err != nil {
 		u.t.Skipf("git smart HTTP server not available: %v", err)
 	}
@@ -157,14 +181,12 @@ func (u *upstream) serveHTTPUntilStopped(user, password string) (string, func())
 			"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
 		},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		backend.ServeHTTP(w, r)
-	}))
-	u.t.Cleanup(srv.Close)
-	return srv.URL + "/" + filepath.Base(u.bare), srv.Close
+	})
 }

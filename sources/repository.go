@@ -186,10 +186,15 @@ func (r *Repository) fetchLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s from %s: %w", ref, r.url, err)
 	}
+	caBundle, err := r.spec.caBundle()
+	if err != nil {
+		return fmt.Errorf("fetch %s from %s: %w", ref, r.url, err)
+	}
 	start := time.Now()
 	err = r.remote.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs: refSpecs,
 		Auth:     auth,
+		CABundle: caBundle,
 		Tags:     git.NoTags,
 		Force:    true,
 	})

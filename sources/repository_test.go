@@ -80,6 +80,21 @@ func TestFetchOverSmartHTTPWithBasicAuth(t *testing.T) {
 	}
 }
 
+func TestFetchOverHTTPSTrustsCAFile(t *testing.T) {
+	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
+	url, caFile := up.serveHTTPS("tandem", "s3cret")
+	t.Setenv("TANDEM_TEST_TOKEN", "s3cret")
+	spec := Spec{URL: url, Ref: Ref{Branch: "main"}, Auth: Auth{Username: "tandem", PasswordEnv: "TANDEM_TEST_TOKEN"}}
+
+	if _, err := openTestRepository(t, spec, t.TempDir()).Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Fetch without the CA: error = %v, want a certificate error", err)
+	}
+	spec.CAFile = caFile
+	if rev, err := openTestRepository(t, spec, t.TempDir()).Fetch(context.Background()); err != nil || rev.Commit != up.head("main") {
+		t.Errorf("Fetch with the CA = %s, %v; want %s", rev.Commit, err, up.head("main"))
+	}
+}
+
 func TestFetchWithWrongCredentialsSaysAuthenticationFailed(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
 	url := up.serveHTTP("tandem", "s3cret")
@@ -198,6 +213,7 @@ func TestOpenRejectsInvalidSpecs(t *testing.T) {
 		{"key for https", Spec{URL: "https://example.com/r.git", Ref: Ref{Branch: "main"}, Auth: Auth{SSHKeyFile: "k"}}, "not an SSH key"},
 		{"password for ssh", Spec{URL: "ssh://git@example.com/r.git", Ref: Ref{Branch: "main"}, Auth: Auth{PasswordEnv: "T"}}, "takes sshKeyFile"},
 		{"unsupported scheme", Spec{URL: "ftp://example.com/r.git", Ref: Ref{Branch: "main"}}, "unsupported scheme"},
+		{"CA for ssh", Spec{URL: "git@example.com:r.git", Ref: Ref{Branch: "main"}, CAFile: "ca.pem"}, "caFile applies only to https"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

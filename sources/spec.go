@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -30,6 +32,10 @@ type Spec struct {
 	Timeout time.Duration
 	// Auth holds where the credentials are, never the credentials.
 	Auth Auth
+	// CAFile is a PEM bundle of certificate authorities an https remote's
+	// certificate may chain to, in addition to the system's; for Git servers
+	// with a private CA, common on premises.
+	CAFile string
 }
 
 // Ref selects what to follow in a repository. Exactly one field is set.
@@ -92,10 +98,25 @@ func (s Spec) Validate() error {
 	if s.Interval < 0 || s.Timeout < 0 {
 		return fmt.Errorf("repository %s: interval and timeout must not be negative", redactURL(s.URL))
 	}
+	if s.CAFile != "" && !strings.HasPrefix(s.URL, "https://") {
+		return fmt.Errorf("repository %s: caFile applies only to https remotes", redactURL(s.URL))
+	}
 	if err := s.Auth.validate(s.URL); err != nil {
 		return fmt.Errorf("repository %s: %w", redactURL(s.URL), err)
 	}
 	return nil
+}
+
+// caBundle reads CAFile, if set.
+func (s Spec) caBundle() ([]byte, error) {
+	if s.CAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w", err)
+	}
+	return b, nil
 }
 
 func (s Spec) interval() time.Duration {

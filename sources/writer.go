@@ -178,6 +178,10 @@ func (w *Writer) push(ctx context.Context, commit plumbing.Hash) (Revision, erro
 	if err != nil {
 		return Revision{}, err
 	}
+	caBundle, err := r.spec.caBundle()
+	if err != nil {
+		return Revision{}, err
+	}
 	name := plumbing.NewBranchReferenceName(r.spec.Ref.Branch)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -187,6 +191,7 @@ func (w *Writer) push(ctx context.Context, commit plumbing.Hash) (Revision, erro
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{config.RefSpec(commit.String() + ":" + name.String())},
 		Auth:       auth,
+		CABundle:   caBundle,
 	})
 	if err != nil {
 		return Revision{}, err
