@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -76,7 +77,7 @@ func (k *kustomizeFS) Open(p string) (filesys.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &readOnlyFile{Reader: strings.NewReader(string(data)), info: info}, nil
+	return &readOnlyFile{Reader: bytes.NewReader(data), info: info}, nil
 }
 
 func (k *kustomizeFS) IsDir(p string) bool {
@@ -182,7 +183,7 @@ func (k *kustomizeFS) checkLocal(file string, data []byte) error {
 
 // readOnlyFile is an open repository file.
 type readOnlyFile struct {
-	*strings.Reader
+	*bytes.Reader
 	info fs.FileInfo
 }
 

@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/resid"
 
 	"github.com/tandem-gitops/tandem/renderer/scaling"
 )
@@ -19,21 +18,13 @@ import (
 // own replicas field specs cover.
 var workloadKinds = []string{"Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"}
 
+// Field specs for kustomize's label and annotation transformers: the
+// object's own labels (not selectors, which are immutable in workloads), and
+// a workload's pod template annotations.
 var (
-	labelFieldSpecs    = fieldSpecs("metadata/labels")
-	templateAnnotation = fieldSpecs("spec/template/metadata/annotations")
+	labelFieldSpecs    = []types.FieldSpec{{Path: "metadata/labels", CreateIfNotPresent: true}}
+	templateAnnotation = []types.FieldSpec{{Path: "spec/template/metadata/annotations", CreateIfNotPresent: true}}
 )
-
-func fieldSpecs(p string, kinds ...string) []types.FieldSpec {
-	if len(kinds) == 0 {
-		return []types.FieldSpec{{Path: p, CreateIfNotPresent: true}}
-	}
-	specs := make([]types.FieldSpec, len(kinds))
-	for i, k := range kinds {
-		specs[i] = types.FieldSpec{Gvk: resid.Gvk{Kind: k}, Path: p, CreateIfNotPresent: true}
-	}
-	return specs
-}
 
 // workloads returns the resources of m that a rule for name scales.
 func workloads(m resmap.ResMap, name string) []*resource.Resource {
