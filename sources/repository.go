@@ -43,8 +43,9 @@ const maxPacks = 50
 
 // Options configures a Repository.
 type Options struct {
-	// CacheDir holds the bare mirrors, one directory per remote URL. It must
-	// be used by one process at a time.
+	// CacheDir holds the bare mirrors, one directory per remote URL and ref.
+	// It must be used by one process at a time, and each URL and ref by one
+	// Repository.
 	CacheDir string
 	// Logger receives fetch and push logs; slog.Default() when nil.
 	Logger *slog.Logger
@@ -86,7 +87,7 @@ func Open(spec Spec, opts Options) (*Repository, error) {
 	}
 	log = log.With("repo", url, "ref", spec.Ref.String())
 
-	dir := filepath.Join(opts.CacheDir, mirrorName(spec.URL))
+	dir := filepath.Join(opts.CacheDir, mirrorName(spec))
 	storage, repo, err := openMirror(dir)
 	if err != nil {
 		log.Warn("Recreating unreadable mirror", "dir", dir, "error", err)
@@ -125,9 +126,12 @@ func openMirror(dir string) (*filesystem.Storage, *git.Repository, error) {
 	return storage, repo, nil
 }
 
-// mirrorName names a remote's mirror directory: readable, and unique per URL.
-func mirrorName(rawURL string) string {
-	sum := sha256.Sum256([]byte(rawURL))
+// mirrorName names the mirror directory of a spec: readable, and unique per
+// URL and ref, so that two repositories following two refs of one remote
+// never share a mirror.
+func mirrorName(spec Spec) string {
+	rawURL := spec.URL
+	sum := sha256.Sum256([]byte(rawURL + "\x00" + spec.Ref.String()))
 	base := strings.TrimSuffix(path.Base(strings.TrimRight(strings.ReplaceAll(rawURL, ":", "/"), "/")), ".git")
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {

@@ -294,3 +294,19 @@ func TestMirrorIsRepackedWhenPacksAccumulate(t *testing.T) {
 		}
 	}
 }
+
+func TestMirrorNameIsReadableAndUniquePerURLAndRef(t *testing.T) {
+	main := Spec{URL: "git@github.com:acme/factory-config.git", Ref: Ref{Branch: "main"}}
+	name := mirrorName(main)
+	if !strings.HasPrefix(name, "github.com_factory-config-") {
+		t.Errorf("mirrorName(%s) = %q, want it to start with the host and repository", main.URL, name)
+	}
+	for _, other := range []Spec{
+		{URL: main.URL, Ref: Ref{Tag: "main"}},
+		{URL: "https://github.com/acme/factory-config.git", Ref: main.Ref},
+	} {
+		if mirrorName(other) == name {
+			t.Errorf("%s %s shares the mirror of %s %s", other.URL, other.Ref, main.URL, main.Ref)
+		}
+	}
+}
