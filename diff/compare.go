@@ -1,0 +1,269 @@
+package diff
+
+import (
+	"cmp"
+	"fmt"
+	"reflect"
+	"slices"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tandem-gitops/tandem/renderer"
+)
+
+// Revision is one side of a comparison: a rendered revision and the name the
+// reader knows it by.
+type Revision struct {
+	// Name identifies the revision in output, for example
+	// "main (1a2b3c4)" or a directory.
+	Name string
+	// Result is the revision's render.
+	Result *renderer.Result
+}
+
+// Action says what a revision does to an object.
+type Action string
+
+// Actions, from the base revision to the head revision.
+const (
+	Added   Action = "added"
+	Removed Action = "removed"
+	Changed Action = "changed"
+)
+
+// ObjectKey identifies an object on a cluster. Objects of the two revisions
+// are paired by it; the API version is not part of it, so a move from one
+// version of a kind to another is a change, not a removal and an addition.
+type ObjectKey struct {
+	Cluster   string `json:"cluster"`
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// String returns the object part of the key as Kind/namespace/name, or
+// Kind/name for a cluster-scoped object, as error messages name objects.
+func (k ObjectKey) String() string {
+	if k.Namespace == "" {
+		return k.Kind + "/" + k.Name
+	}
+	return k.Kind + "/" + k.Namespace + "/" + k.Name
+}
+
+func keyOf(cluster string, u *unstructured.Unstructured) ObjectKey {
+	gvk := u.GroupVersionKind()
+	return ObjectKey{Cluster: cluster, Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+func compareKeys(a, b ObjectKey) int {
+	return cmp.Or(
+		cmp.Compare(a.Cluster, b.Cluster),
+		cmp.Compare(a.Group, b.Group),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Namespace, b.Namespace),
+		cmp.Compare(a.Name, b.Name),
+	)
+}
+
+// Change is what the head revision does to one object on one cluster.
+type Change struct {
+	ObjectKey
+	// Solution and Tier rendered the object; Site is the site it was
+	// rendered for, empty for a tier that targets clusters by name. For a
+	// removed object they are the base revision's.
+	Solution string `json:"solution"`
+	Tier     string `json:"tier"`
+	Site     string `json:"site,omitempty"`
+	Action   Action `json:"action"`
+	// Highlights are the changes a reviewer looks for first.
+	Highlights []Highlight `json:"highlights,omitempty"`
+	// Other reports that a changed object also changed beyond its
+	// highlights.
+	Other bool `json:"other,omitempty"`
+	// Diff is a unified diff of the object's YAML, without file headers.
+	Diff string `json:"diff"`
+	// Base and Head are the object in each revision; nil where absent.
+	Base *unstructured.Unstructured `json:"-"`
+	Head *unstructured.Unstructured `json:"-"`
+}
+
+// ScaleChange is a change of a solution's business scale factor, the
+// cause of most replica changes.
+type ScaleChange struct {
+	Solution string  `json:"solution"`
+	From     float64 `json:"from"`
+	To       float64 `json:"to"`
+}
+
+// Report is what a head revision changes compared with a base revision.
+type Report struct {
+	// Base and Head name the revisions compared.
+	Base string `json:"base"`
+	Head string `json:"head"`
+	// Clusters is the number of clusters either revision renders for.
+	Clusters int `json:"clusters"`
+	// Scale lists the solutions whose scale factor changed.
+	Scale []ScaleChange `json:"scale,omitempty"`
+	// SitesAdded and SitesRemoved name the sites only one revision has.
+	SitesAdded   []string `json:"sitesAdded,omitempty"`
+	SitesRemoved []string `json:"sitesRemoved,omitempty"`
+	// Summary groups the places that change in the same way, per tier.
+	Summary []Group `json:"summary"`
+	// Changes are sorted by cluster, then by group, kind, namespace and name.
+	Changes []Change `json:"changes"`
+}
+
+// Empty reports whether the head revision changes nothing.
+func (r *Report) Empty() bool { return len(r.Changes) == 0 }
+
+// Count returns how many objects the report adds, removes and changes.
+func (r *Report) Count() (added, removed, changed int) {
+	for _, c := range r.Changes {
+		switch c.Action {
+		case Added:
+			added++
+		case Removed:
+			removed++
+		case Changed:
+			changed++
+		}
+	}
+	return added, removed, changed
+}
+
+// placed is a rendered object and where the renderer put it.
+type placed struct {
+	obj                  *unstructured.Unstructured
+	solution, tier, site string
+}
+
+// equalObjects is the structural comparison that decides whether an object
+// changed: map key order never matters, and an empty map or list equals an
+// absent one, as it does to the API server.
+var equalObjects = gocmp.Options{cmpopts.EquateEmpty()}
+
+// Compare pairs the objects of base and head and reports every object head
+// adds, removes or changes, with a summary grouped per tier.
+func Compare(base, head Revision) (*Report, error) {
+	before, after := index(base.Result), index(head.Result)
+	keys := make([]ObjectKey, 0, len(after))
+	for k := range after {
+		keys = append(keys, k)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, compareKeys)
+
+	r := &Report{Base: base.Name, Head: head.Name, Changes: []Change{}}
+	clusters := map[string]bool{}
+	for _, k := range keys {
+		clusters[k.Cluster] = true
+		b, inBase := before[k]
+		h, inHead := after[k]
+		var c Change
+		switch {
+		case !inBase:
+			c = Change{ObjectKey: k, Action: Added, Head: h.obj}
+			c.Solution, c.Tier, c.Site = h.solution, h.tier, h.site
+		case !inHead:
+			c = Change{ObjectKey: k, Action: Removed, Base: b.obj}
+			c.Solution, c.Tier, c.Site = b.solution, b.tier, b.site
+		case same(b.obj, h.obj):
+			continue
+		default:
+			c = Change{ObjectKey: k, Action: Changed, Base: b.obj, Head: h.obj}
+			c.Solution, c.Tier, c.Site = h.solution, h.tier, h.site
+			c.Highlights, c.Other = highlights(b.obj, h.obj)
+		}
+		d, err := unifiedYAML(c.Base, c.Head)
+		if err != nil {
+			return nil, fmt.Errorf("diff %s on cluster %s: %w", k, k.Cluster, err)
+		}
+		c.Diff = d
+		r.Changes = append(r.Changes, c)
+	}
+	r.Clusters = len(clusters)
+	r.Scale = scaleChanges(base.Result, head.Result)
+	r.SitesAdded, r.SitesRemoved = siteChanges(base.Result, head.Result)
+	r.Summary = summarize(r.Changes, base.Result, head.Result)
+	return r, nil
+}
+
+// same reports whether two renders of an object are equal. Most objects of
+// a revision are untouched by it, and reflect.DeepEqual confirms those far
+// faster than go-cmp; go-cmp decides the rest.
+func same(a, b *unstructured.Unstructured) bool {
+	return reflect.DeepEqual(a.Object, b.Object) || gocmp.Equal(a.Object, b.Object, equalObjects)
+}
+
+// index maps every object of a render to where it was rendered. A nil
+// result is an empty repository.
+func index(res *renderer.Result) map[ObjectKey]placed {
+	if res == nil {
+		return nil
+	}
+	n := 0
+	for _, t := range res.Targets {
+		n += len(t.Objects)
+	}
+	m := make(map[ObjectKey]placed, n)
+	for _, t := range res.Targets {
+		for _, o := range t.Objects {
+			m[keyOf(t.Cluster, o)] = placed{obj: o, solution: t.Solution, tier: t.Tier, site: t.Site}
+		}
+	}
+	return m
+}
+
+func scaleChanges(base, head *renderer.Result) []ScaleChange {
+	from := map[string]float64{}
+	for _, s := range solutions(base) {
+		from[s.Name] = s.Spec.Scale
+	}
+	var out []ScaleChange
+	for _, s := range solutions(head) {
+		if f, ok := from[s.Name]; ok && f != s.Spec.Scale {
+			out = append(out, ScaleChange{Solution: s.Name, From: f, To: s.Spec.Scale})
+		}
+	}
+	return out
+}
+
+func siteChanges(base, head *renderer.Result) (added, removed []string) {
+	names := func(res *renderer.Result) map[string]bool {
+		m := map[string]bool{}
+		if res != nil {
+			for _, s := range res.Sites {
+				m[s.Name] = true
+			}
+		}
+		return m
+	}
+	before, after := names(base), names(head)
+	for n := range after {
+		if !before[n] {
+			added = append(added, n)
+		}
+	}
+	for n := range before {
+		if !after[n] {
+			removed = append(removed, n)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(removed)
+	return added, removed
+}
+
+func solutions(res *renderer.Result) []*renderer.Solution {
+	if res == nil {
+		return nil
+	}
+	return res.Solutions
+}
