@@ -53,8 +53,18 @@ func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
 		case atHead == want:
 			continue
 		case atHead != atBase:
-			conflicts = append(conflicts, name)
-			continue
+			merged, ok, err := r.mergeLocked(atBase, content, atHead)
+			if err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: merge %s: %w", r.spec.Ref.Branch, r.url, name, err)
+			}
+			if !ok {
+				conflicts = append(conflicts, name)
+				continue
+			}
+			content, want = merged, plumbing.ComputeHash(plumbing.BlobObject, merged)
+			if want == atHead {
+				continue
+			}
 		}
 		if err := r.writeBlobLocked(content); err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("store %s: %w", name, err)
@@ -109,6 +119,25 @@ func (r *Repository) blobAt(tree *object.Tree, name string) (plumbing.Hash, erro
 		tree = t
 	}
 	return plumbing.ZeroHash, nil
+}
+
+// mergeLocked merges the change's content of a file with the head's, both
+// edits of the base's (blobs; zero for an absent file).
+func (r *Repository) mergeLocked(base plumbing.Hash, ours []byte, head plumbing.Hash) ([]byte, bool, error) {
+	var baseContent []byte
+	if !base.IsZero() {
+		b, err := r.readBlobLocked(base)
+		if err != nil {
+			return nil, false, err
+		}
+		baseContent = b
+	}
+	headContent, err := r.readBlobLocked(head)
+	if err != nil {
+		return nil, false, err
+	}
+	merged, ok := merge3(baseContent, ours, headContent)
+	return merged, ok, nil
 }
 
 func (r *Repository) writeBlobLocked(content []byte) error {

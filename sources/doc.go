@@ -22,8 +22,9 @@
 //
 // A [Writer] commits a [Change] (a set of file contents) on top of the
 // branch head and pushes it, retrying when the branch moved underneath it.
-// A file that changed upstream since the commit the change was based on is a
-// [ConflictError], never a lost commit.
+// Upstream edits made since the commit the change was based on are merged
+// line by line; an edit of the same lines is a [ConflictError], never a lost
+// commit.
 //
 // Logs use log/slog with the keys repo, ref and revision. Credentials are
 // read from files or environment variables when needed and never logged;

@@ -30,11 +30,13 @@ type Signature struct {
 //     absent in both) gets its new content;
 //   - a file whose content at the head already equals its new content is
 //     left as it is;
-//   - any other file was changed upstream since Base in a way that differs
-//     from the change, and the change is refused with a ConflictError.
-//
-// So edits of different files never conflict, and two edits of one file
-// conflict unless they agree.
+//   - a file changed upstream since Base is merged line by line, as git
+//     merges: the change's edits and upstream's combine when they touch
+//     different lines, so a new scale and a new model version in one
+//     descriptor both land;
+//   - when both changed the same or adjacent lines differently (the same
+//     field), or the file is not text, the change is refused with a
+//     ConflictError and nothing is committed.
 type Change struct {
 	// Base is the commit SHA the caller read the files from, usually
 	// Revision.Commit.
@@ -49,7 +51,8 @@ type Change struct {
 	Message string
 }
 
-// ConflictError reports files that changed upstream since a Change's base.
+// ConflictError reports files whose lines a Change edits were edited
+// differently upstream since the change's base.
 type ConflictError struct {
 	// URL of the remote, without credentials, and the branch committed to.
 	URL, Branch string
@@ -61,7 +64,7 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("commit to branch %s of %s: %s changed upstream between %.12s and %.12s; re-read and edit again",
+	return fmt.Sprintf("commit to branch %s of %s: %s changed upstream, in the same lines, between %.12s and %.12s; re-read and edit again",
 		e.Branch, e.URL, strings.Join(e.Paths, ", "), e.Base, e.Head)
 }
 

@@ -101,6 +101,22 @@ func TestWriterReappliesWhenBranchMovedBeforePush(t *testing.T) {
 	}
 }
 
+func TestWriterMergesEditsOfDifferentFieldsOfOneFile(t *testing.T) {
+	const descriptor = "spec:\n  scale: 3\n  tiers:\n  - name: cloud\n  models:\n  - version: \"1.4.0\"\n"
+	up := newUpstream(t, map[string]string{"tandem.yaml": descriptor})
+	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	up.commit("Roll out model 1.5.0", map[string]string{"tandem.yaml": strings.Replace(descriptor, "1.4.0", "1.5.0", 1)})
+
+	_, err := w.Commit(context.Background(), scaleChange(base.Commit, strings.Replace(descriptor, "scale: 3", "scale: 4", 1)))
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	want := "spec:\n  scale: 4\n  tiers:\n  - name: cloud\n  models:\n  - version: \"1.5.0\""
+	if got := up.show("main", "tandem.yaml"); got != want {
+		t.Errorf("tandem.yaml on the remote = %q, want %q", got, want)
+	}
+}
+
 func TestWriterRefusesConflictingChange(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
 	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
