@@ -61,5 +61,6 @@ to every cluster, prunes what the commit removed and waits for health.`,
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(newRenderCommand())
 	root.AddCommand(newValidateCommand())
+	root.AddCommand(newServeCommand())
 	return root
 }

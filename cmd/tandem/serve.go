@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-gitops/tandem/daemon"
+	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/sources"
+	"github.com/tandem-gitops/tandem/sources/webhook"
+)
+
+type serveOptions struct {
+	spec              sources.Spec
+	branch, tag, pin  string
+	cacheDir          string
+	listen            string
+	webhookSecretFile string
+	clusters          clusterFlags
+	reconcile         reconciler.Options
+	logFormat         string
+	logLevel          string
+	shutdownTimeout   time.Duration
+}
+
+func newServeCommand() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve --repo URL",
+		Short: "Run the daemon: follow a config repository and keep every cluster reconciled",
+		Long: `Run tandem as a daemon. It fetches the config repository on an interval and
+whenever a push webhook arrives, renders each new revision whole, and keeps
+every cluster the revision targets reconciled: server-side apply, pruning,
+health checks, and drift correction on an interval. A revision that does not
+render is reported (status and logs name the file and field) and applies
+nothing; the last good revision stays in place.
+
+Clusters are named in the config repository and resolved outside it: by
+kubeconfig context (--kubeconfig, or the KUBECONFIG list), or with
+--cluster-secrets by Secrets labelled tandem.dev/cluster=<name> in the cluster
+tandem runs in.
+
+Endpoints on --listen: /healthz, /readyz, /metrics, /api/v1/status and, with
+--webhook-secret-file, the push webhook at /hooks/git.`,
+		Example: `  tandem serve --repo https://git.example.com/iot/config.git --branch main \
+      --kubeconfig ~/.kube/fleet --webhook-secret-file /etc/tandem/webhook-secret
+
+  tandem serve --repo file:///srv/git/config.git --listen 127.0.0.1:8080 --drift-interval 1m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.spec.URL, "repo", "", "URL of the config repository: https://, ssh://, user@host:path or file:// (required)")
+	f.StringVar(&o.branch, "branch", "main", "branch to follow")
+	f.StringVar(&o.tag, "tag", "", "tag to follow instead of a branch")
+	f.StringVar(&o.pin, "commit", "", "full commit SHA to pin instead of following a branch")
+	f.DurationVar(&o.spec.Interval, "interval", sources.DefaultInterval, "how often to fetch the config repository")
+	f.DurationVar(&o.spec.Timeout, "git-timeout", sources.DefaultTimeout, "bound on one fetch")
+	f.StringVar(&o.spec.Auth.Username, "git-username", "", "user name for HTTPS authentication")
+	f.StringVar(&o.spec.Auth.PasswordFile, "git-password-file", "", "`FILE` holding the HTTPS password or token")
+	f.StringVar(&o.spec.Auth.PasswordEnv, "git-password-env", "", "environment `VARIABLE` holding the HTTPS password or token")
+	f.StringVar(&o.spec.Auth.SSHKeyFile, "git-ssh-key-file", "", "SSH private key `FILE`")
+	f.StringVar(&o.spec.Auth.KnownHostsFile, "git-known-hosts-file", "", "known_hosts `FILE` for SSH remotes (default $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the repository mirror; reused across restarts")
+	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
+	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
+	o.clusters.register(f)
+	f.IntVar(&o.reconcile.Concurrency, "concurrency", 4, "clusters reconciled at once")
+	f.DurationVar(&o.reconcile.DriftInterval, "drift-interval", 5*time.Minute, "how often to re-apply the current revision to undo drift")
+	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy")
+	f.DurationVar(&o.reconcile.RetryInterval, "retry-interval", 10*time.Second, "first delay after a failed pass of a cluster; doubles up to --max-retry-interval")
+	f.DurationVar(&o.reconcile.MaxRetryInterval, "max-retry-interval", 5*time.Minute, "longest delay between retries of a failing cluster")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight work may take to finish on SIGTERM")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.MarkFlagRequired("repo")
+	return cmd
+}
+
+func defaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "tandem")
+	}
+	return filepath.Join(os.TempDir(), "tandem-cache")
+}
+
+func serve(ctx context.Context, o *serveOptions) error {
+	log, err := newLogger(os.Stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return &usageError{err}
+	}
+	if o.spec.Ref, err = refFromFlags(o.branch, o.tag, o.pin); err != nil {
+		return &usageError{err}
+	}
+	if err := o.spec.Validate(); err != nil {
+		return &usageError{err}
+	}
+	resolver, err := o.clusters.resolver()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.cacheDir, 0o755); err != nil {
+		return fmt.Errorf("create cache directory: %w", err)
+	}
+	repo, err := sources.Open(o.spec, sources.Options{CacheDir: o.cacheDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	poller := sources.NewPoller(repo, sources.PollerOptions{})
+
+	var hook http.Handler
+	if o.webhookSecretFile != "" {
+		secret, err := os.ReadFile(o.webhookSecretFile)
+		if err != nil {
+			return fmt.Errorf("read webhook secret: %w", err)
+		}
+		if hook, err = webhook.NewReceiver(webhook.Options{Secret: []byte(strings.TrimSpace(string(secret))), Logger: log}, poller); err != nil {
+			return err
+		}
+	}
+
+	ropts := o.reconcile
+	ropts.Version, ropts.Logger = strings.TrimPrefix(version, "v"), log
+	d := daemon.New(daemon.Config{Repository: repo, Poller: poller, Logger: log},
+		func(observe func(reconciler.Result)) *reconciler.Reconciler {
+			ropts.Observe = observe
+			return reconciler.New(resolver, ropts)
+		})
+
+	listener, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	srv := &http.Server{Handler: d.Handler(hook), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(listener) }()
+	log.Info("tandem serving", "version", version, "repo", o.spec.URL, "ref", o.spec.Ref.String(),
+		"listen", listener.Addr().String(), "webhook", hook != nil)
+
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.Run(runCtx) }()
+
+	select {
+	case err = <-serveErr:
+		err = fmt.Errorf("serve HTTP: %w", err)
+	case err = <-runErr:
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", o.shutdownTimeout)
+	}
+	// In-flight applies get the shutdown timeout to finish; what is cut
+	// short converges on the next start, since applying twice is applying once.
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancelStop()
+	cancelRun()
+	select {
+	case runErr := <-runErr:
+		err = errors.Join(err, runErr)
+	case <-stopCtx.Done():
+		err = errors.Join(err, errors.New("in-flight reconciles did not stop within the shutdown timeout"))
+	}
+	if shutErr := srv.Shutdown(stopCtx); shutErr != nil {
+		err = errors.Join(err, shutErr)
+	}
+	return err
+}
+
+// refFromFlags turns --branch, --tag and --commit into a ref; a tag or commit
+// replaces the default branch.
+func refFromFlags(branch, tag, commit string) (sources.Ref, error) {
+	switch {
+	case tag != "" && commit != "":
+		return sources.Ref{}, errors.New("--tag and --commit are mutually exclusive")
+	case tag != "":
+		return sources.Ref{Tag: tag}, nil
+	case commit != "":
+		return sources.Ref{Commit: commit}, nil
+	default:
+		return sources.Ref{Branch: branch}, nil
+	}
+}
+
+// newLogger returns a slog logger writing format at level.
+func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}

@@ -1,0 +1,133 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/sources"
+)
+
+var phases = []reconciler.Phase{reconciler.PhaseReady, reconciler.PhaseProgressing, reconciler.PhaseFailed, reconciler.PhaseUnreachable}
+
+// metrics are the daemon's Prometheus metrics, in a registry of their own.
+type metrics struct {
+	registry        *prometheus.Registry
+	reconcileTime   *prometheus.HistogramVec
+	objects         *prometheus.CounterVec
+	corrected       *prometheus.CounterVec
+	phase           *prometheus.GaugeVec
+	appliedRevision *prometheus.GaugeVec
+	renderTime      prometheus.Histogram
+	renderFailures  prometheus.Counter
+}
+
+func newMetrics(poller *sources.Poller) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		reconcileTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tandem_reconcile_duration_seconds",
+			Help:    "Duration of a reconcile pass of one tier on one cluster, health wait included.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+		}, []string{"cluster", "solution", "tier", "phase"}),
+		objects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tandem_objects_total",
+			Help: "Objects handled by reconcile passes, by action: created, configured, deleted (pruned), skipped (orphaned).",
+		}, []string{"cluster", "action"}),
+		corrected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tandem_objects_corrected_total",
+			Help: "Objects put back into their desired state after drift.",
+		}, []string{"cluster"}),
+		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tandem_target_phase",
+			Help: "1 for the current phase of each (solution, tier, cluster), 0 for the others.",
+		}, []string{"cluster", "solution", "tier", "phase"}),
+		appliedRevision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tandem_applied_revision_info",
+			Help: "The revision last applied in full and healthy, per (solution, tier, cluster).",
+		}, []string{"cluster", "solution", "tier", "revision"}),
+		renderTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tandem_render_duration_seconds",
+			Help:    "Duration of rendering a revision, every cluster and tier.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}),
+		renderFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tandem_render_failures_total",
+			Help: "Revisions that did not render and were not applied.",
+		}),
+	}
+	m.registry.MustRegister(
+		m.reconcileTime, m.objects, m.corrected, m.phase, m.appliedRevision, m.renderTime, m.renderFailures,
+		&sourceCollector{poller: poller},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+func (m *metrics) observeRender(d time.Duration, err error) {
+	m.renderTime.Observe(d.Seconds())
+	if err != nil {
+		m.renderFailures.Inc()
+	}
+}
+
+func (m *metrics) observe(res reconciler.Result) {
+	for _, p := range phases {
+		v := 0.0
+		if p == res.Phase {
+			v = 1
+		}
+		m.phase.WithLabelValues(res.Cluster, res.Solution, res.Tier, string(p)).Set(v)
+	}
+	if res.Finished.IsZero() {
+		return // a progress report; the final result follows
+	}
+	m.reconcileTime.WithLabelValues(res.Cluster, res.Solution, res.Tier, string(res.Phase)).
+		Observe(res.Finished.Sub(res.Started).Seconds())
+	c := res.Counts()
+	for action, n := range map[string]int{"created": c.Created, "configured": c.Configured, "deleted": c.Deleted, "skipped": c.Skipped} {
+		if n > 0 {
+			m.objects.WithLabelValues(res.Cluster, action).Add(float64(n))
+		}
+	}
+	if res.Corrected > 0 {
+		m.corrected.WithLabelValues(res.Cluster).Add(float64(res.Corrected))
+	}
+	if res.Phase == reconciler.PhaseReady {
+		m.appliedRevision.DeletePartialMatch(prometheus.Labels{"cluster": res.Cluster, "solution": res.Solution, "tier": res.Tier})
+		m.appliedRevision.WithLabelValues(res.Cluster, res.Solution, res.Tier, res.Revision).Set(1)
+	}
+}
+
+// sourceCollector reads the poller's status at scrape time.
+type sourceCollector struct{ poller *sources.Poller }
+
+var (
+	fetchFailuresDesc = prometheus.NewDesc("tandem_git_fetch_consecutive_failures",
+		"Failed fetches of the config repository since the last success.", []string{"url", "ref"}, nil)
+	fetchSuccessDesc = prometheus.NewDesc("tandem_git_last_fetch_success_timestamp_seconds",
+		"When the last successful fetch of the config repository ended.", []string{"url", "ref"}, nil)
+	sourceRevisionDesc = prometheus.NewDesc("tandem_git_revision_info",
+		"The revision the config repository's followed ref resolves to.", []string{"url", "ref", "revision"}, nil)
+)
+
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- fetchFailuresDesc
+	ch <- fetchSuccessDesc
+	ch <- sourceRevisionDesc
+}
+
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	st, spec := c.poller.Status(), c.poller.Spec()
+	url, ref := spec.URL, spec.Ref.String()
+	ch <- prometheus.MustNewConstMetric(fetchFailuresDesc, prometheus.GaugeValue, float64(st.ConsecutiveFailures), url, ref)
+	if !st.LastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(fetchSuccessDesc, prometheus.GaugeValue, float64(st.LastSuccess.Unix()), url, ref)
+	}
+	if !st.Revision.IsZero() {
+		ch <- prometheus.MustNewConstMetric(sourceRevisionDesc, prometheus.GaugeValue, 1, url, ref, st.Revision.Commit)
+	}
+}

@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/sources"
+)
+
+// Status is the daemon's report, served as JSON at /api/v1/status.
+type Status struct {
+	Source  SourceStatus   `json:"source"`
+	Render  RenderStatus   `json:"render"`
+	Targets []TargetStatus `json:"targets"`
+}
+
+// SourceStatus is what the poller knows about the config repository.
+type SourceStatus struct {
+	URL                 string     `json:"url"`
+	Ref                 string     `json:"ref"`
+	Revision            string     `json:"revision,omitempty"`
+	Subject             string     `json:"subject,omitempty"`
+	Rewritten           bool       `json:"rewritten,omitempty"`
+	LastAttempt         *time.Time `json:"lastAttempt,omitempty"`
+	LastSuccess         *time.Time `json:"lastSuccess,omitempty"`
+	LastError           string     `json:"lastError,omitempty"`
+	ConsecutiveFailures int        `json:"consecutiveFailures"`
+}
+
+// RenderStatus says how the latest revision rendered.
+type RenderStatus struct {
+	// Revision is the latest revision rendered, successfully or not.
+	Revision string `json:"revision,omitempty"`
+	// Error names the file and field that stopped it; empty on success.
+	Error string `json:"error,omitempty"`
+	// LastGoodRevision is the latest revision that rendered, the one the
+	// clusters are given.
+	LastGoodRevision string     `json:"lastGoodRevision,omitempty"`
+	Time             *time.Time `json:"time,omitempty"`
+	Warnings         []string   `json:"warnings,omitempty"`
+}
+
+// TargetStatus is where one tier of one solution stands on one cluster.
+type TargetStatus struct {
+	Solution string `json:"solution"`
+	Tier     string `json:"tier"`
+	Cluster  string `json:"cluster"`
+	// DesiredRevision is the revision the cluster is to run;
+	// AppliedRevision the latest one applied in full and found healthy.
+	DesiredRevision string `json:"desiredRevision"`
+	AppliedRevision string `json:"appliedRevision,omitempty"`
+	// Phase is Pending until the first pass, then the reconciler's phase.
+	Phase   string  `json:"phase"`
+	Message string  `json:"message,omitempty"`
+	Changes Changes `json:"changes"`
+	// Corrected counts objects the latest pass put back after drift.
+	Corrected int `json:"corrected"`
+	// Since is when the target entered its phase; LastReconcile when the
+	// latest pass ended.
+	Since         time.Time  `json:"since"`
+	LastReconcile *time.Time `json:"lastReconcile,omitempty"`
+}
+
+// Changes counts what the latest pass did, object by object.
+type Changes struct {
+	Created    int `json:"created"`
+	Configured int `json:"configured"`
+	Unchanged  int `json:"unchanged"`
+	Deleted    int `json:"deleted"`
+	Skipped    int `json:"skipped"`
+}
+
+// PhasePending is the phase of a target no pass has reached yet.
+const PhasePending = "Pending"
+
+type targetKey struct{ solution, tier, cluster string }
+
+// statusStore accumulates renders and reconcile results.
+type statusStore struct {
+	mu      sync.Mutex
+	render  RenderStatus
+	targets map[targetKey]*TargetStatus
+}
+
+func newStatusStore() *statusStore {
+	return &statusStore{targets: map[targetKey]*TargetStatus{}}
+}
+
+func (s *statusStore) renderFailed(rev sources.Revision, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.render.Revision, s.render.Error, s.render.Time, s.render.Warnings = rev.String(), err.Error(), &now, nil
+}
+
+// rendered records a revision's render and makes its targets the desired
+// ones; targets it no longer has are dropped.
+func (s *statusStore) rendered(rev sources.Revision, res *renderer.Result, targets []reconciler.Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.render = RenderStatus{Revision: rev.String(), LastGoodRevision: rev.String(), Time: &now, Warnings: res.Warnings}
+	desired := map[targetKey]bool{}
+	for _, t := range targets {
+		for _, ts := range t.Tiers {
+			k := targetKey{ts.Solution, ts.Tier, t.Cluster}
+			desired[k] = true
+			st, ok := s.targets[k]
+			if !ok {
+				st = &TargetStatus{Solution: ts.Solution, Tier: ts.Tier, Cluster: t.Cluster, Phase: PhasePending, Since: now}
+				s.targets[k] = st
+			}
+			st.DesiredRevision = ts.Revision
+		}
+	}
+	for k := range s.targets {
+		if !desired[k] {
+			delete(s.targets, k)
+		}
+	}
+}
+
+func (s *statusStore) observe(res reconciler.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.targets[targetKey{res.Solution, res.Tier, res.Cluster}]
+	if !ok || res.Revision != st.DesiredRevision {
+		return // a pass over targets replaced since
+	}
+	if phase := string(res.Phase); phase != st.Phase {
+		st.Phase, st.Since = phase, cmp.Or(res.Finished, time.Now())
+	}
+	st.Message = res.Message
+	c := res.Counts()
+	st.Changes = Changes{Created: c.Created, Configured: c.Configured, Unchanged: c.Unchanged, Deleted: c.Deleted, Skipped: c.Skipped}
+	st.Corrected = res.Corrected
+	if !res.Finished.IsZero() {
+		finished := res.Finished
+		st.LastReconcile = &finished
+	}
+	if res.Phase == reconciler.PhaseReady {
+		st.AppliedRevision = res.Revision
+	}
+}
+
+func (s *statusStore) snapshot(src sources.Status, spec sources.Spec) Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Status{
+		Source: SourceStatus{
+			URL:                 src.Revision.URL,
+			Ref:                 spec.Ref.String(),
+			Revision:            revisionString(src.Revision),
+			Subject:             src.Revision.Subject,
+			Rewritten:           src.Rewritten,
+			LastAttempt:         timePtr(src.LastAttempt),
+			LastSuccess:         timePtr(src.LastSuccess),
+			ConsecutiveFailures: src.ConsecutiveFailures,
+		},
+		Render: s.render,
+	}
+	if out.Source.URL == "" {
+		out.Source.URL = spec.URL
+	}
+	if src.LastError != nil {
+		out.Source.LastError = src.LastError.Error()
+	}
+	out.Targets = make([]TargetStatus, 0, len(s.targets))
+	for _, st := range s.targets {
+		out.Targets = append(out.Targets, *st)
+	}
+	slices.SortFunc(out.Targets, func(a, b TargetStatus) int {
+		return cmp.Or(cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.Cluster, b.Cluster))
+	})
+	return out
+}
+
+func revisionString(r sources.Revision) string {
+	if r.IsZero() {
+		return ""
+	}
+	return r.String()
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
