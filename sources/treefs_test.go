@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -34,13 +36,7 @@ var configFiles = map[string]string{
 // returns the upstream and its head.
 func newConfigUpstream(t testing.TB, escaping bool) (*upstream, string) {
 	t.Helper()
-	files := map[string]string{}
-	for k, v := range configFiles {
-		if v != "" {
-			files[k] = v
-		}
-	}
-	up := newUpstream(t, files)
+	up := newUpstream(t, configFilesWithContent())
 	if err := os.Chmod(filepath.Join(up.work, "scripts/check.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +99,15 @@ func TestTreeFSMatchesCheckout(t *testing.T) {
 // bits, and content or link target.
 func snapshot(t testing.TB, fsys fs.FS) map[string]string {
 	t.Helper()
+	out, err := describe(fsys)
+	if err != nil {
+		t.Fatalf("walk: %v", err)
+	}
+	return out
+}
+
+// describe is snapshot for any goroutine.
+func describe(fsys fs.FS) (map[string]string, error) {
 	out := map[string]string{}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -113,7 +118,7 @@ func snapshot(t testing.TB, fsys fs.FS) map[string]string {
 			return err
 		}
 		if info.Mode().Type() != d.Type() {
-			t.Errorf("%s: Lstat type %v, ReadDir type %v", name, info.Mode().Type(), d.Type())
+			return fmt.Errorf("%s: Lstat type %v, ReadDir type %v", name, info.Mode().Type(), d.Type())
 		}
 		switch {
 		case d.IsDir():
@@ -133,10 +138,7 @@ func snapshot(t testing.TB, fsys fs.FS) map[string]string {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("walk: %v", err)
-	}
-	return out
+	return out, err
 }
 
 func TestTreeFSSymbolicLinks(t *testing.T) {
@@ -210,4 +212,71 @@ func TestTwoRevisionsReadSideBySide(t *testing.T) {
 	if _, err := fs.Stat(oldFS, "sites/new.yaml"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("old revision has sites/new.yaml: %v", err)
 	}
+}
+
+// TestReadsDuringFetches reads one revision while the mirror fetches
+// others; run with -race it checks that the mirror serialises its use.
+func TestReadsDuringFetches(t *testing.T) {
+	up := newUpstream(t, configFilesWithContent())
+	repo := openTestRepository(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}}, t.TempDir())
+	repo.maxPacks = 2 // repack while reading, too
+	first, err := repo.Fetch(context.Background())
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	fsys, err := repo.FS(first.Commit)
+	if err != nil {
+		t.Fatalf("FS: %v", err)
+	}
+	want := snapshot(t, fsys)
+
+	stop := make(chan struct{})
+	errs := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fresh, err := repo.FS(first.Commit)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			got, err := describe(fresh)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				errs <- diff
+				return
+			}
+		}
+	})
+	for i := range 5 {
+		up.commit(fmt.Sprintf("Change %d", i), map[string]string{"tandem.yaml": fmt.Sprintf("scale: %d\n", i)})
+		if _, err := repo.Fetch(context.Background()); err != nil {
+			t.Errorf("Fetch %d: %v", i, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case e := <-errs:
+		t.Errorf("reading during fetches: %s", e)
+	default:
+	}
+}
+
+func configFilesWithContent() map[string]string {
+	files := map[string]string{}
+	for k, v := range configFiles {
+		if v != "" {
+			files[k] = v
+		}
+	}
+	return files
 }
