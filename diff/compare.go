@@ -4,10 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 
 	gocmp "github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/tandem-gitops/tandem/renderer"
@@ -140,10 +141,97 @@ type placed struct {
 	solution, tier, site string
 }
 
-// equalObjects is the structural comparison that decides whether an object
-// changed: map key order never matters, and an empty map or list equals an
-// absent one, as it does to the API server.
-var equalObjects = gocmp.Options{cmpopts.EquateEmpty()}
+// equal is the structural comparison that decides whether an object
+// changed. Key order never matters to it, and a null field equals an absent
+// one, as it does to the API server. An empty map still differs from an
+// absent one: "emptyDir: {}" is not nothing.
+func equal(a, b map[string]any) bool {
+	// Most objects of a revision are untouched by it, and identical
+	// confirms those far faster than go-cmp's reflection; go-cmp decides
+	// the rest, on copies without null fields.
+	return identical(a, b) || gocmp.Equal(withoutNulls(a), withoutNulls(b))
+}
+
+// identical reports whether two values decoded from JSON are the same,
+// as reflect.DeepEqual would, without reflection.
+func identical(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, va := range a {
+			vb, ok := b[k]
+			if !ok || !identical(va, vb) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		return ok && slices.EqualFunc(a, b, identical)
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	case int64:
+		b, ok := b.(int64)
+		return ok && a == b
+	case bool:
+		b, ok := b.(bool)
+		return ok && a == b
+	case nil:
+		return b == nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// withoutNulls returns obj without the map entries whose value is null:
+// obj itself when it has none, as rendered objects rarely do.
+func withoutNulls(obj map[string]any) any {
+	if !hasNull(obj) {
+		return obj
+	}
+	return pruneNulls(obj)
+}
+
+func hasNull(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		for _, e := range v {
+			if hasNull(e) {
+				return true
+			}
+		}
+	case []any:
+		return slices.ContainsFunc(v, hasNull)
+	}
+	return false
+}
+
+// pruneNulls returns a copy of v without null map entries; a null list
+// item stays, as it is no absent field.
+func pruneNulls(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			if e != nil {
+				out[k] = pruneNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = pruneNulls(e)
+		}
+		return out
+	}
+	return v
+}
 
 // Compare pairs the objects of base and head and reports every object head
 // adds, removes or changes, with a summary grouped per tier.
@@ -160,46 +248,59 @@ func Compare(base, head Revision) (*Report, error) {
 	}
 	slices.SortFunc(keys, compareKeys)
 
-	r := &Report{Base: base.Name, Head: head.Name, Changes: []Change{}}
+	// Pair the objects; the identical ones, most of them, drop out here.
 	clusters := map[string]bool{}
+	var changes []Change
 	for _, k := range keys {
 		clusters[k.Cluster] = true
 		b, inBase := before[k]
 		h, inHead := after[k]
-		var c Change
 		switch {
 		case !inBase:
-			c = Change{ObjectKey: k, Action: Added, Head: h.obj}
-			c.Solution, c.Tier, c.Site = h.solution, h.tier, h.site
+			changes = append(changes, Change{ObjectKey: k, Solution: h.solution, Tier: h.tier, Site: h.site, Action: Added, Head: h.obj})
 		case !inHead:
-			c = Change{ObjectKey: k, Action: Removed, Base: b.obj}
-			c.Solution, c.Tier, c.Site = b.solution, b.tier, b.site
-		case same(b.obj, h.obj):
-			continue
-		default:
-			c = Change{ObjectKey: k, Action: Changed, Base: b.obj, Head: h.obj}
-			c.Solution, c.Tier, c.Site = h.solution, h.tier, h.site
-			c.Highlights, c.Other = highlights(b.obj, h.obj)
+			changes = append(changes, Change{ObjectKey: k, Solution: b.solution, Tier: b.tier, Site: b.site, Action: Removed, Base: b.obj})
+		case !identical(b.obj.Object, h.obj.Object):
+			changes = append(changes, Change{ObjectKey: k, Solution: h.solution, Tier: h.tier, Site: h.site, Action: Changed, Base: b.obj, Head: h.obj})
 		}
-		d, err := unifiedYAML(c.Base, c.Head)
-		if err != nil {
-			return nil, fmt.Errorf("diff %s on cluster %s: %w", k, k.Cluster, err)
+	}
+
+	// Compare and print the rest, each on its own: the costly part of a
+	// diff of many sites, spread over the processors.
+	unchanged := make([]bool, len(changes))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range changes {
+		c := &changes[i]
+		g.Go(func() error {
+			if c.Action == Changed {
+				if unchanged[i] = equal(c.Base.Object, c.Head.Object); unchanged[i] {
+					return nil
+				}
+				c.Highlights, c.Other = highlights(c.Base, c.Head)
+			}
+			d, err := unifiedYAML(c.Base, c.Head)
+			if err != nil {
+				return fmt.Errorf("diff %s on cluster %s: %w", c.ObjectKey, c.Cluster, err)
+			}
+			c.Diff = d
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	r := &Report{Base: base.Name, Head: head.Name, Changes: []Change{}}
+	for i, c := range changes {
+		if !unchanged[i] {
+			r.Changes = append(r.Changes, c)
 		}
-		c.Diff = d
-		r.Changes = append(r.Changes, c)
 	}
 	r.Clusters = len(clusters)
 	r.Scale = scaleChanges(base.Result, head.Result)
 	r.SitesAdded, r.SitesRemoved = siteChanges(base.Result, head.Result)
 	r.Summary = summarize(r.Changes, base.Result, head.Result)
 	return r, nil
-}
-
-// same reports whether two renders of an object are equal. Most objects of
-// a revision are untouched by it, and reflect.DeepEqual confirms those far
-// faster than go-cmp; go-cmp decides the rest.
-func same(a, b *unstructured.Unstructured) bool {
-	return reflect.DeepEqual(a.Object, b.Object) || gocmp.Equal(a.Object, b.Object, equalObjects)
 }
 
 // index maps every object of a render to where it was rendered. A nil

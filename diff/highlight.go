@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	gocmp "github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -81,7 +80,7 @@ func highlights(a, b *unstructured.Unstructured) ([]Highlight, bool) {
 	ma, mb := a.DeepCopy(), b.DeepCopy()
 	mask(ma, ta, containers, models)
 	mask(mb, tb, containers, models)
-	return hs, !gocmp.Equal(ma.Object, mb.Object, equalObjects)
+	return hs, !equal(ma.Object, mb.Object)
 }
 
 // mask removes from u, a copy, the fields that highlights report:
