@@ -1,0 +1,362 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/daemon"
+	"github.com/tandem-gitops/tandem/e2e/gitserver"
+	"github.com/tandem-gitops/tandem/e2e/testbed"
+	"github.com/tandem-gitops/tandem/renderer"
+)
+
+// fleetEnv is the whole product running for real: local clusters, a Git
+// server holding the config repository, a clone to author commits in, and
+// "tandem serve" as a process that the push webhook reaches.
+type fleetEnv struct {
+	t          *testing.T
+	fleet      *testbed.Fleet
+	git        *gitserver.Server
+	repoURL    string
+	clone      string
+	listen     string
+	secretFile string
+	cacheDir   string
+	logPath    string
+	daemon     *exec.Cmd
+	clients    map[string]client.Client
+}
+
+func newFleetEnv(t *testing.T, clusters []string, fixture string) *fleetEnv {
+	t.Helper()
+	e := &fleetEnv{t: t, clients: map[string]client.Client{}}
+	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: true})
+	for _, c := range e.fleet.Clusters() {
+		kube, err := client.New(c.RESTConfig(), client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clients[c.Name] = kube
+	}
+
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.listen = "127.0.0.1:" + strconv.Itoa(port)
+	dir := t.TempDir()
+	e.secretFile = filepath.Join(dir, "webhook-secret")
+	if err := os.WriteFile(e.secretFile, []byte("e2e-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.cacheDir = filepath.Join(dir, "cache")
+	e.logPath = filepath.Join(dir, "tandem.log")
+
+	e.git, err = gitserver.Start(gitserver.Options{
+		Root:          filepath.Join(dir, "git"),
+		WebhookURL:    "http://" + e.listen + "/hooks/git",
+		WebhookSecret: []byte("e2e-secret"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.git.Close() })
+	if err := os.MkdirAll(filepath.Join(dir, "git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if e.repoURL, err = e.git.CreateRepo("config", fixture, "Initial smart-factory solution"); err != nil {
+		t.Fatal(err)
+	}
+	e.clone = filepath.Join(dir, "clone")
+	e.gitRun("clone", "--quiet", e.repoURL, e.clone)
+
+	t.Cleanup(func() {
+		e.stopDaemon(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("--- tandem serve log (last lines)\n%s", tail(e.logPath, 60))
+		}
+	})
+	return e
+}
+
+// startDaemon starts "tandem serve" and waits until it answers /healthz.
+func (e *fleetEnv) startDaemon() {
+	e.t.Helper()
+	logFile, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command(tandemBin, "serve",
+		"--repo", e.repoURL,
+		"--kubeconfig", e.fleet.Kubeconfig,
+		"--listen", e.listen,
+		"--webhook-secret-file", e.secretFile,
+		"--cache-dir", e.cacheDir,
+		"--interval", "1h", // pushes arrive by webhook
+		"--drift-interval", "5s",
+		"--retry-interval", "1s",
+		"--max-retry-interval", "3s",
+		"--health-timeout", "2m",
+		"--log-level", "debug",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	logFile.Close()
+	e.daemon = cmd
+	e.eventually(30*time.Second, "tandem serve answers /healthz", func() error {
+		resp, err := http.Get("http://" + e.listen + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+}
+
+// stopDaemon signals the daemon and waits for it to exit.
+func (e *fleetEnv) stopDaemon(sig syscall.Signal) {
+	if e.daemon == nil {
+		return
+	}
+	e.daemon.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { e.daemon.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		e.daemon.Process.Kill()
+		<-done
+		e.t.Errorf("tandem serve did not stop on %v within 40s", sig)
+	}
+	e.daemon = nil
+}
+
+func (e *fleetEnv) status() (daemon.Status, error) {
+	var st daemon.Status
+	resp, err := http.Get("http://" + e.listen + "/api/v1/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// gitRun runs git in the clone's parent and fails the test on error.
+func (e *fleetEnv) gitRun(args ...string) string {
+	e.t.Helper()
+	out, err := gitserver.Git(args...)
+	if err != nil {
+		e.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// commitAndPush commits everything changed in the clone and pushes it,
+// returning the new head commit.
+func (e *fleetEnv) commitAndPush(message string) string {
+	e.t.Helper()
+	e.gitRun("-C", e.clone, "add", "--all")
+	e.gitRun("-C", e.clone, "commit", "--quiet", "-m", message)
+	e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
+	return e.head()
+}
+
+func (e *fleetEnv) head() string { return e.gitRun("-C", e.clone, "rev-parse", "HEAD") }
+
+// edit rewrites a file of the clone.
+func (e *fleetEnv) edit(path string, change func(string) string) {
+	e.t.Helper()
+	full := filepath.Join(e.clone, path)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	changed := change(string(data))
+	if changed == string(data) {
+		e.t.Fatalf("edit of %s changed nothing", path)
+	}
+	if err := os.WriteFile(full, []byte(changed), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// waitConverged waits until every target of the status has applied commit
+// and is Ready, except the clusters in except, and returns the status.
+func (e *fleetEnv) waitConverged(commit string, timeout time.Duration, except ...string) daemon.Status {
+	e.t.Helper()
+	var st daemon.Status
+	e.eventually(timeout, "every cluster Ready at "+commit[:8], func() error {
+		var err error
+		if st, err = e.status(); err != nil {
+			return err
+		}
+		if !strings.HasSuffix(st.Render.LastGoodRevision, commit) {
+			return fmt.Errorf("last rendered revision %q (render error %q)", st.Render.LastGoodRevision, st.Render.Error)
+		}
+		if len(st.Targets) == 0 {
+			return fmt.Errorf("no targets")
+		}
+		for _, ts := range st.Targets {
+			if slices.Contains(except, ts.Cluster) {
+				continue
+			}
+			if ts.Phase != "Ready" || !strings.HasSuffix(ts.AppliedRevision, commit) {
+				return fmt.Errorf("%s/%s on %s: %s at %q: %s", ts.Solution, ts.Tier, ts.Cluster, ts.Phase, ts.AppliedRevision, ts.Message)
+			}
+		}
+		return nil
+	})
+	return st
+}
+
+// expected renders the clone as it is now: what the clusters must run.
+func (e *fleetEnv) expected() *renderer.Result {
+	e.t.Helper()
+	res, err := renderer.Render(context.Background(), os.DirFS(e.clone), renderer.Options{})
+	if err != nil {
+		e.t.Fatalf("render the clone: %v", err)
+	}
+	return res
+}
+
+// checkedKinds are the kinds the fixture uses; every cluster must hold
+// exactly the rendered objects of these kinds that carry the solution label.
+var checkedKinds = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "Namespace"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ResourceQuota"},
+	{Version: "v1", Kind: "LimitRange"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+}
+
+// assertMatchesRender checks every cluster (but those in except) against the
+// render: the same objects, no more, no fewer, and workloads at the rendered
+// replicas, all Available.
+func (e *fleetEnv) assertMatchesRender(res *renderer.Result, except ...string) {
+	e.t.Helper()
+	ctx := context.Background()
+	want := map[string]map[string]*unstructured.Unstructured{} // cluster → key → object
+	for _, t := range res.Targets {
+		if want[t.Cluster] == nil {
+			want[t.Cluster] = map[string]*unstructured.Unstructured{}
+		}
+		for _, o := range t.Objects {
+			want[t.Cluster][objectKey(o)] = o
+		}
+	}
+	for cluster, kube := range e.clients {
+		if slices.Contains(except, cluster) {
+			continue
+		}
+		got := map[string]*unstructured.Unstructured{}
+		for _, gvk := range checkedKinds {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			if err := kube.List(ctx, list, client.HasLabels{renderer.LabelSolution}); err != nil {
+				e.t.Fatalf("cluster %s: list %s: %v", cluster, gvk.Kind, err)
+			}
+			for i := range list.Items {
+				o := &list.Items[i]
+				got[objectKey(o)] = o
+			}
+		}
+		for key, w := range want[cluster] {
+			live, ok := got[key]
+			if !ok {
+				if slices.ContainsFunc(checkedKinds, func(g schema.GroupVersionKind) bool { return g.Kind == w.GetKind() }) {
+					e.t.Errorf("cluster %s: %s missing", cluster, key)
+				}
+				continue
+			}
+			wantReplicas, found, _ := unstructured.NestedInt64(w.Object, "spec", "replicas")
+			if !found {
+				continue
+			}
+			replicas, _, _ := unstructured.NestedInt64(live.Object, "spec", "replicas")
+			ready, _, _ := unstructured.NestedInt64(live.Object, "status", "readyReplicas")
+			if replicas != wantReplicas || ready != wantReplicas {
+				e.t.Errorf("cluster %s: %s has %d replicas, %d ready; want %d", cluster, key, replicas, ready, wantReplicas)
+			}
+		}
+		for key := range got {
+			if _, ok := want[cluster][key]; !ok {
+				e.t.Errorf("cluster %s: %s is not in the render (not pruned, or a duplicate)", cluster, key)
+			}
+		}
+	}
+}
+
+// replicas returns a live workload's spec.replicas.
+func (e *fleetEnv) replicas(cluster, kind, namespace, name string) int64 {
+	e.t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: kind})
+	if err := e.clients[cluster].Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		e.t.Fatalf("cluster %s: get %s %s/%s: %v", cluster, kind, namespace, name, err)
+	}
+	n, _, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+	return n
+}
+
+func objectKey(o *unstructured.Unstructured) string {
+	return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
+}
+
+// eventually retries check until it succeeds or timeout passes.
+func (e *fleetEnv) eventually(timeout time.Duration, what string, check func() error) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("waited %s for %s: %v", timeout, what, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,276 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// TestServeConvergesTheFleetFromGit runs "tandem serve" as a process against
+// a cloud and three edge clusters, with the fixture solution in a Git
+// repository served over HTTP, and walks through what platform engineers and
+// on-call do to it: scale, remove an app, revert, push a broken object or a
+// broken descriptor, change a cluster behind tandem's back, lose a site, and
+// kill the daemon mid-apply.
+func TestServeConvergesTheFleetFromGit(t *testing.T) {
+	e := newFleetEnv(t, []string{"cloud", "plant-a", "plant-b", "plant-c"}, "../fixtures/smart-factory")
+	e.startDaemon()
+
+	const converge = 2 * time.Minute
+	initial := e.head()
+
+	t.Run("first commit converges every cluster", func(t *testing.T) {
+		e.t = t
+		e.waitConverged(initial, converge)
+		e.assertMatchesRender(e.expected())
+	})
+
+	t.Run("an unchanged revision applied again changes nothing", func(t *testing.T) {
+		e.t = t
+		before, err := e.status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Wait for a drift pass after the converging one.
+		e.eventually(30*time.Second, "a second pass on every target", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			for i, ts := range st.Targets {
+				prev := before.Targets[i].LastReconcile
+				if ts.LastReconcile == nil || prev == nil || !ts.LastReconcile.After(*prev) {
+					return errorf("%s/%s on %s has not reconciled again", ts.Solution, ts.Tier, ts.Cluster)
+				}
+				c := ts.Changes
+				if c.Created+c.Configured+c.Deleted != 0 || ts.Corrected != 0 {
+					t.Errorf("%s/%s on %s: second pass changed objects: %+v, corrected %d", ts.Solution, ts.Tier, ts.Cluster, c, ts.Corrected)
+				}
+			}
+			return nil
+		})
+	})
+
+	var scaled string
+	t.Run("scale 3 to 5: cloud and every edge site follow", func(t *testing.T) {
+		e.t = t
+		before := e.replicas("plant-b", "Deployment", "factory-edge", "inference")
+		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 3", "scale: 5", 1) })
+		scaled = e.commitAndPush("Scale smart-factory to 5")
+		e.waitConverged(scaled, converge)
+		e.assertMatchesRender(e.expected())
+		if got := e.replicas("cloud", "Deployment", "factory-cloud", "ingest"); got != 5 {
+			t.Errorf("cloud ingest replicas = %d, want 5 (perScale 1 × scale 5)", got)
+		}
+		if after := e.replicas("plant-b", "Deployment", "factory-edge", "inference"); after <= before {
+			t.Errorf("plant-b inference replicas %d → %d, want more", before, after)
+		}
+	})
+
+	var removed string
+	t.Run("removing an app prunes it from every site", func(t *testing.T) {
+		e.t = t
+		e.edit("tiers/edge/kustomization.yaml", func(s string) string { return strings.Replace(s, "- local-buffer.yaml\n", "", 1) })
+		removed = e.commitAndPush("Remove the local buffer from the edge")
+		e.waitConverged(removed, converge)
+		e.assertMatchesRender(e.expected())
+		for _, site := range []string{"plant-a", "plant-b", "plant-c"} {
+			if e.exists(site, schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, "factory-edge", "local-buffer") {
+				t.Errorf("%s: StatefulSet local-buffer not pruned", site)
+			}
+		}
+	})
+
+	t.Run("git revert of each brings everything back", func(t *testing.T) {
+		e.t = t
+		e.gitRun("-C", e.clone, "revert", "--no-edit", "HEAD")
+		e.gitRun("-C", e.clone, "revert", "--no-edit", "HEAD~2")
+		e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
+		reverted := e.head()
+		e.waitConverged(reverted, converge)
+		e.assertMatchesRender(e.expected())
+		if got := e.replicas("cloud", "Deployment", "factory-cloud", "ingest"); got != 3 {
+			t.Errorf("cloud ingest replicas = %d after the revert, want 3 again", got)
+		}
+		if !e.exists("plant-a", schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, "factory-edge", "local-buffer") {
+			t.Error("plant-a: local-buffer did not come back")
+		}
+	})
+
+	t.Run("an object the API server rejects, then the fix: exactly the desired objects", func(t *testing.T) {
+		e.t = t
+		e.writeFile("tiers/cloud/dashboard.yaml", dashboard("70000"))
+		e.edit("tiers/cloud/kustomization.yaml", func(s string) string {
+			return strings.Replace(s, "- model-registry.yaml\n", "- model-registry.yaml\n- dashboard.yaml\n", 1)
+		})
+		bad := e.commitAndPush("Add a dashboard")
+		e.eventually(converge, "the cloud tier fails naming the rejected object", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			for _, ts := range st.Targets {
+				if ts.Cluster == "cloud" && ts.Tier == "cloud" && strings.HasSuffix(ts.DesiredRevision, bad) {
+					if ts.Phase == "Failed" && strings.Contains(ts.Message, "Service/factory-cloud/dashboard") {
+						return nil
+					}
+					return errorf("cloud tier %s: %s", ts.Phase, ts.Message)
+				}
+			}
+			return errorf("no cloud tier at %s yet", bad[:8])
+		})
+		e.writeFile("tiers/cloud/dashboard.yaml", dashboard("8080"))
+		fixed := e.commitAndPush("Fix the dashboard port")
+		e.waitConverged(fixed, converge)
+		e.assertMatchesRender(e.expected())
+	})
+
+	t.Run("a workload scaled by hand is corrected by the next drift pass", func(t *testing.T) {
+		e.t = t
+		want := e.replicas("plant-a", "Deployment", "factory-edge", "inference")
+		e.scaleByHand("plant-a", "factory-edge", "inference", want+3)
+		e.eventually(30*time.Second, "inference back at its rendered replicas", func() error {
+			if got := e.replicas("plant-a", "Deployment", "factory-edge", "inference"); got != want {
+				return errorf("plant-a inference at %d replicas, want %d", got, want)
+			}
+			return nil
+		})
+	})
+
+	t.Run("a site that is down does not hold back the others and catches up", func(t *testing.T) {
+		e.t = t
+		site := e.fleet.Cluster("plant-b")
+		if err := site.StopAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 3", "scale: 4", 1) })
+		head := e.commitAndPush("Scale smart-factory to 4")
+		e.waitConverged(head, converge, "plant-b")
+		e.eventually(converge, "plant-b Unreachable", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			for _, ts := range st.Targets {
+				if ts.Cluster == "plant-b" && ts.Phase != "Unreachable" {
+					return errorf("plant-b %s/%s is %s", ts.Solution, ts.Tier, ts.Phase)
+				}
+			}
+			return nil
+		})
+		if err := site.StartAPIServer(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.waitConverged(head, converge)
+		e.assertMatchesRender(e.expected())
+	})
+
+	t.Run("a commit that does not render applies nothing and names the file", func(t *testing.T) {
+		e.t = t
+		good := e.head()
+		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 4", "scale: 6\n  colour: blue", 1) })
+		broken := e.commitAndPush("Break the descriptor")
+		e.eventually(30*time.Second, "the render error in the status", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			if !strings.HasSuffix(st.Render.Revision, broken) || !strings.Contains(st.Render.Error, "tandem.yaml") {
+				return errorf("render status %+v", st.Render)
+			}
+			return nil
+		})
+		st, err := e.status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ts := range st.Targets {
+			if !strings.HasSuffix(ts.DesiredRevision, good) || !strings.HasSuffix(ts.AppliedRevision, good) {
+				t.Errorf("%s/%s on %s moved to %s / %s after a broken commit", ts.Solution, ts.Tier, ts.Cluster, ts.DesiredRevision, ts.AppliedRevision)
+			}
+		}
+		if got := e.replicas("cloud", "Deployment", "factory-cloud", "ingest"); got != 4 {
+			t.Errorf("cloud ingest replicas = %d, want 4 from the last good revision", got)
+		}
+		e.gitRun("-C", e.clone, "revert", "--no-edit", "HEAD")
+		e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
+		e.waitConverged(e.head(), converge)
+	})
+
+	t.Run("a daemon killed mid-apply converges after restart without duplicates", func(t *testing.T) {
+		e.t = t
+		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 4", "scale: 7", 1) })
+		head := e.commitAndPush("Scale smart-factory to 7")
+		e.eventually(30*time.Second, "the daemon working on the new revision", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			if !strings.HasSuffix(st.Render.LastGoodRevision, head) {
+				return errorf("not rendered yet")
+			}
+			return nil
+		})
+		e.stopDaemon(syscall.SIGKILL)
+		e.startDaemon()
+		e.waitConverged(head, converge)
+		e.assertMatchesRender(e.expected())
+	})
+}
+
+func dashboard(port string) string {
+	return `apiVersion: v1
+kind: Service
+metadata:
+  name: dashboard
+spec:
+  selector: {app.kubernetes.io/name: dashboard}
+  ports:
+  - {name: http, port: ` + port + `}
+`
+}
+
+func (e *fleetEnv) writeFile(path, content string) {
+	e.t.Helper()
+	if err := os.WriteFile(filepath.Join(e.clone, path), []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// scaleByHand sets a Deployment's replicas through the scale subresource
+// under another field manager, as "kubectl scale" does.
+func (e *fleetEnv) scaleByHand(cluster, namespace, name string, replicas int64) {
+	e.t.Helper()
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	scale := &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: int32(replicas)}}
+	if err := e.clients[cluster].SubResource("scale").Update(context.Background(), d,
+		client.WithSubResourceBody(scale), client.FieldOwner("kubectl")); err != nil {
+		e.t.Fatalf("cluster %s: scale deployment %s/%s: %v", cluster, namespace, name, err)
+	}
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func (e *fleetEnv) exists(cluster string, gvk schema.GroupVersionKind, namespace, name string) bool {
+	e.t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	err := e.clients[cluster].Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, u)
+	if err != nil && !apierrors.IsNotFound(err) {
+		e.t.Fatalf("cluster %s: get %s %s/%s: %v", cluster, gvk.Kind, namespace, name, err)
+	}
+	return err == nil
+}
