@@ -1,0 +1,499 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tandem-gitops/tandem/daemon"
+	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/sources"
+)
+
+type applyOptions struct {
+	revision    string
+	remote      gitFlags
+	cacheDir    string
+	clusters    clusterFlags
+	only        []string
+	timeout     time.Duration
+	concurrency int
+	output      string
+}
+
+func newApplyCommand() *cobra.Command {
+	o := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply [PATH | --repo URL]",
+		Short: "Reconcile every cluster once to a revision of a config repository",
+		Long: `Apply the config repository at PATH (default ".") or at --repo URL to every
+cluster it targets, once, and wait for health: what "tandem serve" does for
+each new commit, run by hand.
+
+The repository is rendered whole first; if it does not render, the error
+names the file and field and nothing is applied. Then each cluster is
+reconciled concurrently: server-side apply, pruning of what the revision no
+longer has, and a wait until every object is healthy. Progress is printed per
+cluster, solution and tier as it happens, on standard error; a summary of what
+changed on each follows on standard output.
+
+PATH is read as it is on disk, recorded as the revision
+"dir:<absolute path>@sha256:<digest of the render>". With --revision, PATH must
+be in a Git repository and the revision (a branch, tag, commit, HEAD~1…) is
+read from it, not from the working tree. With --repo, the remote is mirrored
+(in --cache-dir, or a temporary directory) and its --branch, --tag or --commit
+is read.
+
+Clusters are resolved by name as "tandem serve" resolves them: kubeconfig
+contexts of the same name, or with --cluster-secrets, Secrets labelled
+tandem.dev/cluster=<name>.
+
+Exit status: 0 every target is Ready, 1 the repository does not render or a
+target is not Ready, 2 usage error.`,
+		Example: `  # Apply the checkout in the current directory as it is.
+  tandem apply --kubeconfig ~/.kube/fleet
+
+  # Apply the previous commit to two plants only.
+  tandem apply . --revision HEAD~1 --cluster plant-a --cluster plant-b
+
+  # Apply the head of a remote branch and print the outcome as JSON.
+  tandem apply --repo https://git.example.com/iot/config.git --branch main -o json`,
+		Args: pathArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(cmd.Flags(), args); err != nil {
+				return &usageError{err}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ctx, cancel := context.WithTimeout(ctx, o.timeout)
+			defer cancel()
+			return o.run(ctx, cmd, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.revision, "revision", "", "read `REV` (branch, tag, commit, HEAD~1…) from the Git repository PATH is in, instead of the files on disk")
+	o.remote.register(f)
+	f.StringVar(&o.cacheDir, "cache-dir", "", "keep the mirror of --repo in `DIR` for later runs (default: a temporary directory)")
+	o.clusters.register(f)
+	f.StringSliceVar(&o.only, "cluster", nil, "apply only to cluster `NAME`; repeatable")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long fetching, applying and waiting for health may take in all")
+	f.IntVar(&o.concurrency, "concurrency", 4, "clusters reconciled at once")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func (o *applyOptions) validate(f *pflag.FlagSet, args []string) error {
+	switch {
+	case o.output != "text" && o.output != "json":
+		return fmt.Errorf("unknown output format %q: want text or json", o.output)
+	case o.timeout <= 0:
+		return errors.New("--timeout must be positive")
+	case o.concurrency < 1:
+		return errors.New("--concurrency must be at least 1")
+	}
+	if o.remote.spec.URL == "" {
+		for _, name := range []string{"branch", "tag", "commit", "cache-dir"} {
+			if f.Changed(name) {
+				return fmt.Errorf("--%s needs --repo", name)
+			}
+		}
+		return nil
+	}
+	switch {
+	case len(args) > 0:
+		return errors.New("give either PATH or --repo, not both")
+	case o.revision != "":
+		return errors.New("--revision reads a local repository; with --repo, use --branch, --tag or --commit")
+	}
+	ref, err := refFromFlags(o.remote.branch, o.remote.tag, o.remote.commit)
+	if err != nil {
+		return err
+	}
+	o.remote.spec.Ref = ref
+	return o.remote.spec.Validate()
+}
+
+func (o *applyOptions) run(ctx context.Context, cmd *cobra.Command, args []string) error {
+	stderr := cmd.ErrOrStderr()
+	res, revision, err := o.render(ctx, cmd, args)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	printWarnings(stderr, res.Warnings)
+	targets, err := selectClusters(reconciler.TargetsFor(res, revision), o.only)
+	if err != nil {
+		return err
+	}
+	resolver, err := o.clusters.resolver()
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stderr, "Applying %s to %d cluster(s)\n", revision, len(targets))
+	progress := newProgress(stderr, targets)
+	r := reconciler.New(resolver, reconciler.Options{
+		Version:       strings.TrimPrefix(version, "v"),
+		Concurrency:   o.concurrency,
+		HealthTimeout: o.timeout,
+		// Progress reports every result; the reconciler's log would
+		// repeat it.
+		Logger:  slog.New(slog.DiscardHandler),
+		Observe: progress.observe,
+	})
+	results := withUnfinished(r.Apply(ctx, targets), targets, ctx.Err())
+
+	if o.output == "json" {
+		err = writeApplyJSON(cmd.OutOrStdout(), results)
+	} else {
+		err = writeApplySummary(cmd.OutOrStdout(), results, revision)
+	}
+	if err != nil {
+		return err
+	}
+	if n := len(results) - countReady(results); n > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d target(s) not Ready", n, len(results))}
+	}
+	return nil
+}
+
+// render renders the repository whole and returns the revision to record.
+func (o *applyOptions) render(ctx context.Context, cmd *cobra.Command, args []string) (*renderer.Result, string, error) {
+	switch {
+	case o.remote.spec.URL != "":
+		return o.renderRemote(ctx)
+	case o.revision != "":
+		return o.renderLocalRevision(ctx, args)
+	}
+	res, err := renderRepo(cmd, args, renderer.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	revision, err := dirRevision(dir, res)
+	return res, revision, err
+}
+
+// renderLocalRevision renders o.revision of the Git repository PATH is in.
+// PATH may be a subdirectory of the repository, as fixtures/smart-factory
+// is: the same subdirectory of the revision is rendered.
+func (o *applyOptions) renderLocalRevision(ctx context.Context, args []string) (*renderer.Result, string, error) {
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	repo, err := sources.OpenLocal(abs)
+	if err != nil {
+		return nil, "", err
+	}
+	defer repo.Close()
+	rev, err := repo.Resolve(o.revision)
+	if err != nil {
+		return nil, "", err
+	}
+	tree, err := repo.FS(rev.Commit)
+	if err != nil {
+		return nil, "", err
+	}
+	if top := worktreeRoot(abs); top != "" && top != abs {
+		rel, err := filepath.Rel(top, abs)
+		if err != nil {
+			return nil, "", err
+		}
+		if tree, err = fs.Sub(tree, filepath.ToSlash(rel)); err != nil {
+			return nil, "", err
+		}
+	}
+	return renderRevision(ctx, tree, rev)
+}
+
+// worktreeRoot returns the directory holding the .git of the working tree
+// dir is in, or "" when there is none (dir is a bare repository).
+func worktreeRoot(dir string) string {
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// renderRemote mirrors --repo, fetches its ref and renders the commit.
+func (o *applyOptions) renderRemote(ctx context.Context) (*renderer.Result, string, error) {
+	cacheDir := o.cacheDir
+	if cacheDir == "" {
+		tmp, err := os.MkdirTemp("", "tandem-apply-")
+		if err != nil {
+			return nil, "", err
+		}
+		defer os.RemoveAll(tmp)
+		cacheDir = tmp
+	} else if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("create cache directory: %w", err)
+	}
+	repo, err := sources.Open(o.remote.spec, sources.Options{CacheDir: cacheDir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, "", err
+	}
+	defer repo.Close()
+	rev, err := repo.Fetch(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	tree, err := repo.FS(rev.Commit)
+	if err != nil {
+		return nil, "", err
+	}
+	return renderRevision(ctx, tree, rev)
+}
+
+func renderRevision(ctx context.Context, tree fs.FS, rev sources.Revision) (*renderer.Result, string, error) {
+	res, err := renderer.Render(ctx, tree, renderer.Options{})
+	if err != nil {
+		return nil, "", fmt.Errorf("render %s:\n%w", rev, err)
+	}
+	return res, rev.String(), nil
+}
+
+// dirRevision names a render of a plain directory. Files on disk have no
+// commit, so the digest of what they render to stands in for one: two
+// applies of the same content record the same revision, and an edit a new
+// one, which keeps "corrected" meaning drift undone, never an edit applied.
+func dirRevision(dir string, res *renderer.Result) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, t := range res.Targets {
+		if err := enc.Encode([]string{t.Cluster, t.Solution, t.Tier}); err != nil {
+			return "", err
+		}
+		for _, obj := range t.Objects {
+			if err := enc.Encode(obj.Object); err != nil {
+				return "", fmt.Errorf("digest %s/%s: %w", obj.GetKind(), obj.GetName(), err)
+			}
+		}
+	}
+	return "dir:" + abs + "@sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// selectClusters keeps the targets of the named clusters; none named keeps
+// them all.
+func selectClusters(targets []reconciler.Target, names []string) ([]reconciler.Target, error) {
+	if len(names) == 0 {
+		return targets, nil
+	}
+	var known []string
+	for _, t := range targets {
+		known = append(known, t.Cluster)
+	}
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("cluster %s is not targeted by the repository; its clusters are %s", name, strings.Join(known, ", "))
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(targets), func(t reconciler.Target) bool {
+		return !slices.Contains(names, t.Cluster)
+	}), nil
+}
+
+// withUnfinished adds a Failed result for every tier of targets that has
+// none: a cluster whose turn never came before the timeout or an interrupt.
+func withUnfinished(results []reconciler.Result, targets []reconciler.Target, cause error) []reconciler.Result {
+	seen := make(map[[3]string]bool, len(results))
+	for _, r := range results {
+		seen[[3]string{r.Cluster, r.Solution, r.Tier}] = true
+	}
+	for _, t := range targets {
+		for _, ts := range t.Tiers {
+			if seen[[3]string{t.Cluster, ts.Solution, ts.Tier}] {
+				continue
+			}
+			results = append(results, reconciler.Result{
+				Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+				Phase: reconciler.PhaseFailed, Message: fmt.Sprintf("not applied: %v", cause),
+			})
+		}
+	}
+	slices.SortFunc(results, func(a, b reconciler.Result) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier))
+	})
+	return results
+}
+
+func countReady(results []reconciler.Result) int {
+	n := 0
+	for _, r := range results {
+		if r.Phase == reconciler.PhaseReady {
+			n++
+		}
+	}
+	return n
+}
+
+// progress prints each result as the reconciler reports it, one aligned
+// line per cluster and tier, followed by the objects it changed.
+type progress struct {
+	mu           sync.Mutex
+	w            io.Writer
+	clusterWidth int
+	tierWidth    int
+	// printed counts the change set entries already printed per tier.
+	printed map[[3]string]int
+}
+
+func newProgress(w io.Writer, targets []reconciler.Target) *progress {
+	p := &progress{w: w, printed: make(map[[3]string]int)}
+	for _, t := range targets {
+		p.clusterWidth = max(p.clusterWidth, len(t.Cluster))
+		for _, ts := range t.Tiers {
+			p.tierWidth = max(p.tierWidth, len(ts.Solution)+1+len(ts.Tier))
+		}
+	}
+	return p
+}
+
+func (p *progress) observe(r reconciler.Result) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "%-*s  %-*s  %-11s  %s\n", p.clusterWidth, r.Cluster, p.tierWidth, r.Solution+"/"+r.Tier, r.Phase, r.Message)
+	if r.ChangeSet == nil {
+		return
+	}
+	// A tier reports Progressing and then its final phase with the same
+	// change set: each entry is printed once.
+	key := [3]string{r.Cluster, r.Solution, r.Tier}
+	for _, e := range r.ChangeSet.Entries[min(p.printed[key], len(r.ChangeSet.Entries)):] {
+		if e.Action != ssa.UnchangedAction {
+			fmt.Fprintf(p.w, "%*s  %s\n", p.clusterWidth, "", e)
+		}
+	}
+	p.printed[key] = len(r.ChangeSet.Entries)
+}
+
+// writeApplySummary prints a table of what each pass changed, like
+// "kubectl get", then a line saying how many targets are Ready.
+func writeApplySummary(w io.Writer, results []reconciler.Result, revision string) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tSOLUTION\tTIER\tPHASE\tCREATED\tCONFIGURED\tUNCHANGED\tDELETED\tSKIPPED\tDURATION\tMESSAGE")
+	for _, r := range results {
+		c := r.Counts()
+		// A Ready tier's message only repeats the revision.
+		message := ""
+		if r.Phase != reconciler.PhaseReady {
+			message = r.Message
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n",
+			r.Cluster, r.Solution, r.Tier, r.Phase, c.Created, c.Configured, c.Unchanged, c.Deleted, c.Skipped,
+			passDuration(r), message)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%d of %d target(s) Ready at %s\n", countReady(results), len(results), revision)
+	return err
+}
+
+func passDuration(r reconciler.Result) string {
+	if r.Started.IsZero() || r.Finished.IsZero() {
+		return "-"
+	}
+	return r.Finished.Sub(r.Started).Round(100 * time.Millisecond).String()
+}
+
+// applyResultJSON is the JSON form of a pass: the counts as the status
+// endpoint names them, and every object with what happened to it.
+type applyResultJSON struct {
+	Cluster   string         `json:"cluster"`
+	Solution  string         `json:"solution"`
+	Tier      string         `json:"tier"`
+	Revision  string         `json:"revision"`
+	Phase     string         `json:"phase"`
+	Message   string         `json:"message,omitempty"`
+	Changes   daemon.Changes `json:"changes"`
+	Corrected int            `json:"corrected"`
+	Objects   []objectJSON   `json:"objects"`
+	Started   time.Time      `json:"started,omitzero"`
+	Finished  time.Time      `json:"finished,omitzero"`
+}
+
+type objectJSON struct {
+	Subject string `json:"subject"`
+	Action  string `json:"action"`
+}
+
+func writeApplyJSON(w io.Writer, results []reconciler.Result) error {
+	out := make([]applyResultJSON, len(results))
+	for i, r := range results {
+		c := r.Counts()
+		out[i] = applyResultJSON{
+			Cluster: r.Cluster, Solution: r.Solution, Tier: r.Tier, Revision: r.Revision,
+			Phase: string(r.Phase), Message: r.Message, Corrected: r.Corrected,
+			Changes: daemon.Changes{Created: c.Created, Configured: c.Configured, Unchanged: c.Unchanged, Deleted: c.Deleted, Skipped: c.Skipped},
+			Objects: []objectJSON{},
+			Started: r.Started, Finished: r.Finished,
+		}
+		if r.ChangeSet != nil {
+			for _, e := range r.ChangeSet.Entries {
+				out[i].Objects = append(out[i].Objects, objectJSON{Subject: e.Subject, Action: string(e.Action)})
+			}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// gitFlags say which remote repository to read and how to authenticate;
+// the spec's Ref is set from branch, tag and commit by refFromFlags.
+type gitFlags struct {
+	spec                sources.Spec
+	branch, tag, commit string
+}
+
+func (g *gitFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&g.spec.URL, "repo", "", "`URL` of a remote config repository: https://, ssh://, user@host:path or file://")
+	f.StringVar(&g.branch, "branch", "main", "branch of --repo to read")
+	f.StringVar(&g.tag, "tag", "", "tag of --repo to read instead of a branch")
+	f.StringVar(&g.commit, "commit", "", "full commit SHA of --repo to read instead of a branch")
+	f.DurationVar(&g.spec.Timeout, "git-timeout", sources.DefaultTimeout, "bound on the fetch of --repo")
+	f.StringVar(&g.spec.Auth.Username, "git-username", "", "user name for HTTPS authentication")
+	f.StringVar(&g.spec.Auth.PasswordFile, "git-password-file", "", "`FILE` holding the HTTPS password or token")
+	f.StringVar(&g.spec.Auth.PasswordEnv, "git-password-env", "", "environment `VARIABLE` holding the HTTPS password or token")
+	f.StringVar(&g.spec.Auth.SSHKeyFile, "git-ssh-key-file", "", "SSH private key `FILE`")
+	f.StringVar(&g.spec.Auth.KnownHostsFile, "git-known-hosts-file", "", "known_hosts `FILE` for SSH remotes (default $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+	f.StringVar(&g.spec.CAFile, "git-ca-file", "", "PEM `FILE` of certificate authorities an https remote may chain to")
+}
