@@ -121,8 +121,10 @@ type Report struct {
 func (r *Report) Empty() bool { return len(r.Changes) == 0 }
 
 // Count returns how many objects the report adds, removes and changes.
-func (r *Report) Count() (added, removed, changed int) {
-	for _, c := range r.Changes {
+func (r *Report) Count() (added, removed, changed int) { return count(r.Changes) }
+
+func count(changes []Change) (added, removed, changed int) {
+	for _, c := range changes {
 		switch c.Action {
 		case Added:
 			added++

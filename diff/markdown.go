@@ -92,7 +92,7 @@ func writeSummary(b *strings.Builder, r *Report) {
 // sectionMarkdown is one collapsible section of diffs.
 func sectionMarkdown(s section) string {
 	var b strings.Builder
-	a, rm, c := counts(s.changes)
+	a, rm, c := count(s.changes)
 	fmt.Fprintf(&b, "<details>\n<summary>%s: %s</summary>\n\n", clustersLabel(s.clusters, htmlCode), countsLine(a, rm, c))
 	for _, c := range s.changes {
 		fence := fenceFor(c.Diff)

@@ -44,8 +44,3 @@ func sectionKey(changes []Change) string {
 	}
 	return b.String()
 }
-
-// counts returns how many of changes add, remove and change objects.
-func counts(changes []Change) (added, removed, changed int) {
-	return (&Report{Changes: changes}).Count()
-}

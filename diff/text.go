@@ -50,7 +50,7 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 
 	for _, s := range sections(r) {
 		t.line("")
-		a, rm, c := counts(s.changes)
+		a, rm, c := count(s.changes)
 		t.paint(ansiBold, fmt.Sprintf("%s: %s", clustersLabel(s.clusters, plain), countsLine(a, rm, c)))
 		for _, c := range s.changes {
 			t.paint(ansiYellow, fmt.Sprintf("  %s %s (%s tier) %s", c.Action.symbol(), c.ObjectKey, c.Tier, c.Action))
