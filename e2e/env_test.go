@@ -30,7 +30,7 @@ import (
 // server holding the config repository, a clone to author commits in, and
 // "tandem serve" as a process that the push webhook reaches.
 type fleetEnv struct {
-	t          *testing.T
+	t          testing.TB
 	fleet      *testbed.Fleet
 	git        *gitserver.Server
 	repoURL    string
@@ -41,12 +41,30 @@ type fleetEnv struct {
 	logPath    string
 	daemon     *exec.Cmd
 	clients    map[string]client.Client
+	// daemonArgs are added to, and override, the flags startDaemon passes.
+	daemonArgs []string
+}
+
+// fleetOptions shape a fleetEnv beyond its clusters and fixture.
+type fleetOptions struct {
+	// APIServerOnly starts API servers alone, without what runs workloads:
+	// enough for objects that are healthy once stored, and far lighter.
+	APIServerOnly bool
+	// StartTimeout bounds the start of each cluster; zero means testbed's.
+	StartTimeout time.Duration
+	// DaemonArgs are added to the flags of "tandem serve".
+	DaemonArgs []string
 }
 
 func newFleetEnv(t *testing.T, clusters []string, fixture string) *fleetEnv {
 	t.Helper()
-	e := &fleetEnv{t: t, clients: map[string]client.Client{}}
-	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: true})
+	return newFleetEnvWith(t, clusters, fixture, fleetOptions{})
+}
+
+func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleetOptions) *fleetEnv {
+	t.Helper()
+	e := &fleetEnv{t: t, clients: map[string]client.Client{}, daemonArgs: opts.DaemonArgs}
+	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly, StartTimeout: opts.StartTimeout})
 	for _, c := range e.fleet.Clusters() {
 		kube, err := client.New(c.RESTConfig(), client.Options{})
 		if err != nil {
@@ -102,7 +120,7 @@ func (e *fleetEnv) startDaemon() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cmd := exec.Command(tandemBin, "serve",
+	args := []string{"serve",
 		"--repo", e.repoURL,
 		"--kubeconfig", e.fleet.Kubeconfig,
 		"--listen", e.listen,
@@ -114,7 +132,8 @@ func (e *fleetEnv) startDaemon() {
 		"--max-retry-interval", "3s",
 		"--health-timeout", "2m",
 		"--log-level", "debug",
-	)
+	}
+	cmd := exec.Command(tandemBin, append(args, e.daemonArgs...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
