@@ -59,7 +59,12 @@ not be read at all, 2 usage error.`,
 
   # Ask the daemon.
   tandem status --server http://tandem.tandem-system:8080 -o json`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &usageError{fmt.Errorf("unexpected argument %q: status takes flags only", args[0])}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return &usageError{err}
