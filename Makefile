@@ -1,5 +1,7 @@
 # tandem — build, test and run the local demo.
 #
+#   make demo          run the local demo: clusters, a Git server and tandem serve (Ctrl-C stops it)
+#   make demo-down     stop a running demo from another terminal
 #   make build         build bin/tandem
 #   make test          unit tests, then end-to-end tests on local control planes
 #   make e2e           end-to-end tests only
@@ -34,7 +36,7 @@ E2E_TIMEOUT ?= 40m
 
 CLUSTERS ?= cloud,plant-a,plant-b,plant-c
 
-.PHONY: all build test unit e2e lint controlplane clusters clean clean-all check-leftovers
+.PHONY: all build test unit e2e lint controlplane clusters demo demo-down clean clean-all check-leftovers
 
 all: build
 
@@ -61,11 +63,12 @@ controlplane: $(CP_BIN)/.stamp
 
 $(CP_BIN)/.stamp: e2e/controlplane/go.mod e2e/controlplane/go.sum e2e/controlplane/etcd/main.go Makefile
 	@mkdir -p $(CP_BIN)
-	@echo ">> building kube-apiserver, kube-controller-manager, kube-scheduler $(K8S_VERSION) and etcd (cold: about 10 minutes)"
+	@echo ">> building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $(K8S_VERSION) and etcd (cold: about 10 minutes)"
 	cd e2e/controlplane && $(GO) build -o $(CP_BIN)/ -ldflags '$(K8S_LDFLAGS)' \
 		k8s.io/kubernetes/cmd/kube-apiserver \
 		k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler \
+		k8s.io/kubernetes/cmd/kubectl \
 		./etcd
 	@echo ">> building kwok $(KWOK_VERSION)"
 	GOBIN=$(CP_BIN) $(GO) install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
@@ -76,6 +79,13 @@ $(CP_BIN)/.stamp: e2e/controlplane/go.mod e2e/controlplane/go.sum e2e/controlpla
 		echo '---' >> $$out; cat $$f >> $$out; \
 	done
 	@echo "$(K8S_VERSION) kwok-$(KWOK_VERSION)" > $@
+
+demo: build controlplane
+	@$(GO) build -o $(BIN)/demo ./e2e/cmd/demo
+	@$(BIN)/demo up --tandem $(BIN)/tandem --dir $(CURDIR)/.cache/demo
+
+demo-down:
+	@$(GO) run ./e2e/cmd/demo down --dir $(CURDIR)/.cache/demo
 
 clusters: controlplane
 	$(GO) run ./e2e/cmd/testbed up --full --clusters $(CLUSTERS) --dir $(CURDIR)/.cache/testbed
