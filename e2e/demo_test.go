@@ -275,4 +275,3 @@ func waitForFile(t *testing.T, path string, exited <-chan error, timeout time.Du
 		}
 	}
 }
-
