@@ -270,6 +270,7 @@ func Compare(base, head Revision) (*Report, error) {
 	// Compare and print the rest, each on its own: the costly part of a
 	// diff of many sites, spread over the processors.
 	unchanged := make([]bool, len(changes))
+	p := newPrinter()
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range changes {
@@ -281,7 +282,7 @@ func Compare(base, head Revision) (*Report, error) {
 				}
 				c.Highlights, c.Other = highlights(c.Base, c.Head)
 			}
-			d, err := unifiedYAML(c.Base, c.Head)
+			d, err := p.unified(c.Base, c.Head)
 			if err != nil {
 				return fmt.Errorf("diff %s on cluster %s: %w", c.ObjectKey, c.Cluster, err)
 			}

@@ -129,8 +129,8 @@ func TestCompareOfEmptyRendersIsEmpty(t *testing.T) {
 	}
 }
 
-func TestUnifiedYAMLOfAnAddedObjectAddsEveryLine(t *testing.T) {
-	d, err := unifiedYAML(nil, object(t, configMap))
+func TestUnifiedDiffOfAnAddedObjectAddsEveryLine(t *testing.T) {
+	d, err := newPrinter().unified(nil, object(t, configMap))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +144,6 @@ func TestUnifiedYAMLOfAnAddedObjectAddsEveryLine(t *testing.T) {
 +  namespace: edge
 `
 	if d != want {
-		t.Errorf("unifiedYAML =\n%s\nwant\n%s", d, want)
+		t.Errorf("unified =\n%s\nwant\n%s", d, want)
 	}
 }
