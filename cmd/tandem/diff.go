@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -207,7 +208,7 @@ func renderRemote(ctx context.Context, url, baseRev, headRev string) (base, head
 	}
 	defer os.RemoveAll(tmp)
 	side := func(role, rev string) (diff.Revision, error) {
-		repo, resolved, err := fetchRevision(ctx, url, rev, tmp+"/"+role)
+		repo, resolved, err := fetchRevision(ctx, url, rev, filepath.Join(tmp, role))
 		if err != nil {
 			return diff.Revision{}, fmt.Errorf("%s revision: %w", role, err)
 		}
