@@ -137,37 +137,59 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	if s := report.Source; s != nil && s.LastError != "" {
 		fmt.Fprintf(stderr, "Warning: fetching %s has failed %d time(s) in a row: %s\n", s.URL, s.ConsecutiveFailures, s.LastError)
 	}
-	renderFailed := report.Render != nil && report.Render.Error != ""
-	if renderFailed {
+	if r := report.Render; r != nil && r.Error != "" {
 		fmt.Fprintf(stderr, "Warning: revision %s does not render; the clusters are given %s:\n%s\n",
-			report.Render.Revision, cmp.Or(report.Render.LastGoodRevision, "no revision"), report.Render.Error)
+			r.Revision, cmp.Or(r.LastGoodRevision, "no revision"), r.Error)
 	}
-	if o.output == "json" {
+	switch {
+	case o.output == "json":
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
 		err = enc.Encode(report)
-	} else if len(report.Targets) == 0 {
+	case len(report.Targets) == 0:
 		fmt.Fprintln(stderr, "No targets found.")
-	} else {
+	default:
 		err = writeStatusTable(cmd.OutOrStdout(), report.Targets, time.Now())
 	}
 	if err != nil {
 		return err
 	}
-
-	notReady := 0
-	for _, t := range report.Targets {
-		if t.Phase != string(reconciler.PhaseReady) {
-			notReady++
-		}
-	}
-	switch {
-	case notReady > 0:
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d target(s) not Ready", notReady, len(report.Targets))}
-	case renderFailed:
-		return &exitError{code: exitFailure, err: fmt.Errorf("revision %s does not render", report.Render.Revision)}
+	if err := report.problems(); err != nil {
+		return &exitError{code: exitFailure, err: err}
 	}
 	return nil
+}
+
+// problems says why the report is not all Ready, or returns nil.
+func (r statusReport) problems() error {
+	var problems []string
+	if r.Render != nil && r.Render.Error != "" {
+		problems = append(problems, fmt.Sprintf("revision %s does not render", r.Render.Revision))
+	}
+	var unread []string
+	targets, notReady := 0, 0
+	for _, t := range r.Targets {
+		switch {
+		case t.Solution == "":
+			// A cluster that could not be read, not a target.
+			unread = append(unread, t.Cluster)
+		case t.Phase != string(reconciler.PhaseReady):
+			notReady++
+			fallthrough
+		default:
+			targets++
+		}
+	}
+	if len(unread) > 0 {
+		problems = append(problems, "cannot read cluster(s) "+strings.Join(unread, ", "))
+	}
+	if notReady > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d target(s) not Ready", notReady, targets))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "; "))
 }
 
 // fromServer reads the daemon's status endpoint.
@@ -216,6 +238,11 @@ func (o *statusOptions) fromClusters(ctx context.Context) (statusReport, error) 
 		return statusReport{}, fmt.Errorf("load kubeconfig: %w", err)
 	}
 	contexts := o.contexts
+	for _, name := range contexts {
+		if _, ok := raw.Contexts[name]; !ok {
+			return statusReport{}, fmt.Errorf("context %s is not in the kubeconfig", name)
+		}
+	}
 	if len(contexts) == 0 {
 		for name := range raw.Contexts {
 			contexts = append(contexts, name)

@@ -108,9 +108,9 @@ func TestStatusFromServerReportsAnHTTPError(t *testing.T) {
 	}
 }
 
-func TestStatusFromClustersListsAClusterItCannotReadAsUnreachable(t *testing.T) {
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	writeFile(t, kubeconfig, `apiVersion: v1
+// unreachableKubeconfig has one context, plant-z, whose server is not
+// listening.
+const unreachableKubeconfig = `apiVersion: v1
 kind: Config
 clusters:
 - name: gone
@@ -122,13 +122,30 @@ contexts:
 - name: plant-z
   context: {cluster: gone, user: admin}
 current-context: plant-z
-`)
+`
+
+func TestStatusFromClustersListsAClusterItCannotReadAsUnreachable(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	writeFile(t, kubeconfig, unreachableKubeconfig)
 	report := statusJSON(t, exitFailure, "--kubeconfig", kubeconfig)
 	if len(report.Targets) != 1 {
 		t.Fatalf("targets %+v, want one row for plant-z", report.Targets)
 	}
 	if got := report.Targets[0]; got.Cluster != "plant-z" || got.Phase != "Unreachable" || !strings.Contains(got.Message, "127.0.0.1:1") {
 		t.Errorf("row %+v, want plant-z Unreachable naming its server", got)
+	}
+	_, _, err := run(t, "status", "--kubeconfig", kubeconfig)
+	if exitStatus(err) != exitFailure || err.Error() != "cannot read cluster(s) plant-z" {
+		t.Errorf("exit %d, %v; want exit 1: cannot read cluster(s) plant-z", exitStatus(err), err)
+	}
+}
+
+func TestStatusNamesAContextTheKubeconfigLacks(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	writeFile(t, kubeconfig, unreachableKubeconfig)
+	_, _, err := run(t, "status", "--kubeconfig", kubeconfig, "--context", "plant-a")
+	if exitStatus(err) != exitFailure || !strings.Contains(err.Error(), "context plant-a is not in the kubeconfig") {
+		t.Errorf("exit %d, %v; want exit 1 naming context plant-a", exitStatus(err), err)
 	}
 }
 
