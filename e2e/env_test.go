@@ -52,6 +52,10 @@ type fleetOptions struct {
 	APIServerOnly bool
 	// StartTimeout bounds the start of each cluster; zero means testbed's.
 	StartTimeout time.Duration
+	// StartAttempts is how often to try starting the clusters; zero means
+	// once. Dozens of API servers starting at once can lose the free port
+	// testbed chose to another process before they bind it.
+	StartAttempts int
 	// DaemonArgs are added to the flags of "tandem serve".
 	DaemonArgs []string
 }
@@ -64,7 +68,7 @@ func newFleetEnv(t *testing.T, clusters []string, fixture string) *fleetEnv {
 func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleetOptions) *fleetEnv {
 	t.Helper()
 	e := &fleetEnv{t: t, clients: map[string]client.Client{}, daemonArgs: opts.DaemonArgs}
-	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly, StartTimeout: opts.StartTimeout})
+	e.fleet = startFleet(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly, StartTimeout: opts.StartTimeout}, opts.StartAttempts)
 	for _, c := range e.fleet.Clusters() {
 		kube, err := client.New(c.RESTConfig(), client.Options{})
 		if err != nil {
@@ -111,6 +115,27 @@ func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleet
 		}
 	})
 	return e
+}
+
+// startFleet starts the clusters of opts, trying up to attempts times, and
+// stops them when the test ends.
+func startFleet(t testing.TB, opts testbed.Options, attempts int) *testbed.Fleet {
+	t.Helper()
+	for i := 1; i < attempts; i++ {
+		try := opts
+		try.Dir, try.Logf = t.TempDir(), t.Logf
+		f, err := testbed.Start(context.Background(), try)
+		if err == nil {
+			t.Cleanup(func() {
+				if err := f.Stop(); err != nil {
+					t.Errorf("stop clusters: %v", err)
+				}
+			})
+			return f
+		}
+		t.Logf("start clusters, attempt %d of %d: %v", i, attempts, err)
+	}
+	return testbed.StartT(t, opts)
 }
 
 // startDaemon starts "tandem serve" and waits until it answers /healthz.
@@ -225,26 +250,34 @@ func (e *fleetEnv) waitConverged(commit string, timeout time.Duration, except ..
 	var st daemon.Status
 	e.eventually(timeout, "every cluster Ready at "+commit[:8], func() error {
 		var err error
-		if st, err = e.status(); err != nil {
-			return err
-		}
-		if !strings.HasSuffix(st.Render.LastGoodRevision, commit) {
-			return fmt.Errorf("last rendered revision %q (render error %q)", st.Render.LastGoodRevision, st.Render.Error)
-		}
-		if len(st.Targets) == 0 {
-			return fmt.Errorf("no targets")
-		}
-		for _, ts := range st.Targets {
-			if slices.Contains(except, ts.Cluster) {
-				continue
-			}
-			if ts.Phase != "Ready" || !strings.HasSuffix(ts.AppliedRevision, commit) {
-				return fmt.Errorf("%s/%s on %s: %s at %q: %s", ts.Solution, ts.Tier, ts.Cluster, ts.Phase, ts.AppliedRevision, ts.Message)
-			}
-		}
-		return nil
+		st, err = e.convergedAt(commit, except...)
+		return err
 	})
 	return st
+}
+
+// convergedAt reads the status once and says why not every target (but
+// those on the clusters in except) is Ready at commit, or nil.
+func (e *fleetEnv) convergedAt(commit string, except ...string) (daemon.Status, error) {
+	st, err := e.status()
+	if err != nil {
+		return st, err
+	}
+	if !strings.HasSuffix(st.Render.LastGoodRevision, commit) {
+		return st, fmt.Errorf("last rendered revision %q (render error %q)", st.Render.LastGoodRevision, st.Render.Error)
+	}
+	if len(st.Targets) == 0 {
+		return st, fmt.Errorf("no targets")
+	}
+	for _, ts := range st.Targets {
+		if slices.Contains(except, ts.Cluster) {
+			continue
+		}
+		if ts.Phase != "Ready" || !strings.HasSuffix(ts.AppliedRevision, commit) {
+			return st, fmt.Errorf("%s/%s on %s: %s at %q: %s", ts.Solution, ts.Tier, ts.Cluster, ts.Phase, ts.AppliedRevision, ts.Message)
+		}
+	}
+	return st, nil
 }
 
 // expected renders the clone as it is now: what the clusters must run.
