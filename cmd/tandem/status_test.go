@@ -20,6 +20,8 @@ const (
 
 // daemonStatus is what a daemon rolling out a new revision serves: the
 // cloud and a plant are done, another plant is still waiting for health.
+// Its phases began minutes ago, so that the ages printed stay the same
+// however slowly a test runs.
 func daemonStatus(now time.Time) daemon.Status {
 	applied := now.Add(-90 * time.Second)
 	return daemon.Status{
@@ -31,10 +33,10 @@ func daemonStatus(now time.Time) daemon.Status {
 				Changes: daemon.Changes{Configured: 1, Unchanged: 8}, Since: now.Add(-3 * time.Hour), LastReconcile: &applied},
 			{Solution: "smart-factory", Tier: "edge", Cluster: "plant-a", DesiredRevision: mainRevision, AppliedRevision: mainRevision,
 				Phase: "Ready", Message: "revision " + mainRevision + " applied, 7 objects ready",
-				Changes: daemon.Changes{Configured: 1, Unchanged: 6}, Since: now.Add(-2 * time.Minute), LastReconcile: &applied},
+				Changes: daemon.Changes{Configured: 1, Unchanged: 6}, Since: now.Add(-25 * time.Minute), LastReconcile: &applied},
 			{Solution: "smart-factory", Tier: "edge", Cluster: "plant-b", DesiredRevision: mainRevision, AppliedRevision: priorRevision,
 				Phase: "Progressing", Message: "waiting for 2 objects\nto become ready",
-				Changes: daemon.Changes{Configured: 2, Unchanged: 5}, Since: now.Add(-20 * time.Second)},
+				Changes: daemon.Changes{Configured: 2, Unchanged: 5}, Since: now.Add(-12 * time.Minute)},
 		},
 	}
 }
