@@ -148,6 +148,47 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 			}
 			return nil
 		})
+		e.eventually(30*time.Second, "the correction counted", func() error {
+			families, err := e.metrics()
+			if err != nil {
+				return err
+			}
+			if v, _ := metricValue(families, "tandem_objects_corrected_total", map[string]string{"cluster": "plant-a"}); v < 1 {
+				return errorf("tandem_objects_corrected_total{cluster=plant-a} = %v, want ≥ 1", v)
+			}
+			return nil
+		})
+	})
+
+	t.Run("metrics show phases, revisions, changes and drift", func(t *testing.T) {
+		e.t = t
+		head := e.head()
+		families, err := e.metrics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks := []struct {
+			name   string
+			labels map[string]string
+			ok     func(float64) bool
+			want   string
+		}{
+			{"tandem_target_phase", map[string]string{"cluster": "cloud", "tier": "cloud", "phase": "Ready"}, eq(1), "1"},
+			{"tandem_target_phase", map[string]string{"cluster": "plant-c", "tier": "edge", "phase": "Failed"}, eq(0), "0"},
+			{"tandem_applied_revision_info", map[string]string{"cluster": "plant-a", "tier": "edge", "revision": "refs/heads/main@sha1:" + head}, eq(1), "1"},
+			{"tandem_reconcile_duration_seconds", map[string]string{"cluster": "plant-b", "tier": "edge", "phase": "Ready"}, atLeast(1), "≥ 1 pass"},
+			{"tandem_objects_total", map[string]string{"cluster": "plant-a", "action": "created"}, atLeast(1), "≥ 1"},
+			{"tandem_objects_total", map[string]string{"cluster": "plant-a", "action": "deleted"}, atLeast(1), "≥ 1 (the pruned local buffer)"},
+			{"tandem_git_fetch_consecutive_failures", map[string]string{"url": e.repoURL}, eq(0), "0"},
+			{"tandem_git_revision_info", map[string]string{"revision": head}, eq(1), "1"},
+			{"tandem_render_failures_total", nil, eq(0), "0"},
+		}
+		for _, c := range checks {
+			v, found := metricValue(families, c.name, c.labels)
+			if !found || !c.ok(v) {
+				t.Errorf("%s%v = %v (found %v), want %s", c.name, c.labels, v, found, c.want)
+			}
+		}
 	})
 
 	t.Run("a site that is down does not hold back the others and catches up", func(t *testing.T) {
@@ -230,6 +271,9 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 		e.assertMatchesRender(e.expected())
 	})
 }
+
+func eq(want float64) func(float64) bool     { return func(v float64) bool { return v == want } }
+func atLeast(min float64) func(float64) bool { return func(v float64) bool { return v >= min } }
 
 func dashboard(port string) string {
 	return `apiVersion: v1

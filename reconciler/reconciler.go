@@ -3,6 +3,7 @@ package reconciler
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -276,7 +277,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 		}
 		results := make([]Result, len(t.Tiers))
 		for i, ts := range t.Tiers {
-			results[i] = r.finish(Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+			results[i] = r.finish(ctx, Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
 				Phase: phase, Message: fmt.Sprintf("cluster %s: %v", t.Cluster, err), ChangeSet: ssa.NewChangeSet(),
 				Started: started, Finished: time.Now()})
 		}
@@ -304,7 +305,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 				ChangeSet: ssa.NewChangeSet(), Started: time.Now()}
 			if err != nil {
 				res.Phase, res.Message, res.Finished = PhaseFailed, err.Error(), time.Now()
-				results[i] = r.finish(res)
+				results[i] = r.finish(ctx, res)
 				return
 			}
 			name := ParentName(ts.Solution, ts.Tier)
@@ -320,7 +321,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 				result:     res,
 				log:        r.opts.Logger.With("cluster", t.Cluster, "solution", ts.Solution, "tier", ts.Tier, "revision", ts.Revision),
 			}
-			results[i] = r.finish(p.run(ctx))
+			results[i] = r.finish(ctx, p.run(ctx))
 		})
 	}
 	wg.Wait()
@@ -387,7 +388,15 @@ func emptyAllowed(tiers []TierSet) map[string]bool {
 }
 
 // finish records a final result, logs it and hands it to the observer.
-func (r *Reconciler) finish(res Result) Result {
+// A pass that did not get to Ready because ctx was canceled, as on shutdown,
+// is abandoned rather than failed: it is logged and otherwise left out, so
+// the status keeps the last real outcome for the next run to improve on.
+func (r *Reconciler) finish(ctx context.Context, res Result) Result {
+	if res.Phase != PhaseReady && errors.Is(ctx.Err(), context.Canceled) {
+		r.opts.Logger.Info("reconcile abandoned", "cluster", res.Cluster, "solution", res.Solution,
+			"tier", res.Tier, "revision", res.Revision)
+		return res
+	}
 	r.mu.Lock()
 	r.status[[3]string{res.Cluster, res.Solution, res.Tier}] = res
 	r.mu.Unlock()

@@ -56,6 +56,10 @@ func (p *tierPass) run(ctx context.Context) Result {
 	case err == nil:
 	case isUnreachable(err):
 		p.result.Phase, p.result.Message = PhaseUnreachable, err.Error()
+	case ctx.Err() != nil:
+		// Cut short from outside; Reconciler.finish tells an abandoned
+		// pass from a failed one, and there is no recording it now.
+		p.result.Phase, p.result.Message = PhaseFailed, err.Error()
 	default:
 		p.result.Phase, p.result.Message = PhaseFailed, err.Error()
 		if recErr := p.record(ctx, nil); recErr != nil {
