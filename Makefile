@@ -6,6 +6,7 @@
 #   make test          unit tests, then end-to-end tests on local control planes
 #   make e2e           end-to-end tests only
 #   make lint          go vet and a gofmt check
+#   make bench         benchmarks against the performance targets (about 6 minutes), report in bench.txt
 #   make controlplane  build the local Kubernetes control planes into bin/controlplane
 #   make clusters      start local clusters (cloud, plant-a, plant-b, plant-c) until Ctrl-C
 #   make clean         remove bin/tandem and test caches (keeps the control planes)
@@ -50,6 +51,28 @@ unit:
 
 e2e: controlplane
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
+	@$(MAKE) --no-print-directory check-leftovers
+
+# Benchmarks of the pipeline, package by package, each for a fixed number of
+# iterations so the whole run stays near 6 minutes on 2 cores: rendering,
+# diffing and fetching alone, a no-op reconcile against one API server, then
+# "tandem serve" with 1 + 10 and 1 + 30 API servers. bench.txt gets the
+# result lines (benchstat reads it); .cache/bench.log the full output.
+BENCH_REPORT := $(CURDIR)/bench.txt
+BENCH_LOG    := $(CURDIR)/.cache/bench.log
+bench-run = $(GO) test -count=1 -timeout 30m -run '^$$' -bench '$(2)' -benchtime $(3) $(1) \
+	2>>$(BENCH_LOG) | tee -a $(BENCH_LOG) | grep -E '^(goos|goarch|pkg|cpu|Benchmark)' >> $(BENCH_REPORT)
+
+.PHONY: bench
+bench: controlplane
+	@mkdir -p $(dir $(BENCH_LOG)); : > $(BENCH_LOG); : > $(BENCH_REPORT)
+	$(call bench-run,./renderer,.,3x)
+	$(call bench-run,./diff,.,5x)
+	$(call bench-run,./sources,.,10x)
+	$(call bench-run,./reconciler,.,50x)
+	$(call bench-run,./e2e,CommitToApplied,20x)
+	$(call bench-run,./e2e,DaemonRSS,3x)
+	@cat $(BENCH_REPORT)
 	@$(MAKE) --no-print-directory check-leftovers
 
 lint:
