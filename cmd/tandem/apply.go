@@ -62,8 +62,7 @@ PATH is read as it is on disk, recorded as the revision
 "dir:<absolute path>@sha256:<digest of the render>". With --revision, PATH must
 be in a Git repository and the revision (a branch, tag, commit, HEAD~1…) is
 read from it, not from the working tree. With --repo, the remote is mirrored
-(in --cache-dir, or a temporary directory) and its --branch, --tag or --commit
-is read.
+(in --cache-dir, or a temporary directory) and its --ref is read.
 
 Clusters are resolved by name as "tandem serve" resolves them: kubeconfig
 contexts of the same name, or with --cluster-secrets, Secrets labelled
@@ -78,7 +77,7 @@ target is not Ready, 2 usage error.`,
   tandem apply . --revision HEAD~1 --cluster plant-a --cluster plant-b
 
   # Apply the head of a remote branch and print the outcome as JSON.
-  tandem apply --repo https://git.example.com/iot/config.git --branch main -o json`,
+  tandem apply --repo https://git.example.com/iot/config.git --ref main -o json`,
 		Args: pathArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(cmd.Flags(), args); err != nil {
@@ -113,7 +112,7 @@ func (o *applyOptions) validate(f *pflag.FlagSet, args []string) error {
 		return errors.New("--concurrency must be at least 1")
 	}
 	if o.remote.spec.URL == "" {
-		for _, name := range []string{"branch", "tag", "commit", "cache-dir"} {
+		for _, name := range []string{"ref", "cache-dir"} {
 			if f.Changed(name) {
 				return fmt.Errorf("--%s needs --repo", name)
 			}
@@ -124,14 +123,9 @@ func (o *applyOptions) validate(f *pflag.FlagSet, args []string) error {
 	case len(args) > 0:
 		return errors.New("give either PATH or --repo, not both")
 	case o.revision != "":
-		return errors.New("--revision reads a local repository; with --repo, use --branch, --tag or --commit")
+		return errors.New("--revision reads a local repository; with --repo, use --ref")
 	}
-	ref, err := refFromFlags(o.remote.branch, o.remote.tag, o.remote.commit)
-	if err != nil {
-		return err
-	}
-	o.remote.spec.Ref = ref
-	return o.remote.spec.Validate()
+	return o.remote.resolve()
 }
 
 func (o *applyOptions) run(ctx context.Context, cmd *cobra.Command, args []string) error {
@@ -475,25 +469,4 @@ func writeApplyJSON(w io.Writer, results []reconciler.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// gitFlags say which remote repository to read and how to authenticate;
-// the spec's Ref is set from branch, tag and commit by refFromFlags.
-type gitFlags struct {
-	spec                sources.Spec
-	branch, tag, commit string
-}
-
-func (g *gitFlags) register(f *pflag.FlagSet) {
-	f.StringVar(&g.spec.URL, "repo", "", "`URL` of a remote config repository: https://, ssh://, user@host:path or file://")
-	f.StringVar(&g.branch, "branch", "main", "branch of --repo to read")
-	f.StringVar(&g.tag, "tag", "", "tag of --repo to read instead of a branch")
-	f.StringVar(&g.commit, "commit", "", "full commit SHA of --repo to read instead of a branch")
-	f.DurationVar(&g.spec.Timeout, "git-timeout", sources.DefaultTimeout, "bound on the fetch of --repo")
-	f.StringVar(&g.spec.Auth.Username, "git-username", "", "user name for HTTPS authentication")
-	f.StringVar(&g.spec.Auth.PasswordFile, "git-password-file", "", "`FILE` holding the HTTPS password or token")
-	f.StringVar(&g.spec.Auth.PasswordEnv, "git-password-env", "", "environment `VARIABLE` holding the HTTPS password or token")
-	f.StringVar(&g.spec.Auth.SSHKeyFile, "git-ssh-key-file", "", "SSH private key `FILE`")
-	f.StringVar(&g.spec.Auth.KnownHostsFile, "git-known-hosts-file", "", "known_hosts `FILE` for SSH remotes (default $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
-	f.StringVar(&g.spec.CAFile, "git-ca-file", "", "PEM `FILE` of certificate authorities an https remote may chain to")
 }

@@ -100,7 +100,7 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 	step(t, "apply --repo fetches a commit of a remote", func(t *testing.T) {
 		repo, commits := fixtureRepository(t, "")
 		remoteRevision = "sha1:" + commits[0]
-		results := applyJSON(t, 0, "--repo", "file://"+repo, "--commit", commits[0], "--kubeconfig", kubeconfig)
+		results := applyJSON(t, 0, "--repo", "file://"+repo, "--ref", commits[0], "--kubeconfig", kubeconfig)
 		requireTargets(t, results, smartFactoryTargets)
 		for _, r := range results {
 			if r.Revision != remoteRevision || r.Changes.Configured+r.Changes.Created != 0 {
@@ -159,8 +159,8 @@ func TestApplyRefusesConflictingFlags(t *testing.T) {
 		{"apply", smartFactory, "-o", "yaml"},
 		{"apply", smartFactory, "--repo", "https://git.example.com/config.git"},
 		{"apply", "--repo", "https://git.example.com/config.git", "--revision", "HEAD~1"},
-		{"apply", "--repo", "https://git.example.com/config.git", "--tag", "v1", "--commit", strings.Repeat("a", 40)},
-		{"apply", smartFactory, "--branch", "main"},
+		{"apply", "--repo", "https://git.example.com/config.git", "--ref", "refs/remotes/origin/main"},
+		{"apply", smartFactory, "--ref", "main"},
 		{"apply", smartFactory, "--timeout", "0s"},
 		{"apply", "a", "b"},
 	}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -252,8 +251,6 @@ func fetchRevision(ctx context.Context, url, rev, cacheDir string) (*sources.Rep
 	}
 	return nil, sources.Revision{}, fmt.Errorf("%q: %w", rev, err)
 }
-
-var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // renderSide renders one side of the diff; its errors name the side and the
 // revision, and the renderer's name the file and the field.

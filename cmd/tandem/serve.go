@@ -23,8 +23,8 @@ import (
 )
 
 type serveOptions struct {
-	spec              sources.Spec
-	branch, tag, pin  string
+	git               gitFlags
+	interval          time.Duration
 	cacheDir          string
 	listen            string
 	webhookSecretFile string
@@ -54,7 +54,7 @@ tandem runs in.
 
 Endpoints on --listen: /healthz, /readyz, /metrics, /api/v1/status and, with
 --webhook-secret-file, the push webhook at /hooks/git.`,
-		Example: `  tandem serve --repo https://git.example.com/iot/config.git --branch main \
+		Example: `  tandem serve --repo https://git.example.com/iot/config.git --ref main \
       --kubeconfig ~/.kube/fleet --webhook-secret-file /etc/tandem/webhook-secret
 
   tandem serve --repo file:///srv/git/config.git --listen 127.0.0.1:8080 --drift-interval 1m`,
@@ -66,17 +66,8 @@ Endpoints on --listen: /healthz, /readyz, /metrics, /api/v1/status and, with
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.spec.URL, "repo", "", "URL of the config repository: https://, ssh://, user@host:path or file:// (required)")
-	f.StringVar(&o.branch, "branch", "main", "branch to follow")
-	f.StringVar(&o.tag, "tag", "", "tag to follow instead of a branch")
-	f.StringVar(&o.pin, "commit", "", "full commit SHA to pin instead of following a branch")
-	f.DurationVar(&o.spec.Interval, "interval", sources.DefaultInterval, "how often to fetch the config repository")
-	f.DurationVar(&o.spec.Timeout, "git-timeout", sources.DefaultTimeout, "bound on one fetch")
-	f.StringVar(&o.spec.Auth.Username, "git-username", "", "user name for HTTPS authentication")
-	f.StringVar(&o.spec.Auth.PasswordFile, "git-password-file", "", "`FILE` holding the HTTPS password or token")
-	f.StringVar(&o.spec.Auth.PasswordEnv, "git-password-env", "", "environment `VARIABLE` holding the HTTPS password or token")
-	f.StringVar(&o.spec.Auth.SSHKeyFile, "git-ssh-key-file", "", "SSH private key `FILE`")
-	f.StringVar(&o.spec.Auth.KnownHostsFile, "git-known-hosts-file", "", "known_hosts `FILE` for SSH remotes (default $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)")
+	o.git.register(f)
+	f.DurationVar(&o.interval, "interval", sources.DefaultInterval, "how often to fetch the config repository")
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the repository mirror; reused across restarts")
 	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
 	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
@@ -105,12 +96,11 @@ func serve(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return &usageError{err}
 	}
-	if o.spec.Ref, err = refFromFlags(o.branch, o.tag, o.pin); err != nil {
+	o.git.spec.Interval = o.interval
+	if err := o.git.resolve(); err != nil {
 		return &usageError{err}
 	}
-	if err := o.spec.Validate(); err != nil {
-		return &usageError{err}
-	}
+	spec := o.git.spec
 	resolver, err := o.clusters.resolver()
 	if err != nil {
 		return err
@@ -118,7 +108,7 @@ func serve(ctx context.Context, o *serveOptions) error {
 	if err := os.MkdirAll(o.cacheDir, 0o755); err != nil {
 		return fmt.Errorf("create cache directory: %w", err)
 	}
-	repo, err := sources.Open(o.spec, sources.Options{CacheDir: o.cacheDir, Logger: log})
+	repo, err := sources.Open(spec, sources.Options{CacheDir: o.cacheDir, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -151,7 +141,7 @@ func serve(ctx context.Context, o *serveOptions) error {
 	srv := &http.Server{Handler: d.Handler(hook), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(listener) }()
-	log.Info("tandem serving", "version", version, "repo", o.spec.URL, "ref", o.spec.Ref.String(),
+	log.Info("tandem serving", "version", version, "repo", spec.URL, "ref", spec.Ref.String(),
 		"listen", listener.Addr().String(), "webhook", hook != nil)
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -180,21 +170,6 @@ func serve(ctx context.Context, o *serveOptions) error {
 		err = errors.Join(err, shutErr)
 	}
 	return err
-}
-
-// refFromFlags turns --branch, --tag and --commit into a ref; a tag or commit
-// replaces the default branch.
-func refFromFlags(branch, tag, commit string) (sources.Ref, error) {
-	switch {
-	case tag != "" && commit != "":
-		return sources.Ref{}, errors.New("--tag and --commit are mutually exclusive")
-	case tag != "":
-		return sources.Ref{Tag: tag}, nil
-	case commit != "":
-		return sources.Ref{Commit: commit}, nil
-	default:
-		return sources.Ref{Branch: branch}, nil
-	}
 }
 
 // newLogger returns a slog logger writing format at level.
