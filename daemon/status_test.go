@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/ssa"
+
+	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/sources"
+)
+
+func revision(commit string) sources.Revision {
+	return sources.Revision{URL: "https://git.example.com/config.git", Ref: "refs/heads/main", Commit: commit}
+}
+
+func targetsAt(rev sources.Revision, clusters ...string) []reconciler.Target {
+	var targets []reconciler.Target
+	for _, c := range clusters {
+		targets = append(targets, reconciler.Target{Cluster: c, Tiers: []reconciler.TierSet{
+			{Solution: "smart-factory", Tier: "edge", Revision: rev.String()},
+		}})
+	}
+	return targets
+}
+
+func result(cluster string, rev sources.Revision, phase reconciler.Phase, entries ...ssa.ChangeSetEntry) reconciler.Result {
+	cs := ssa.NewChangeSet()
+	cs.Append(entries)
+	return reconciler.Result{Cluster: cluster, Solution: "smart-factory", Tier: "edge", Revision: rev.String(),
+		Phase: phase, ChangeSet: cs, Started: time.Now(), Finished: time.Now()}
+}
+
+func TestStatusFollowsRendersAndPasses(t *testing.T) {
+	s := newStatusStore()
+	first, second := revision("1111111111111111111111111111111111111111"), revision("2222222222222222222222222222222222222222")
+
+	s.rendered(first, &renderer.Result{}, targetsAt(first, "plant-a", "plant-b"))
+	st := s.snapshot(sources.Status{}, sources.Spec{})
+	if len(st.Targets) != 2 || st.Targets[0].Phase != PhasePending || st.Targets[0].DesiredRevision != first.String() {
+		t.Fatalf("after the first render: %+v, want two Pending targets at %s", st.Targets, first)
+	}
+
+	s.observe(result("plant-a", first, reconciler.PhaseReady, ssa.ChangeSetEntry{Action: ssa.CreatedAction}))
+	s.observe(result("plant-b", first, reconciler.PhaseFailed))
+	st = s.snapshot(sources.Status{}, sources.Spec{})
+	if a := st.Targets[0]; a.Phase != "Ready" || a.AppliedRevision != first.String() || a.Changes.Created != 1 || a.LastReconcile == nil {
+		t.Errorf("plant-a after a Ready pass: %+v", a)
+	}
+	if b := st.Targets[1]; b.Phase != "Failed" || b.AppliedRevision != "" {
+		t.Errorf("plant-b after a failed pass: %+v, want Failed with nothing applied", b)
+	}
+
+	// A broken revision changes nothing the clusters were given.
+	s.renderFailed(second, errors.New("tandem.yaml:9: spec.scale: must be ≥ 0"))
+	st = s.snapshot(sources.Status{}, sources.Spec{})
+	if st.Render.Error == "" || st.Render.LastGoodRevision != first.String() || st.Targets[0].DesiredRevision != first.String() {
+		t.Errorf("after a failed render: render %+v, target %+v", st.Render, st.Targets[0])
+	}
+
+	// A new render drops plant-b; a late result of the old revision is ignored.
+	s.rendered(second, &renderer.Result{}, targetsAt(second, "plant-a"))
+	s.observe(result("plant-a", first, reconciler.PhaseFailed))
+	st = s.snapshot(sources.Status{}, sources.Spec{})
+	if len(st.Targets) != 1 {
+		t.Fatalf("after plant-b left the render: %d targets, want 1", len(st.Targets))
+	}
+	if a := st.Targets[0]; a.Phase != "Ready" || a.DesiredRevision != second.String() || a.AppliedRevision != first.String() {
+		t.Errorf("plant-a while the second revision is pending: %+v", a)
+	}
+}
+
+func TestStatusReportsTheSource(t *testing.T) {
+	s := newStatusStore()
+	now := time.Now()
+	st := s.snapshot(sources.Status{
+		Revision:            revision("3333333333333333333333333333333333333333"),
+		LastSuccess:         now,
+		LastError:           errors.New("remote unreachable"),
+		ConsecutiveFailures: 2,
+	}, sources.Spec{URL: "https://git.example.com/config.git", Ref: sources.Ref{Branch: "main"}})
+	src := st.Source
+	if src.Ref != "refs/heads/main" || src.LastError != "remote unreachable" || src.ConsecutiveFailures != 2 ||
+		src.LastSuccess == nil || src.LastAttempt != nil || src.Revision == "" {
+		t.Errorf("source status %+v", src)
+	}
+}
