@@ -74,6 +74,7 @@ func BenchmarkDaemonRSS(b *testing.B) {
 	mem := e.daemonMemory()
 	b.ReportMetric(rss/(1<<20), "RSS-MB")
 	b.ReportMetric(mem["VmHWM"]/(1<<20), "peak-RSS-MB")
+	b.ReportMetric(mem["RssAnon"]/(1<<20), "anon-RSS-MB")
 	b.ReportMetric(heap/(1<<20), "heap-inuse-MB")
 }
 
@@ -284,8 +285,9 @@ func (e *fleetEnv) waitDriftPass(timeout time.Duration) {
 	})
 }
 
-// daemonMemory returns the daemon's VmRSS and VmHWM from /proc, and its Go
-// memory statistics from /metrics, in bytes.
+// daemonMemory returns the daemon's resident memory from /proc (VmRSS, its
+// peak VmHWM, and RssAnon, what is not mapped from files), and its Go memory
+// statistics from /metrics, in bytes.
 func (e *fleetEnv) daemonMemory() map[string]float64 {
 	e.t.Helper()
 	mem := map[string]float64{}
@@ -295,7 +297,7 @@ func (e *fleetEnv) daemonMemory() map[string]float64 {
 	}
 	for line := range strings.Lines(string(status)) {
 		key, value, ok := strings.Cut(line, ":")
-		if !ok || !slices.Contains([]string{"VmRSS", "VmHWM"}, key) {
+		if !ok || !slices.Contains([]string{"VmRSS", "VmHWM", "RssAnon", "RssFile"}, key) {
 			continue
 		}
 		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 64)
