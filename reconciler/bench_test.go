@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -32,7 +33,9 @@ func BenchmarkNoOpReconcile(b *testing.B) {
 
 	b.Run("tandem", func(b *testing.B) {
 		counter := &requestCounter{}
-		r := New(fleetResolver(f, counter), Options{Version: "0.1.0", PollInterval: 100 * time.Millisecond})
+		r := New(fleetResolver(f, counter), Options{
+			Version: "0.1.0", PollInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		})
 		target := []Target{{Cluster: "bench", Tiers: []TierSet{{
 			Solution: "bench", Tier: "edge", Revision: "rev-1", Objects: tenObjects("bench-tandem"),
 		}}}}
