@@ -99,26 +99,34 @@ func New(resolver Resolver, opts Options) *Reconciler {
 // configured bound, and returns a result per (cluster, solution, tier),
 // sorted. A cluster that fails or cannot be reached fails alone.
 func (r *Reconciler) Apply(ctx context.Context, targets []Target) []Result {
+	results := eachCluster(ctx, r.sem, targets, r.reconcileCluster)
+	sortResults(results)
+	return results
+}
+
+// eachCluster runs pass over every target, clusters concurrently while
+// holding a slot of sem, and gathers what the passes return. A target whose
+// turn has not come when ctx ends is left out.
+func eachCluster[T any](ctx context.Context, sem chan struct{}, targets []Target, pass func(context.Context, Target) []T) []T {
 	var mu sync.Mutex
-	var results []Result
+	var out []T
 	var wg sync.WaitGroup
 	for _, t := range targets {
 		wg.Go(func() {
 			select {
-			case r.sem <- struct{}{}:
+			case sem <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			res := r.reconcileCluster(ctx, t)
-			<-r.sem
+			res := pass(ctx, t)
+			<-sem
 			mu.Lock()
-			results = append(results, res...)
+			out = append(out, res...)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	sortResults(results)
-	return results
+	return out
 }
 
 // SetTargets replaces what every cluster should run. Run reconciles the
@@ -264,43 +272,31 @@ func sortResults(results []Result) {
 // dependencies are Ready, independent tiers concurrently.
 func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 	started := time.Now()
-	c, err := r.connection(ctx, t.Cluster)
-	var parents []corev1.Secret
-	if err == nil {
-		parents, err = c.listParents(ctx)
-	}
+	cp, err := r.openCluster(ctx, t)
 	if err != nil {
 		phase := PhaseFailed
 		if isUnreachable(err) {
 			phase = PhaseUnreachable
-			r.forget(t.Cluster)
 		}
 		results := make([]Result, len(t.Tiers))
 		for i, ts := range t.Tiers {
 			results[i] = r.finish(ctx, Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
-				Phase: phase, Message: fmt.Sprintf("cluster %s: %v", t.Cluster, err), ChangeSet: ssa.NewChangeSet(),
+				Phase: phase, Message: err.Error(), ChangeSet: ssa.NewChangeSet(),
 				Started: started, Finished: time.Now()})
 		}
 		return results
 	}
 
-	tiers, removed := withRemovedTiers(t.Tiers, parents)
-	allowEmpty := emptyAllowed(tiers)
-	parentOf := make(map[string]*corev1.Secret, len(parents))
-	for i := range parents {
-		parentOf[parents[i].Name] = &parents[i]
-	}
-	deps, errs := dependencies(tiers)
-	results := make([]Result, len(tiers))
-	done := make([]chan struct{}, len(tiers))
+	results := make([]Result, len(cp.tiers))
+	done := make([]chan struct{}, len(cp.tiers))
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
 	var wg sync.WaitGroup
-	for i, ts := range tiers {
+	for i, ts := range cp.tiers {
 		wg.Go(func() {
 			defer close(done[i])
-			err := cmp.Or(errs[i], waitFor(ctx, tiers, deps[i], done, results))
+			err := cmp.Or(cp.errs[i], waitFor(ctx, cp.tiers, cp.deps[i], done, results))
 			res := Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
 				ChangeSet: ssa.NewChangeSet(), Started: time.Now()}
 			if err != nil {
@@ -308,19 +304,8 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 				results[i] = r.finish(ctx, res)
 				return
 			}
-			name := ParentName(ts.Solution, ts.Tier)
-			p := &tierPass{
-				opts:       &r.opts,
-				cluster:    c,
-				set:        ts,
-				allowEmpty: allowEmpty[ts.Solution],
-				removed:    removed[i],
-				parentName: name,
-				id:         ApplySetID(name),
-				parent:     parentOf[name],
-				result:     res,
-				log:        r.opts.Logger.With("cluster", t.Cluster, "solution", ts.Solution, "tier", ts.Tier, "revision", ts.Revision),
-			}
+			p := cp.tierPass(i, &r.opts)
+			p.result = res
 			results[i] = r.finish(ctx, p.run(ctx))
 		})
 	}
@@ -332,6 +317,65 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 		}
 	}
 	return results
+}
+
+// clusterPass is where a pass over a cluster starts from, whether it
+// applies or plans: the connection, the ApplySet parents found there, and
+// the tier sets to pass over, with one for each tier the render dropped.
+type clusterPass struct {
+	cluster *cluster
+	tiers   []TierSet
+	// removed marks the tier sets of dropped tiers.
+	removed []bool
+	// allowEmpty says per solution whether its tiers may prune their
+	// last objects.
+	allowEmpty map[string]bool
+	parentOf   map[string]*corev1.Secret
+	// deps are the indexes of the tier sets each waits for, and errs
+	// the dependency cycles that keep tier sets from going on at all.
+	deps [][]int
+	errs []error
+}
+
+// openCluster connects to a target's cluster and reads its ApplySet
+// parents. A cluster it cannot reach is forgotten, to be resolved afresh.
+func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, error) {
+	c, err := r.connection(ctx, t.Cluster)
+	var parents []corev1.Secret
+	if err == nil {
+		parents, err = c.listParents(ctx)
+	}
+	if err != nil {
+		if isUnreachable(err) {
+			r.forget(t.Cluster)
+		}
+		return nil, fmt.Errorf("cluster %s: %w", t.Cluster, err)
+	}
+	tiers, removed := withRemovedTiers(t.Tiers, parents)
+	parentOf := make(map[string]*corev1.Secret, len(parents))
+	for i := range parents {
+		parentOf[parents[i].Name] = &parents[i]
+	}
+	deps, errs := dependencies(tiers)
+	return &clusterPass{cluster: c, tiers: tiers, removed: removed, allowEmpty: emptyAllowed(tiers),
+		parentOf: parentOf, deps: deps, errs: errs}, nil
+}
+
+// tierPass returns the pass over the i-th tier set.
+func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
+	ts := cp.tiers[i]
+	name := ParentName(ts.Solution, ts.Tier)
+	return &tierPass{
+		opts:       opts,
+		cluster:    cp.cluster,
+		set:        ts,
+		allowEmpty: cp.allowEmpty[ts.Solution],
+		removed:    cp.removed[i],
+		parentName: name,
+		id:         ApplySetID(name),
+		parent:     cp.parentOf[name],
+		log:        opts.Logger.With("cluster", cp.cluster.name, "solution", ts.Solution, "tier", ts.Tier, "revision", ts.Revision),
+	}
 }
 
 // waitFor waits until the tiers at deps are done and says why not to go on

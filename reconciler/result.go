@@ -78,18 +78,22 @@ func (r Result) Counts() Counts {
 		return c
 	}
 	for _, e := range r.ChangeSet.Entries {
-		switch e.Action {
-		case ssa.CreatedAction:
-			c.Created++
-		case ssa.ConfiguredAction:
-			c.Configured++
-		case ssa.UnchangedAction:
-			c.Unchanged++
-		case ssa.DeletedAction:
-			c.Deleted++
-		case ssa.SkippedAction:
-			c.Skipped++
-		}
+		c.add(e.Action)
 	}
 	return c
+}
+
+func (c *Counts) add(action ssa.Action) {
+	switch action {
+	case ssa.CreatedAction:
+		c.Created++
+	case ssa.ConfiguredAction:
+		c.Configured++
+	case ssa.UnchangedAction:
+		c.Unchanged++
+	case ssa.DeletedAction:
+		c.Deleted++
+	case ssa.SkippedAction:
+		c.Skipped++
+	}
 }

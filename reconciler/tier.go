@@ -73,25 +73,14 @@ func (p *tierPass) run(ctx context.Context) Result {
 }
 
 func (p *tierPass) reconcile(ctx context.Context) error {
-	if p.parent != nil && !ownedByTandem(p.parent.Annotations[ToolingAnnotation]) {
-		return fmt.Errorf("ApplySet parent Secret/%s/%s is managed by %q, not tandem",
-			Namespace, p.parentName, p.parent.Annotations[ToolingAnnotation])
-	}
-	desired, err := p.desired()
+	s, err := p.survey(ctx)
 	if err != nil {
 		return err
-	}
-	live, err := p.cluster.listMembers(ctx, p.id, p.listVersions(desired))
-	if err != nil {
-		return err
-	}
-	if len(desired) == 0 && len(live) > 0 && !p.allowEmpty {
-		return fmt.Errorf("refusing to prune all %d objects: %w; allow an empty render to prune them", len(live), errEmptyRender)
 	}
 
 	// The parent must name every group-kind before a member of that kind
 	// exists, so that an interrupted apply still leaves findable members.
-	gks, namespaces := inventoryOf(desired)
+	gks, namespaces := inventoryOf(s.desired)
 	if err := p.record(ctx, map[string]string{
 		GroupKindsAnnotation: formatGroupKinds(append(gks, parseGroupKinds(p.annotation(GroupKindsAnnotation))...)),
 		NamespacesAnnotation: formatNamespaces(append(namespaces, parseList(p.annotation(NamespacesAnnotation))...)),
@@ -99,9 +88,11 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		return err
 	}
 
-	toApply, toWait := p.diff(desired, live)
-	if len(toApply) > 0 {
-		changes, err := p.cluster.manager.ApplyAllStaged(ctx, toApply, ssa.ApplyOptions{
+	for _, key := range s.unchanged {
+		p.result.ChangeSet.Add(entry(s.desired[key], ssa.UnchangedAction))
+	}
+	if len(s.apply) > 0 {
+		changes, err := p.cluster.manager.ApplyAllStaged(ctx, s.apply, ssa.ApplyOptions{
 			WaitInterval: p.opts.PollInterval,
 			WaitTimeout:  p.opts.HealthTimeout,
 		})
@@ -112,7 +103,7 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 			return fmt.Errorf("apply revision %s: %w", p.set.Revision, err)
 		}
 	}
-	if err := p.prune(ctx, staleMembers(desired, live)); err != nil {
+	if err := p.prune(ctx, s.prune, s.orphan); err != nil {
 		return err
 	}
 	if p.removed {
@@ -132,7 +123,7 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		RevisionAnnotation:   p.set.Revision,
 	}
 
-	if len(toWait) > 0 {
+	if toWait := s.toWait(); len(toWait) > 0 {
 		p.result.Phase = PhaseProgressing
 		p.result.Message = fmt.Sprintf("waiting for %d objects to become ready", len(toWait))
 		p.opts.Observe(p.result)
@@ -144,8 +135,86 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		}
 	}
 	p.result.Phase = PhaseReady
-	p.result.Message = fmt.Sprintf("revision %s applied, %d objects ready", p.set.Revision, len(desired))
+	p.result.Message = fmt.Sprintf("revision %s applied, %d objects ready", p.set.Revision, len(s.desired))
 	return p.record(ctx, nil)
+}
+
+// survey is what a pass finds on the cluster and decides from it before it
+// changes anything; applying and planning both start from it.
+type survey struct {
+	desired, live map[object.ObjMetadata]*unstructured.Unstructured
+	// apply holds the desired objects that differ from their live copies,
+	// or have none, in apply order.
+	apply []*unstructured.Unstructured
+	// unchanged holds the desired objects already in sync.
+	unchanged []object.ObjMetadata
+	// prune holds the stale members to delete, and orphan those annotated
+	// PruneAnnotation=disabled, which only leave the ApplySet; both in
+	// apply order.
+	prune, orphan []*unstructured.Unstructured
+}
+
+// survey reads the tier's ApplySet members, one list per group-kind, and
+// sorts the desired and live objects into what to apply, what is in sync
+// and what to prune. It writes nothing.
+func (p *tierPass) survey(ctx context.Context) (*survey, error) {
+	if p.parent != nil && !ownedByTandem(p.parent.Annotations[ToolingAnnotation]) {
+		return nil, fmt.Errorf("ApplySet parent Secret/%s/%s is managed by %q, not tandem",
+			Namespace, p.parentName, p.parent.Annotations[ToolingAnnotation])
+	}
+	desired, err := p.desired()
+	if err != nil {
+		return nil, err
+	}
+	live, err := p.cluster.listMembers(ctx, p.id, p.listVersions(desired))
+	if err != nil {
+		return nil, err
+	}
+	if len(desired) == 0 && len(live) > 0 && !p.allowEmpty {
+		return nil, fmt.Errorf("refusing to prune all %d objects: %w; allow an empty render to prune them", len(live), errEmptyRender)
+	}
+	s := &survey{desired: desired, live: live}
+	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
+		obj := desired[key]
+		if l, ok := live[key]; ok && inSync(obj, l, p.opts.FieldManager) {
+			s.unchanged = append(s.unchanged, key)
+		} else {
+			s.apply = append(s.apply, obj)
+		}
+	}
+	for _, obj := range staleMembers(desired, live) {
+		if obj.GetAnnotations()[PruneAnnotation] == PruneDisabled {
+			s.orphan = append(s.orphan, obj)
+		} else {
+			s.prune = append(s.prune, obj)
+		}
+	}
+	return s, nil
+}
+
+// toWait returns what a pass waits for after applying: what it applied,
+// and what was in sync but is not healthy yet.
+func (s *survey) toWait() object.ObjMetadataSet {
+	var wait object.ObjMetadataSet
+	for _, obj := range s.apply {
+		wait = append(wait, object.UnstructuredToObjMetadata(obj))
+	}
+	for _, key := range s.unchanged {
+		if res, err := status.Compute(s.live[key]); err != nil || res.Status != status.CurrentStatus {
+			wait = append(wait, key)
+		}
+	}
+	return wait
+}
+
+// entry is the change set entry of an action on obj.
+func entry(obj *unstructured.Unstructured, action ssa.Action) ssa.ChangeSetEntry {
+	return ssa.ChangeSetEntry{
+		ObjMetadata:  object.UnstructuredToObjMetadata(obj),
+		GroupVersion: obj.GroupVersionKind().Version,
+		Subject:      utils.FmtUnstructured(obj),
+		Action:       action,
+	}
 }
 
 // desired returns copies of the tier's objects labelled as members of the
@@ -189,55 +258,18 @@ func (p *tierPass) listVersions(desired map[object.ObjMetadata]*unstructured.Uns
 	return versions
 }
 
-// diff splits desired objects into those to apply and those already in
-// sync, recording the latter as unchanged. It returns what to wait for:
-// what is applied, and what is in sync but not yet healthy.
-func (p *tierPass) diff(desired, live map[object.ObjMetadata]*unstructured.Unstructured) ([]*unstructured.Unstructured, object.ObjMetadataSet) {
-	var toApply []*unstructured.Unstructured
-	var toWait object.ObjMetadataSet
-	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
-		obj := desired[key]
-		l, ok := live[key]
-		if !ok || !inSync(obj, l, p.opts.FieldManager) {
-			toApply = append(toApply, obj)
-			toWait = append(toWait, key)
-			continue
-		}
-		p.result.ChangeSet.Add(ssa.ChangeSetEntry{
-			ObjMetadata:  key,
-			GroupVersion: obj.GroupVersionKind().Version,
-			Subject:      utils.FmtObjMetadata(key),
-			Action:       ssa.UnchangedAction,
-		})
-		if res, err := status.Compute(l); err != nil || res.Status != status.CurrentStatus {
-			toWait = append(toWait, key)
-		}
-	}
-	return toApply, toWait
-}
-
-// prune deletes stale members, last-applied kinds first, and orphans those
-// annotated PruneAnnotation=disabled by removing their membership label.
-// Deletion goes through ssa, which reads each object again and deletes it
-// only if it still carries the ApplySet's label.
-func (p *tierPass) prune(ctx context.Context, stale []*unstructured.Unstructured) error {
-	var remove []*unstructured.Unstructured
-	for _, obj := range stale {
-		if obj.GetAnnotations()[PruneAnnotation] != PruneDisabled {
-			remove = append(remove, obj)
-			continue
-		}
+// prune deletes stale members, last-applied kinds first, and orphans
+// others by removing their membership label. Deletion goes through ssa,
+// which reads each object again and deletes it only if it still carries the
+// ApplySet's label.
+func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Unstructured) error {
+	for _, obj := range orphan {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, PartOfLabel)
 		if err := p.cluster.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch),
 			client.FieldOwner(p.opts.FieldManager)); err != nil {
 			return fmt.Errorf("%s orphan failed: %w", utils.FmtUnstructured(obj), err)
 		}
-		p.result.ChangeSet.Add(ssa.ChangeSetEntry{
-			ObjMetadata:  object.UnstructuredToObjMetadata(obj),
-			GroupVersion: obj.GroupVersionKind().Version,
-			Subject:      utils.FmtUnstructured(obj),
-			Action:       ssa.SkippedAction,
-		})
+		p.result.ChangeSet.Add(entry(obj, ssa.SkippedAction))
 	}
 	if len(remove) == 0 {
 		return nil
