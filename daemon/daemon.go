@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,6 +24,12 @@ type Daemon struct {
 	log        *slog.Logger
 	status     *statusStore
 	metrics    *metrics
+	// progress wakes the loop when a pass ended, to release the next wave.
+	progress chan struct{}
+
+	mu      sync.Mutex
+	rollout *rollout
+	current []reconciler.Target // what the reconciler was last given
 }
 
 // Config holds what a Daemon is wired from.
@@ -43,11 +50,12 @@ func New(cfg Config, newReconciler func(observe func(reconciler.Result)) *reconc
 		log = slog.Default()
 	}
 	d := &Daemon{
-		repo:    cfg.Repository,
-		poller:  cfg.Poller,
-		log:     log,
-		status:  newStatusStore(),
-		metrics: newMetrics(cfg.Poller),
+		repo:     cfg.Repository,
+		poller:   cfg.Poller,
+		log:      log,
+		status:   newStatusStore(),
+		metrics:  newMetrics(cfg.Poller),
+		progress: make(chan struct{}, 1),
 	}
 	d.reconciler = newReconciler(d.observe)
 	return d
@@ -66,6 +74,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 				return ctx.Err()
 			case rev := <-d.poller.Revisions():
 				d.follow(ctx, rev)
+			case <-d.progress:
+				d.advance()
 			}
 		}
 	})
@@ -92,10 +102,37 @@ func (d *Daemon) follow(ctx context.Context, rev sources.Revision) {
 	for _, w := range res.Warnings {
 		log.Warn("render warning", "warning", w)
 	}
-	targets := reconciler.TargetsFor(res, rev.String())
-	d.status.rendered(rev, res, targets)
-	log.Info("revision rendered", "targets", len(res.Targets), "clusters", len(targets),
-		"duration", time.Since(began).Round(time.Millisecond))
+	d.status.rendered(rev, res)
+	log.Info("revision rendered", "targets", len(res.Targets), "duration", time.Since(began).Round(time.Millisecond))
+	d.mu.Lock()
+	d.rollout = newRollout(res, rev.String(), d.current)
+	d.mu.Unlock()
+	d.release()
+	d.advance()
+}
+
+// advance releases the next wave of the rollout once the waves before it
+// are Ready.
+func (d *Daemon) advance() {
+	d.mu.Lock()
+	advanced := d.rollout != nil && d.rollout.advance(d.status.readyAt)
+	d.mu.Unlock()
+	if advanced {
+		d.release()
+	}
+}
+
+// release hands the rollout's current targets to the reconciler.
+func (d *Daemon) release() {
+	d.mu.Lock()
+	targets := d.rollout.targets()
+	d.current = targets
+	for sol, n := range d.rollout.waves {
+		d.log.Info("rollout released", "solution", sol, "revision", d.rollout.revision,
+			"wave", d.rollout.released[sol]+1, "waves", n)
+	}
+	d.mu.Unlock()
+	d.status.setTargets(targets)
 	d.reconciler.SetTargets(targets)
 }
 
@@ -111,13 +148,26 @@ func (d *Daemon) render(ctx context.Context, rev sources.Revision) (*renderer.Re
 	return res, nil
 }
 
-// observe receives every reconcile result.
+// observe receives every reconcile result, from the reconciler's
+// goroutines.
 func (d *Daemon) observe(res reconciler.Result) {
 	d.status.observe(res)
 	d.metrics.observe(res)
+	if !res.Finished.IsZero() {
+		select {
+		case d.progress <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
 }
 
 // Status returns what the daemon knows now.
 func (d *Daemon) Status() Status {
-	return d.status.snapshot(d.poller.Status(), d.poller.Spec())
+	st := d.status.snapshot(d.poller.Status(), d.poller.Spec())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.rollout != nil {
+		st.Rollouts = d.rollout.status(d.status.phaseAt(d.rollout.revision))
+	}
+	return st
 }

@@ -13,9 +13,10 @@ import (
 
 // Status is the daemon's report, served as JSON at /api/v1/status.
 type Status struct {
-	Source  SourceStatus   `json:"source"`
-	Render  RenderStatus   `json:"render"`
-	Targets []TargetStatus `json:"targets"`
+	Source   SourceStatus    `json:"source"`
+	Render   RenderStatus    `json:"render"`
+	Rollouts []RolloutStatus `json:"rollouts,omitempty"`
+	Targets  []TargetStatus  `json:"targets"`
 }
 
 // SourceStatus is what the poller knows about the config repository.
@@ -97,13 +98,20 @@ func (s *statusStore) renderFailed(rev sources.Revision, err error) {
 	s.render.Revision, s.render.Error, s.render.Time, s.render.Warnings = rev.String(), err.Error(), &now, nil
 }
 
-// rendered records a revision's render and makes its targets the desired
-// ones; targets it no longer has are dropped.
-func (s *statusStore) rendered(rev sources.Revision, res *renderer.Result, targets []reconciler.Target) {
+// rendered records a revision's render.
+func (s *statusStore) rendered(rev sources.Revision, res *renderer.Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.render = RenderStatus{Revision: rev.String(), LastGoodRevision: rev.String(), Time: &now, Warnings: res.Warnings}
+}
+
+// setTargets makes targets the desired ones; targets no longer among them
+// are dropped.
+func (s *statusStore) setTargets(targets []reconciler.Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
 	desired := map[targetKey]bool{}
 	for _, t := range targets {
 		for _, ts := range t.Tiers {
@@ -144,6 +152,28 @@ func (s *statusStore) observe(res reconciler.Result) {
 	}
 	if res.Phase == reconciler.PhaseReady {
 		st.AppliedRevision = res.Revision
+	}
+}
+
+// readyAt reports whether the target k is Ready at revision.
+func (s *statusStore) readyAt(k targetKey, revision string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.targets[k]
+	return ok && st.Phase == string(reconciler.PhaseReady) && st.AppliedRevision == revision
+}
+
+// phaseAt returns a function saying where a target stands and whether it
+// is at revision.
+func (s *statusStore) phaseAt(revision string) func(targetKey) (string, bool) {
+	return func(k targetKey) (string, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		st, ok := s.targets[k]
+		if !ok {
+			return PhasePending, false
+		}
+		return st.Phase, st.AppliedRevision == revision
 	}
 }
 

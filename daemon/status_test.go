@@ -37,7 +37,8 @@ func TestStatusFollowsRendersAndPasses(t *testing.T) {
 	s := newStatusStore()
 	first, second := revision("1111111111111111111111111111111111111111"), revision("2222222222222222222222222222222222222222")
 
-	s.rendered(first, &renderer.Result{}, targetsAt(first, "plant-a", "plant-b"))
+	s.rendered(first, &renderer.Result{})
+	s.setTargets(targetsAt(first, "plant-a", "plant-b"))
 	st := s.snapshot(sources.Status{}, sources.Spec{})
 	if len(st.Targets) != 2 || st.Targets[0].Phase != PhasePending || st.Targets[0].DesiredRevision != first.String() {
 		t.Fatalf("after the first render: %+v, want two Pending targets at %s", st.Targets, first)
@@ -61,7 +62,8 @@ func TestStatusFollowsRendersAndPasses(t *testing.T) {
 	}
 
 	// A new render drops plant-b; a late result of the old revision is ignored.
-	s.rendered(second, &renderer.Result{}, targetsAt(second, "plant-a"))
+	s.rendered(second, &renderer.Result{})
+	s.setTargets(targetsAt(second, "plant-a"))
 	s.observe(result("plant-a", first, reconciler.PhaseFailed))
 	st = s.snapshot(sources.Status{}, sources.Spec{})
 	if len(st.Targets) != 1 {

@@ -219,6 +219,51 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 		e.assertMatchesRender(e.expected())
 	})
 
+	t.Run("a rollout halts at an unreachable canary and resumes when it is back", func(t *testing.T) {
+		e.t = t
+		before := e.head()
+		canary := e.fleet.Cluster("plant-a")
+		if err := canary.StopAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 4", "scale: 6", 1) })
+		head := e.commitAndPush("Scale smart-factory to 6")
+		e.eventually(converge, "the rollout halted at the canary", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			if len(st.Rollouts) != 1 || !strings.HasSuffix(st.Rollouts[0].Revision, head) || !strings.Contains(st.Rollouts[0].Halted, "plant-a Unreachable") {
+				return errorf("rollouts %+v", st.Rollouts)
+			}
+			for _, ts := range st.Targets {
+				if ts.Cluster == "cloud" && (ts.Phase != "Ready" || !strings.HasSuffix(ts.AppliedRevision, head)) {
+					return errorf("cloud, in the canary's wave, is %s at %s", ts.Phase, ts.AppliedRevision)
+				}
+			}
+			return nil
+		})
+		st, err := e.status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ts := range st.Targets {
+			if (ts.Cluster == "plant-b" || ts.Cluster == "plant-c") && !strings.HasSuffix(ts.DesiredRevision, before) {
+				t.Errorf("%s on %s was given %s while the canary is down", ts.Tier, ts.Cluster, ts.DesiredRevision)
+			}
+		}
+		if got := e.replicas("plant-b", "Deployment", "factory-edge", "inference"); got == e.expectedReplicas("plant-b", "inference") {
+			t.Errorf("plant-b inference already at the new revision's %d replicas", got)
+		}
+		if err := canary.StartAPIServer(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.waitConverged(head, converge)
+		e.assertMatchesRender(e.expected())
+		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 6", "scale: 4", 1) })
+		e.waitConverged(e.commitAndPush("Scale smart-factory back to 4"), converge)
+	})
+
 	t.Run("a commit that does not render applies nothing and names the file", func(t *testing.T) {
 		e.t = t
 		good := e.head()
@@ -270,6 +315,25 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 		e.waitConverged(head, converge)
 		e.assertMatchesRender(e.expected())
 	})
+}
+
+// expectedReplicas renders the clone and returns a Deployment's replicas on
+// a cluster.
+func (e *fleetEnv) expectedReplicas(cluster, name string) int64 {
+	e.t.Helper()
+	for _, t := range e.expected().Targets {
+		if t.Cluster != cluster {
+			continue
+		}
+		for _, o := range t.Objects {
+			if o.GetKind() == "Deployment" && o.GetName() == name {
+				n, _, _ := unstructured.NestedInt64(o.Object, "spec", "replicas")
+				return n
+			}
+		}
+	}
+	e.t.Fatalf("no Deployment %s rendered for %s", name, cluster)
+	return 0
 }
 
 func eq(want float64) func(float64) bool     { return func(v float64) bool { return v == want } }
