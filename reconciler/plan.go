@@ -1,0 +1,249 @@
+package reconciler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Plan is what a pass would do to one tier on one cluster, worked out
+// without changing anything there.
+type Plan struct {
+	Cluster  string
+	Solution string
+	Tier     string
+	// Revision is the revision the plan applies.
+	Revision string
+	// Err says why the tier could not be planned, or not in full, naming
+	// the object at fault; Changes then hold what could be planned.
+	Err error
+	// Unreachable is set when Err is a failure to reach the cluster.
+	Unreachable bool
+	// Changes say what would happen to every object the tier renders or
+	// holds, in apply order.
+	Changes []Change
+}
+
+// Change is what a pass would do to one object. Action is created,
+// configured or unchanged for an object of the render, deleted for a member
+// the render no longer has, and skipped for one of those annotated
+// PruneAnnotation=disabled, which would leave the ApplySet and stay. The
+// values of a Secret's data are masked as ssa.ResourceManager.Diff masks
+// them.
+type Change struct {
+	ssa.ChangeSetEntry
+	// Live is the object as the cluster holds it; nil for one that would
+	// be created.
+	Live *unstructured.Unstructured
+	// Planned is the object as the pass would leave it: the desired object
+	// for one created, the server's answer to a dry-run apply for one
+	// configured, the live one without its ApplySet label for one skipped;
+	// nil for one unchanged or deleted.
+	Planned *unstructured.Unstructured
+}
+
+// Counts tallies the plan's changes by action.
+func (p Plan) Counts() Counts {
+	var c Counts
+	for _, ch := range p.Changes {
+		c.add(ch.Action)
+	}
+	return c
+}
+
+// Plan works out what Apply would do to every target, along the same path
+// and writing nothing: it reads the ApplySet parents and members as Apply
+// does, takes the objects in sync with their members as unchanged, and
+// asks the cluster what applying each of the others would do with a
+// server-side dry-run apply. Stale members are planned as pruned, or as
+// skipped when annotated PruneAnnotation=disabled, and a render that would
+// prune a solution's every object is refused as Apply refuses it.
+//
+// Tiers are planned all at once, whatever their dependencies: a plan shows
+// the whole of a revision. It returns a plan per (cluster, solution, tier),
+// sorted; a cluster that cannot be reached has plans saying so, and the
+// others are planned all the same.
+func (r *Reconciler) Plan(ctx context.Context, targets []Target) []Plan {
+	plans := eachCluster(ctx, r.sem, targets, r.planCluster)
+	slices.SortFunc(plans, func(a, b Plan) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier))
+	})
+	return plans
+}
+
+// planCluster plans every tier of a cluster, the tiers concurrently.
+func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
+	cp, err := r.openCluster(ctx, t)
+	if err != nil {
+		plans := make([]Plan, len(t.Tiers))
+		for i, ts := range t.Tiers {
+			plans[i] = Plan{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+				Err: err, Unreachable: isUnreachable(err)}
+		}
+		return plans
+	}
+	plans := make([]Plan, len(cp.tiers))
+	var wg sync.WaitGroup
+	for i, ts := range cp.tiers {
+		if cp.errs[i] != nil {
+			plans[i] = Plan{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision, Err: cp.errs[i]}
+			continue
+		}
+		wg.Go(func() { plans[i] = cp.tierPass(i, &r.opts).plan(ctx) })
+	}
+	wg.Wait()
+	for _, p := range plans {
+		if p.Unreachable {
+			r.forget(t.Cluster)
+			break
+		}
+	}
+	return plans
+}
+
+// plan works out what run would do, from the same survey, and writes
+// nothing.
+func (p *tierPass) plan(ctx context.Context) Plan {
+	plan := Plan{Cluster: p.cluster.name, Solution: p.set.Solution, Tier: p.set.Tier, Revision: p.set.Revision}
+	s, err := p.survey(ctx)
+	if err != nil {
+		plan.Err, plan.Unreachable = err, isUnreachable(err)
+		return plan
+	}
+	for _, key := range s.unchanged {
+		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(s.desired[key], ssa.UnchangedAction), Live: s.live[key]})
+	}
+	applied, err := p.dryRun(ctx, s)
+	plan.Changes = append(plan.Changes, applied...)
+	plan.Err, plan.Unreachable = err, isUnreachable(err)
+	for _, obj := range s.prune {
+		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(obj, ssa.DeletedAction), Live: obj})
+	}
+	for _, obj := range s.orphan {
+		left := obj.DeepCopy()
+		labels := left.GetLabels()
+		delete(labels, PartOfLabel)
+		left.SetLabels(labels)
+		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(obj, ssa.SkippedAction), Live: obj, Planned: left})
+	}
+	for i := range plan.Changes {
+		if err := maskSecret(&plan.Changes[i]); err != nil {
+			plan.Err = errors.Join(plan.Err, err)
+		}
+	}
+	slices.SortStableFunc(plan.Changes, func(a, b Change) int { return compareObjects(a.ObjMetadata, b.ObjMetadata) })
+	return plan
+}
+
+// dryRun asks the cluster what applying each object of s.apply would do,
+// through ssa's server-side dry-run apply (ssa.ResourceManager.Diff), a few
+// objects at a time. It returns a change for every object it could plan,
+// and the errors of those it could not.
+func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, error) {
+	changes := make([]Change, len(s.apply))
+	errs := make([]error, len(s.apply))
+	var g errgroup.Group
+	g.SetLimit(dryRunConcurrency)
+	for i, obj := range s.apply {
+		g.Go(func() error {
+			e, live, merged, err := p.cluster.manager.Diff(ctx, obj.DeepCopy(), ssa.DiffOptions{})
+			if err != nil {
+				errs[i] = err
+				return nil
+			}
+			c := Change{ChangeSetEntry: *e}
+			switch e.Action {
+			case ssa.CreatedAction:
+				c.Planned = obj
+			case ssa.ConfiguredAction:
+				c.Live, c.Planned = live, merged
+			default:
+				c.Live = s.live[e.ObjMetadata]
+			}
+			changes[i] = c
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	// An object in a namespace, or of a kind, that the same apply creates
+	// first cannot be dry-run before that exists: it would be created.
+	namespaces := make(map[string]bool)
+	kinds := make(map[schema.GroupKind]bool)
+	for i, obj := range s.apply {
+		switch {
+		case errs[i] != nil:
+		case obj.GroupVersionKind().GroupKind() == namespaceGroupKind && changes[i].Action == ssa.CreatedAction:
+			namespaces[obj.GetName()] = true
+		case obj.GroupVersionKind().GroupKind() == crdGroupKind:
+			group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "kind")
+			kinds[schema.GroupKind{Group: group, Kind: kind}] = true
+		}
+	}
+	planned := make([]Change, 0, len(s.apply))
+	for i, obj := range s.apply {
+		switch err := errs[i]; {
+		case err == nil:
+		case apierrors.IsNotFound(err) && namespaces[obj.GetNamespace()],
+			meta.IsNoMatchError(err) && kinds[obj.GroupVersionKind().GroupKind()]:
+			changes[i] = Change{ChangeSetEntry: entry(obj, ssa.CreatedAction), Planned: obj}
+			errs[i] = nil
+		default:
+			// ssa's dry-run errors name the object.
+			continue
+		}
+		planned = append(planned, changes[i])
+	}
+	return planned, errors.Join(errs...)
+}
+
+// dryRunConcurrency bounds the dry-run applies in flight per tier, as the
+// ssa manager's concurrency bounds applies.
+const dryRunConcurrency = 4
+
+var (
+	namespaceGroupKind = schema.GroupKind{Kind: "Namespace"}
+	crdGroupKind       = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
+)
+
+// maskSecret masks the values of a Secret's data and stringData in a
+// change, unless ssa's Diff masked them already.
+func maskSecret(c *Change) error {
+	obj := c.Live
+	if obj == nil {
+		obj = c.Planned
+	}
+	if obj == nil || !utils.IsSecret(obj) || c.Action == ssa.ConfiguredAction {
+		return nil
+	}
+	for _, u := range []*unstructured.Unstructured{c.Live, c.Planned} {
+		if u == nil {
+			continue
+		}
+		if data, ok, _ := unstructured.NestedMap(u.Object, "stringData"); ok {
+			for k := range data {
+				data[k] = maskedValue
+			}
+			_ = unstructured.SetNestedMap(u.Object, data, "stringData")
+		}
+	}
+	if err := ssa.SanitizeUnstructuredData(c.Live, c.Planned); err != nil {
+		return fmt.Errorf("%s: mask data: %w", c.Subject, err)
+	}
+	return nil
+}
+
+// maskedValue is ssa's mask of a Secret value.
+const maskedValue = "***"
