@@ -113,12 +113,17 @@ type Report struct {
 	Summary []Group `json:"summary"`
 	// Changes are sorted by cluster, then by group, kind, namespace and name.
 	Changes []Change `json:"changes"`
+	// Failures are the clusters, or tiers, that could not be compared with
+	// the head revision; only a comparison with the live clusters has any.
+	Failures []Failure `json:"failures,omitempty"`
 }
 
-// Empty reports whether the head revision changes nothing.
+// Empty reports whether the head revision changes nothing, as far as the
+// report could tell: see Failures.
 func (r *Report) Empty() bool { return len(r.Changes) == 0 }
 
-// Count returns how many objects the report adds, removes and changes.
+// Count returns how many objects the report adds, removes and changes;
+// orphaned objects count as changed.
 func (r *Report) Count() (added, removed, changed int) { return count(r.Changes) }
 
 func count(changes []Change) (added, removed, changed int) {
@@ -128,11 +133,40 @@ func count(changes []Change) (added, removed, changed int) {
 			added++
 		case Removed:
 			removed++
-		case Changed:
+		case Changed, Orphaned:
 			changed++
 		}
 	}
 	return added, removed, changed
+}
+
+// describe compares and prints changes, each on its own: the costly part
+// of a diff of many sites, spread over the processors. It sets every
+// change's diff and, for a changed object, its highlights, and reports
+// which changed objects turn out to be equal.
+func describe(changes []Change) (unchanged []bool, err error) {
+	unchanged = make([]bool, len(changes))
+	p := newPrinter()
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range changes {
+		c := &changes[i]
+		g.Go(func() error {
+			if c.Action == Changed {
+				if unchanged[i] = equal(c.Base.Object, c.Head.Object); unchanged[i] {
+					return nil
+				}
+				c.Highlights, c.Other = highlights(c.Base, c.Head)
+			}
+			d, err := p.unified(c.Base, c.Head)
+			if err != nil {
+				return fmt.Errorf("diff %s on cluster %s: %w", c.ObjectKey, c.Cluster, err)
+			}
+			c.Diff = d
+			return nil
+		})
+	}
+	return unchanged, g.Wait()
 }
 
 // placed is a rendered object and where the renderer put it.
@@ -173,30 +207,8 @@ func Compare(base, head Revision) (*Report, error) {
 		}
 	}
 
-	// Compare and print the rest, each on its own: the costly part of a
-	// diff of many sites, spread over the processors.
-	unchanged := make([]bool, len(changes))
-	p := newPrinter()
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range changes {
-		c := &changes[i]
-		g.Go(func() error {
-			if c.Action == Changed {
-				if unchanged[i] = equal(c.Base.Object, c.Head.Object); unchanged[i] {
-					return nil
-				}
-				c.Highlights, c.Other = highlights(c.Base, c.Head)
-			}
-			d, err := p.unified(c.Base, c.Head)
-			if err != nil {
-				return fmt.Errorf("diff %s on cluster %s: %w", c.ObjectKey, c.Cluster, err)
-			}
-			c.Diff = d
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	unchanged, err := describe(changes)
+	if err != nil {
 		return nil, err
 	}
 	r := &Report{Base: base.Name, Head: head.Name, Changes: []Change{}}
@@ -208,7 +220,7 @@ func Compare(base, head Revision) (*Report, error) {
 	r.Clusters = len(clusters)
 	r.Scale = scaleChanges(base.Result, head.Result)
 	r.SitesAdded, r.SitesRemoved = siteChanges(base.Result, head.Result)
-	r.Summary = summarize(r.Changes, base.Result, head.Result)
+	r.Summary = summarize(r.Changes, targetsOf(base.Result), targetsOf(head.Result), tierRanks(head.Result, base.Result))
 	return r, nil
 }
 

@@ -30,6 +30,12 @@ func WriteMarkdown(w io.Writer, r *Report, maxSize int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### tandem diff `%s` → `%s`\n\n", mdCode(r.Base), mdCode(r.Head))
 	fmt.Fprintf(&b, "**%s**\n", headline(r))
+	if len(r.Failures) > 0 {
+		b.WriteString("\n> [!WARNING]\n> Not compared:\n")
+		for _, f := range r.Failures {
+			fmt.Fprintf(&b, "> - %s\n", strings.ReplaceAll(html.EscapeString(f.String()), "\n", "<br>"))
+		}
+	}
 	if r.Empty() {
 		_, err := io.WriteString(w, b.String())
 		return err

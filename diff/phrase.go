@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -59,7 +60,7 @@ func effectLines(g *Group) []string {
 	var out []string
 	for _, e := range g.Effects {
 		switch e.Action {
-		case Added, Removed:
+		case Added, Removed, Orphaned:
 			out = append(out, fmt.Sprintf("%s %s %s", e.Kind, e.Name, e.Action))
 			continue
 		}
@@ -139,8 +140,17 @@ func countsLine(added, removed, changed int) string {
 	return strings.Join(parts, ", ")
 }
 
-// headline says how many clusters change and how.
+// headline says how many clusters change and how, and how many could not
+// be compared.
 func headline(r *Report) string {
+	s := changesLine(r)
+	if n := len(failedClusters(r)); n > 0 {
+		s += fmt.Sprintf(" %d of %d clusters could not be compared.", n, r.Clusters)
+	}
+	return s
+}
+
+func changesLine(r *Report) string {
 	if r.Empty() {
 		return "No changes."
 	}
@@ -177,4 +187,16 @@ func multiSolution(r *Report) bool {
 func scaleLine(s ScaleChange) string {
 	return fmt.Sprintf("%s scale %s → %s", s.Solution,
 		strconv.FormatFloat(s.From, 'f', -1, 64), strconv.FormatFloat(s.To, 'f', -1, 64))
+}
+
+// failedClusters returns the clusters with a failure, in the order of the
+// failures.
+func failedClusters(r *Report) []string {
+	var out []string
+	for _, f := range r.Failures {
+		if !slices.Contains(out, f.Cluster) {
+			out = append(out, f.Cluster)
+		}
+	}
+	return out
 }

@@ -60,8 +60,10 @@ func targetsOf(res *renderer.Result) map[target]bool {
 }
 
 // summarize groups the places of each tier by what changes there, the same
-// changes forming one group however many places share them.
-func summarize(changes []Change, base, head *renderer.Result) []Group {
+// changes forming one group however many places share them. before and
+// after are the places each tier is at on either side, which tell a tier
+// added or removed from one that changes; rank orders the tiers.
+func summarize(changes []Change, before, after map[target]bool, rank map[string]int) []Group {
 	effects := map[target][]Effect{}
 	var order []target
 	for _, c := range changes {
@@ -74,7 +76,6 @@ func summarize(changes []Change, base, head *renderer.Result) []Group {
 			Highlights: c.Highlights, Other: c.Other,
 		})
 	}
-	before, after := targetsOf(base), targetsOf(head)
 	type groupKey struct{ solution, tier, signature string }
 	groups := map[groupKey]*Group{}
 	var keys []groupKey
@@ -106,7 +107,6 @@ func summarize(changes []Change, base, head *renderer.Result) []Group {
 		slices.Sort(g.Clusters)
 		out = append(out, *g)
 	}
-	rank := tierRanks(head, base)
 	slices.SortStableFunc(out, func(a, b Group) int {
 		return cmp.Or(
 			cmp.Compare(a.Solution, b.Solution),

@@ -24,6 +24,13 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 	t := &textWriter{w: bufio.NewWriter(w), color: color}
 	t.paint(ansiBold, fmt.Sprintf("tandem diff %s → %s", r.Base, r.Head))
 	t.line(headline(r))
+	if len(r.Failures) > 0 {
+		t.line("")
+		t.paint(ansiBold, "Not compared")
+		for _, f := range r.Failures {
+			t.paint(ansiRed, "  "+strings.ReplaceAll(f.String(), "\n", "\n    "))
+		}
+	}
 	if r.Empty() {
 		return t.w.Flush()
 	}

@@ -16,6 +16,11 @@
 // ssa's dry-run and apply. Health comes from kstatus, first on the listed
 // objects and then, for what is not yet current, by polling until a timeout.
 //
+// Plan takes the same path without writing: objects in sync are unchanged,
+// the others go through a server-side dry-run apply, and stale members are
+// planned as pruned. It answers with a Plan per (cluster, solution, tier),
+// which "tandem diff --live" prints.
+//
 // Every pass answers with a Result per (cluster, solution, tier), built on
 // ssa's ChangeSet, which logs, status, metrics and "tandem apply" all print.
 package reconciler
