@@ -29,6 +29,7 @@ type serveOptions struct {
 	listen            string
 	webhookSecretFile string
 	clusters          clusterFlags
+	leader            leaderFlags
 	reconcile         reconciler.Options
 	logFormat         string
 	logLevel          string
@@ -53,7 +54,11 @@ kubeconfig context (--kubeconfig, or the KUBECONFIG list), or with
 tandem runs in.
 
 Endpoints on --listen: /healthz, /readyz, /metrics, /api/v1/status and, with
---webhook-secret-file, the push webhook at /hooks/git.`,
+--webhook-secret-file, the push webhook at /hooks/git.
+
+With --leader-elect several replicas can run: the one holding the Lease
+reconciles, the others stand by, and a leader that loses the Lease exits to
+be restarted as a candidate.`,
 		Example: `  tandem serve --repo https://git.example.com/iot/config.git --ref main \
       --kubeconfig ~/.kube/fleet --webhook-secret-file /etc/tandem/webhook-secret
 
@@ -72,6 +77,7 @@ Endpoints on --listen: /healthz, /readyz, /metrics, /api/v1/status and, with
 	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
 	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
 	o.clusters.register(f)
+	o.leader.register(f)
 	f.IntVar(&o.reconcile.Concurrency, "concurrency", 4, "clusters reconciled at once")
 	f.DurationVar(&o.reconcile.DriftInterval, "drift-interval", 5*time.Minute, "how often to re-apply the current revision to undo drift")
 	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy")
@@ -146,7 +152,7 @@ func serve(ctx context.Context, o *serveOptions) error {
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	runErr := make(chan error, 1)
-	go func() { runErr <- d.Run(runCtx) }()
+	go func() { runErr <- o.leader.run(runCtx, o.clusters.kubeconfig, log, d.Run) }()
 
 	select {
 	case err = <-serveErr:
@@ -155,8 +161,9 @@ func serve(ctx context.Context, o *serveOptions) error {
 	case <-ctx.Done():
 		log.Info("shutting down", "timeout", o.shutdownTimeout)
 	}
-	// In-flight applies get the shutdown timeout to finish; what is cut
-	// short converges on the next start, since applying twice is applying once.
+	// In-flight passes are abandoned at once and get the shutdown timeout to
+	// wind down; what they cut short converges on the next start, since
+	// applying twice is applying once.
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancelStop()
 	cancelRun()
