@@ -94,15 +94,21 @@ func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
 		return plans
 	}
 	plans := make([]Plan, len(cp.tiers))
+	failed := make([][]failedDryRun, len(cp.tiers))
 	var wg sync.WaitGroup
 	for i, ts := range cp.tiers {
 		if cp.errs[i] != nil {
 			plans[i] = Plan{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision, Err: cp.errs[i]}
 			continue
 		}
-		wg.Go(func() { plans[i] = cp.tierPass(i, &r.opts).plan(ctx) })
+		wg.Go(func() { plans[i], failed[i] = cp.tierPass(i, &r.opts).plan(ctx) })
 	}
 	wg.Wait()
+
+	first := createdFirst(plans)
+	for i := range plans {
+		plans[i].settle(failed[i], first)
+	}
 	for _, p := range plans {
 		if p.Unreachable {
 			r.forget(t.Cluster)
@@ -113,20 +119,20 @@ func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
 }
 
 // plan works out what run would do, from the same survey, and writes
-// nothing.
-func (p *tierPass) plan(ctx context.Context) Plan {
+// nothing. It returns the dry-runs that failed apart, for planCluster to
+// settle once it knows what the cluster's other tiers create.
+func (p *tierPass) plan(ctx context.Context) (Plan, []failedDryRun) {
 	plan := Plan{Cluster: p.cluster.name, Solution: p.set.Solution, Tier: p.set.Tier, Revision: p.set.Revision}
 	s, err := p.survey(ctx)
 	if err != nil {
 		plan.Err, plan.Unreachable = err, isUnreachable(err)
-		return plan
+		return plan, nil
 	}
 	for _, key := range s.unchanged {
 		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(s.desired[key], ssa.UnchangedAction), Live: s.live[key]})
 	}
-	applied, err := p.dryRun(ctx, s)
+	applied, failed := p.dryRun(ctx, s)
 	plan.Changes = append(plan.Changes, applied...)
-	plan.Err, plan.Unreachable = err, isUnreachable(err)
 	for _, obj := range s.prune {
 		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(obj, ssa.DeletedAction), Live: obj})
 	}
@@ -137,20 +143,20 @@ func (p *tierPass) plan(ctx context.Context) Plan {
 		left.SetLabels(labels)
 		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(obj, ssa.SkippedAction), Live: obj, Planned: left})
 	}
-	for i := range plan.Changes {
-		if err := maskSecret(&plan.Changes[i]); err != nil {
-			plan.Err = errors.Join(plan.Err, err)
-		}
-	}
-	slices.SortStableFunc(plan.Changes, func(a, b Change) int { return compareObjects(a.ObjMetadata, b.ObjMetadata) })
-	return plan
+	return plan, failed
+}
+
+// failedDryRun is an object whose dry-run apply failed, and why.
+type failedDryRun struct {
+	obj *unstructured.Unstructured
+	err error
 }
 
 // dryRun asks the cluster what applying each object of s.apply would do,
 // through ssa's server-side dry-run apply (ssa.ResourceManager.Diff), a few
 // objects at a time. It returns a change for every object it could plan,
-// and the errors of those it could not.
-func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, error) {
+// and the objects it could not.
+func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, []failedDryRun) {
 	changes := make([]Change, len(s.apply))
 	errs := make([]error, len(s.apply))
 	var g errgroup.Group
@@ -176,47 +182,83 @@ func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, error) {
 		})
 	}
 	_ = g.Wait()
-
-	// An object in a namespace, or of a kind, that the same apply creates
-	// first cannot be dry-run before that exists: it would be created.
-	namespaces := make(map[string]bool)
-	kinds := make(map[schema.GroupKind]bool)
-	for i, obj := range s.apply {
-		switch {
-		case errs[i] != nil:
-		case obj.GroupVersionKind().GroupKind() == namespaceGroupKind && changes[i].Action == ssa.CreatedAction:
-			namespaces[obj.GetName()] = true
-		case obj.GroupVersionKind().GroupKind() == crdGroupKind:
-			group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
-			kind, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "kind")
-			kinds[schema.GroupKind{Group: group, Kind: kind}] = true
-		}
-	}
 	planned := make([]Change, 0, len(s.apply))
+	var failed []failedDryRun
 	for i, obj := range s.apply {
-		switch err := errs[i]; {
-		case err == nil:
-		case apierrors.IsNotFound(err) && namespaces[obj.GetNamespace()],
-			meta.IsNoMatchError(err) && kinds[obj.GroupVersionKind().GroupKind()]:
-			changes[i] = Change{ChangeSetEntry: entry(obj, ssa.CreatedAction), Planned: obj}
-			errs[i] = nil
-		default:
-			// ssa's dry-run errors name the object.
+		if errs[i] != nil {
+			failed = append(failed, failedDryRun{obj: obj, err: errs[i]})
 			continue
 		}
 		planned = append(planned, changes[i])
 	}
-	return planned, errors.Join(errs...)
+	return planned, failed
 }
 
 // dryRunConcurrency bounds the dry-run applies in flight per tier, as the
 // ssa manager's concurrency bounds applies.
 const dryRunConcurrency = 4
 
+// created is what a pass over a cluster creates before the objects that
+// need it: namespaces, and the kinds of CustomResourceDefinitions.
+type created struct {
+	namespaces map[string]bool
+	kinds      map[schema.GroupKind]bool
+}
+
 var (
 	namespaceGroupKind = schema.GroupKind{Kind: "Namespace"}
 	crdGroupKind       = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
 )
+
+// createdFirst returns the namespaces the plans of a cluster create and the
+// kinds of the CustomResourceDefinitions they create or change. A pass
+// applies them first: ssa stages them within a tier, and a tier that needs
+// another's waits for it through dependsOn.
+func createdFirst(plans []Plan) created {
+	c := created{namespaces: make(map[string]bool), kinds: make(map[schema.GroupKind]bool)}
+	for _, p := range plans {
+		for _, ch := range p.Changes {
+			switch {
+			case ch.Planned == nil:
+			case ch.ObjMetadata.GroupKind == namespaceGroupKind && ch.Action == ssa.CreatedAction:
+				c.namespaces[ch.ObjMetadata.Name] = true
+			case ch.ObjMetadata.GroupKind == crdGroupKind:
+				group, _, _ := unstructured.NestedString(ch.Planned.Object, "spec", "group")
+				kind, _, _ := unstructured.NestedString(ch.Planned.Object, "spec", "names", "kind")
+				c.kinds[schema.GroupKind{Group: group, Kind: kind}] = true
+			}
+		}
+	}
+	return c
+}
+
+// settle completes a plan: an object whose dry-run failed only because its
+// namespace or its kind does not exist yet, and the pass creates that
+// first, would be created; any other failure is the plan's error. Then it
+// masks Secrets and puts the changes in apply order.
+func (p *Plan) settle(failed []failedDryRun, first created) {
+	var errs []error
+	for _, f := range failed {
+		gk := f.obj.GroupVersionKind().GroupKind()
+		if apierrors.IsNotFound(f.err) && first.namespaces[f.obj.GetNamespace()] ||
+			meta.IsNoMatchError(f.err) && first.kinds[gk] {
+			p.Changes = append(p.Changes, Change{ChangeSetEntry: entry(f.obj, ssa.CreatedAction), Planned: f.obj})
+			continue
+		}
+		// ssa's dry-run errors name the object.
+		errs = append(errs, f.err)
+	}
+	for i := range p.Changes {
+		if err := maskSecret(&p.Changes[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		p.Err = errors.Join(append([]error{p.Err}, errs...)...)
+		p.Unreachable = p.Unreachable || isUnreachable(p.Err)
+	}
+	slices.SortStableFunc(p.Changes, func(a, b Change) int { return compareObjects(a.ObjMetadata, b.ObjMetadata) })
+}
 
 // maskSecret masks the values of a Secret's data and stringData in a
 // change, unless ssa's Diff masked them already.

@@ -258,3 +258,21 @@ func TestPlanReportsAnUnreachableClusterAndPlansTheOthers(t *testing.T) {
 		t.Errorf("gone: unreachable %t, error %v; want it unreachable, named", plans[1].Unreachable, plans[1].Err)
 	}
 }
+
+func TestPlanCreatesObjectsInANamespaceAnotherTierCreates(t *testing.T) {
+	f := clusters(t)
+	r := New(fleetResolver(f, nil), testOptions(t))
+	plans := r.Plan(context.Background(), []Target{{Cluster: "plant-a", Tiers: []TierSet{
+		{Solution: "plan-tiers", Tier: "platform", Revision: "rev-1", Objects: []*unstructured.Unstructured{namespace("plan-tiers")}},
+		{Solution: "plan-tiers", Tier: "app", Revision: "rev-1", DependsOn: []string{"platform"},
+			Objects: []*unstructured.Unstructured{configMap("plan-tiers", "settings", map[string]any{"k": "v"})}},
+	}}})
+	if len(plans) != 2 {
+		t.Fatalf("got %d plans, want 2", len(plans))
+	}
+	for _, p := range plans {
+		if p.Err != nil || p.Counts().Created != 1 {
+			t.Errorf("tier %s: %+v, %v; want its object created", p.Tier, p.Counts(), p.Err)
+		}
+	}
+}
