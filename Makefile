@@ -22,13 +22,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-# Versions of the local control planes (see e2e/controlplane/go.mod).
-K8S_VERSION  := v1.37.2
-KWOK_VERSION := v0.8.0
-K8S_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
-                -X k8s.io/component-base/version.gitMajor=1 \
-                -X k8s.io/component-base/version.gitMinor=37 \
-                -X k8s.io/component-base/version.gitTreeState=clean
+include e2e/controlplane/versions.mk
 
 # The end-to-end tests find the control planes here.
 export TANDEM_CONTROLPLANE_BIN := $(CP_BIN)
@@ -46,7 +40,8 @@ build:
 
 test: lint unit e2e
 
-unit:
+# The reconciler's and the CLI's tests start local clusters too.
+unit: controlplane
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/e2e')
 
 e2e: controlplane
@@ -84,7 +79,7 @@ lint:
 # records which versions the binaries were built from.
 controlplane: $(CP_BIN)/.stamp
 
-$(CP_BIN)/.stamp: e2e/controlplane/go.mod e2e/controlplane/go.sum e2e/controlplane/etcd/main.go Makefile
+$(CP_BIN)/.stamp: e2e/controlplane/go.mod e2e/controlplane/go.sum e2e/controlplane/etcd/main.go e2e/controlplane/versions.mk
 	@mkdir -p $(CP_BIN)
 	@echo ">> building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $(K8S_VERSION) and etcd (cold: about 10 minutes)"
 	cd e2e/controlplane && $(GO) build -o $(CP_BIN)/ -ldflags '$(K8S_LDFLAGS)' \
