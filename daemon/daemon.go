@@ -132,7 +132,9 @@ func (d *Daemon) release() {
 			"wave", d.rollout.released[sol]+1, "waves", n)
 	}
 	d.mu.Unlock()
-	d.status.setTargets(targets)
+	for _, k := range d.status.setTargets(targets) {
+		d.metrics.forget(k)
+	}
 	d.reconciler.SetTargets(targets)
 }
 

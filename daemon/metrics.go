@@ -102,6 +102,15 @@ func (m *metrics) observe(res reconciler.Result) {
 	}
 }
 
+// forget drops the series of a target no longer reconciled, so that a
+// removed site does not stay Ready on dashboards.
+func (m *metrics) forget(k targetKey) {
+	labels := prometheus.Labels{"cluster": k.cluster, "solution": k.solution, "tier": k.tier}
+	m.phase.DeletePartialMatch(labels)
+	m.appliedRevision.DeletePartialMatch(labels)
+	m.reconcileTime.DeletePartialMatch(labels)
+}
+
 // sourceCollector reads the poller's status at scrape time.
 type sourceCollector struct{ poller *sources.Poller }
 

@@ -106,9 +106,11 @@ func (s *statusStore) rendered(rev sources.Revision, res *renderer.Result) {
 	s.render = RenderStatus{Revision: rev.String(), LastGoodRevision: rev.String(), Time: &now, Warnings: res.Warnings}
 }
 
-// setTargets makes targets the desired ones; targets no longer among them
-// are dropped.
-func (s *statusStore) setTargets(targets []reconciler.Target) {
+// setTargets makes targets the desired ones and returns the keys of those
+// no longer among them, which are dropped. A target given a new revision is
+// Pending until a pass over it reports: its former phase was about another
+// revision.
+func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []targetKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -122,14 +124,18 @@ func (s *statusStore) setTargets(targets []reconciler.Target) {
 				st = &TargetStatus{Solution: ts.Solution, Tier: ts.Tier, Cluster: t.Cluster, Phase: PhasePending, Since: now}
 				s.targets[k] = st
 			}
-			st.DesiredRevision = ts.Revision
+			if st.DesiredRevision != ts.Revision {
+				st.DesiredRevision, st.Phase, st.Since, st.Message = ts.Revision, PhasePending, now, ""
+			}
 		}
 	}
 	for k := range s.targets {
 		if !desired[k] {
 			delete(s.targets, k)
+			dropped = append(dropped, k)
 		}
 	}
+	return dropped
 }
 
 func (s *statusStore) observe(res reconciler.Result) {

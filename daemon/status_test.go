@@ -63,14 +63,16 @@ func TestStatusFollowsRendersAndPasses(t *testing.T) {
 
 	// A new render drops plant-b; a late result of the old revision is ignored.
 	s.rendered(second, &renderer.Result{})
-	s.setTargets(targetsAt(second, "plant-a"))
+	if dropped := s.setTargets(targetsAt(second, "plant-a")); len(dropped) != 1 || dropped[0].cluster != "plant-b" {
+		t.Errorf("setTargets dropped %v, want plant-b's edge tier", dropped)
+	}
 	s.observe(result("plant-a", first, reconciler.PhaseFailed))
 	st = s.snapshot(sources.Status{}, sources.Spec{})
 	if len(st.Targets) != 1 {
 		t.Fatalf("after plant-b left the render: %d targets, want 1", len(st.Targets))
 	}
-	if a := st.Targets[0]; a.Phase != "Ready" || a.DesiredRevision != second.String() || a.AppliedRevision != first.String() {
-		t.Errorf("plant-a while the second revision is pending: %+v", a)
+	if a := st.Targets[0]; a.Phase != PhasePending || a.DesiredRevision != second.String() || a.AppliedRevision != first.String() {
+		t.Errorf("plant-a while the second revision is pending: %+v, want Pending with the first applied", a)
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 // status endpoint (polled every 10 ms) reports it. The push webhook is the
 // only trigger: the daemon fetches hourly and corrects drift hourly.
 func BenchmarkCommitToApplied(b *testing.B) {
-	e := newBenchFleet(b, 10, fleetOptions{
+	e := newLightFleet(b, 10, fleetOptions{
 		DaemonArgs: []string{"--interval", "1h", "--drift-interval", "1h", "--log-level", "info"},
 	})
 	e.startDaemon()
@@ -55,10 +55,9 @@ func BenchmarkCommitToApplied(b *testing.B) {
 // cloud and 30 edge sites reconciled: after they converged, each iteration
 // waits for a drift pass over every target and samples the daemon.
 func BenchmarkDaemonRSS(b *testing.B) {
-	e := newBenchFleet(b, 30, fleetOptions{
-		StartTimeout:  10 * time.Minute,
-		StartAttempts: 3,
-		DaemonArgs:    []string{"--interval", "1h", "--drift-interval", "5s", "--log-level", "info"},
+	e := newLightFleet(b, 30, fleetOptions{
+		StartTimeout: 10 * time.Minute,
+		DaemonArgs:   []string{"--interval", "1h", "--drift-interval", "5s", "--log-level", "info"},
 	})
 	e.startDaemon()
 	e.waitConverged(e.head(), 5*time.Minute)
@@ -82,16 +81,16 @@ func BenchmarkDaemonRSS(b *testing.B) {
 // cluster of that name, "edge" on every site.
 var benchTiers = []string{"cloud", "edge"}
 
-// newBenchFleet starts API servers for a cloud and the given number of
+// newLightFleet starts API servers for a cloud and the given number of
 // edge sites, and a Git repository holding a solution for them whose 10
 // objects per tier are healthy as soon as they are stored.
-func newBenchFleet(b *testing.B, sites int, opts fleetOptions) *fleetEnv {
+func newLightFleet(b testing.TB, sites int, opts fleetOptions) *fleetEnv {
 	b.Helper()
 	if testing.Short() {
 		b.Skip("starts Kubernetes control planes")
 	}
 	repo := b.TempDir()
-	clusters := writeBenchRepo(b, repo, sites)
+	clusters := writeLightRepo(b, repo, sites)
 	res, err := renderer.Render(context.Background(), os.DirFS(repo), renderer.Options{})
 	if err != nil {
 		b.Fatalf("render the generated repository: %v", err)
@@ -103,10 +102,10 @@ func newBenchFleet(b *testing.B, sites int, opts fleetOptions) *fleetEnv {
 	return newFleetEnvWith(b, clusters, repo, opts)
 }
 
-// writeBenchRepo writes a config repository with a cloud tier and an edge
+// writeLightRepo writes a config repository with a cloud tier and an edge
 // tier of 10 objects each and the given number of Site files, and returns
 // the cluster names it targets, cloud first.
-func writeBenchRepo(b *testing.B, dir string, sites int) []string {
+func writeLightRepo(b testing.TB, dir string, sites int) []string {
 	b.Helper()
 	files := map[string]string{"tandem.yaml": `apiVersion: tandem.dev/v1alpha1
 kind: Solution

@@ -52,10 +52,6 @@ type fleetOptions struct {
 	APIServerOnly bool
 	// StartTimeout bounds the start of each cluster; zero means testbed's.
 	StartTimeout time.Duration
-	// StartAttempts is how often to try starting the clusters; zero means
-	// once. Dozens of API servers starting at once can lose the free port
-	// testbed chose to another process before they bind it.
-	StartAttempts int
 	// DaemonArgs are added to the flags of "tandem serve".
 	DaemonArgs []string
 }
@@ -68,7 +64,7 @@ func newFleetEnv(t *testing.T, clusters []string, fixture string) *fleetEnv {
 func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleetOptions) *fleetEnv {
 	t.Helper()
 	e := &fleetEnv{t: t, clients: map[string]client.Client{}, daemonArgs: opts.DaemonArgs}
-	e.fleet = startFleet(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly, StartTimeout: opts.StartTimeout}, opts.StartAttempts)
+	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly, StartTimeout: opts.StartTimeout})
 	for _, c := range e.fleet.Clusters() {
 		kube, err := client.New(c.RESTConfig(), client.Options{})
 		if err != nil {
@@ -117,25 +113,25 @@ func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleet
 	return e
 }
 
-// startFleet starts the clusters of opts, trying up to attempts times, and
-// stops them when the test ends.
-func startFleet(t testing.TB, opts testbed.Options, attempts int) *testbed.Fleet {
-	t.Helper()
-	for i := 1; i < attempts; i++ {
-		try := opts
-		try.Dir, try.Logf = t.TempDir(), t.Logf
-		f, err := testbed.Start(context.Background(), try)
-		if err == nil {
-			t.Cleanup(func() {
-				if err := f.Stop(); err != nil {
-					t.Errorf("stop clusters: %v", err)
-				}
-			})
-			return f
-		}
-		t.Logf("start clusters, attempt %d of %d: %v", i, attempts, err)
+// replica is a second "tandem serve" for the same clusters and repository,
+// with its own address, cache and log; the push webhook reaches only e.
+func (e *fleetEnv) replica() *fleetEnv {
+	e.t.Helper()
+	r := *e
+	port, err := freePort()
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return testbed.StartT(t, opts)
+	dir := e.t.TempDir()
+	r.listen = "127.0.0.1:" + strconv.Itoa(port)
+	r.cacheDir, r.logPath, r.daemon = filepath.Join(dir, "cache"), filepath.Join(dir, "tandem.log"), nil
+	e.t.Cleanup(func() {
+		r.stopDaemon(syscall.SIGTERM)
+		if e.t.Failed() {
+			e.t.Logf("--- replica's tandem serve log (last lines)\n%s", tail(r.logPath, 40))
+		}
+	})
+	return &r
 }
 
 // startDaemon starts "tandem serve" and waits until it answers /healthz.

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -50,9 +50,9 @@ var errLeadershipLost = errors.New("leader election lost")
 
 // run calls fn, once this process leads when leader election is on, and
 // returns when fn returns, ctx ends or leadership is lost.
-func (l *leaderFlags) run(ctx context.Context, kubeconfig string, log *slog.Logger, fn func(context.Context) error) error {
+func (l *leaderFlags) run(parent context.Context, kubeconfig string, log *slog.Logger, fn func(context.Context) error) error {
 	if !l.enabled {
-		return fn(ctx)
+		return fn(parent)
 	}
 	cfg, err := l.restConfig(kubeconfig)
 	if err != nil {
@@ -62,12 +62,26 @@ func (l *leaderFlags) run(ctx context.Context, kubeconfig string, log *slog.Logg
 	if err != nil {
 		return fmt.Errorf("leader election client: %w", err)
 	}
+	// A Lease cannot be created in a namespace that does not exist, and the
+	// elector would retry that forever.
+	if _, err := client.CoreV1().Namespaces().Get(parent, l.namespace, metav1.GetOptions{}); err != nil {
+		return fmt.Errorf("leader election: namespace of the Lease: %w (create it, or set --leader-elect-namespace)", err)
+	}
 	id, err := identity()
 	if err != nil {
 		return err
 	}
-	var led atomic.Bool
-	result := make(chan error, 1)
+	// fn runs at most once, only while leading, and not after Run has
+	// returned; its end ends the election too, releasing the Lease.
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		stopped bool
+		running sync.WaitGroup
+		result  error
+		led     bool
+	)
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock: &resourcelock.LeaseLock{
 			LeaseMeta:  metav1.ObjectMeta{Namespace: l.namespace, Name: l.name},
@@ -81,9 +95,24 @@ func (l *leaderFlags) run(ctx context.Context, kubeconfig string, log *slog.Logg
 		Name:            l.name,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(leading context.Context) {
+				mu.Lock()
+				if stopped {
+					mu.Unlock()
+					return
+				}
+				led = true
+				running.Add(1)
+				mu.Unlock()
+				defer running.Done()
 				log.Info("leading", "lease", l.namespace+"/"+l.name, "identity", id)
-				led.Store(true)
-				result <- fn(leading)
+				err := fn(leading)
+				if leading.Err() != nil && parent.Err() == nil {
+					err = errLeadershipLost // the elector ended fn: the Lease is gone
+				}
+				mu.Lock()
+				result = err
+				mu.Unlock()
+				cancel()
 			},
 			OnStoppedLeading: func() {},
 			OnNewLeader: func(leader string) {
@@ -97,17 +126,19 @@ func (l *leaderFlags) run(ctx context.Context, kubeconfig string, log *slog.Logg
 		return fmt.Errorf("leader election: %w", err)
 	}
 	log.Info("waiting for leadership", "lease", l.namespace+"/"+l.name, "identity", id)
-	// Run returns when ctx ends or the Lease is lost; either ends fn's
-	// context, so fn returns too.
+	// Run returns when ctx ends, fn returned or the Lease was lost; each
+	// ends fn's context.
 	elector.Run(ctx)
-	if !led.Load() {
-		return nil
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	running.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if !led {
+		return nil // ctx ended before this process led
 	}
-	err = <-result
-	if ctx.Err() == nil {
-		return errLeadershipLost
-	}
-	return err
+	return result
 }
 
 func (l *leaderFlags) restConfig(kubeconfig string) (*rest.Config, error) {

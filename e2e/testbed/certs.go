@@ -50,15 +50,19 @@ func newAuthority() (*authority, error) {
 	return &authority{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
-// writeServing writes a serving certificate for 127.0.0.1 and localhost and
-// its key into dir, returning their paths.
-func (a *authority) writeServing(dir string, serial int64) (certPath, keyPath string, err error) {
+// writeServing writes a serving certificate for 127.0.0.1 and localhost,
+// on any port, and its key into dir, returning their paths.
+func (a *authority) writeServing(dir string) (certPath, keyPath string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", "", err
 	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return "", "", err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
+		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "kube-apiserver"},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(7 * 24 * time.Hour),

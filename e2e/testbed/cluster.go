@@ -10,8 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 )
+
+// portAttempts bounds how often a cluster's API server is started on
+// another port after the one it was given was taken.
+const portAttempts = 3
 
 // localCluster is one cluster of a local fleet: an API server and, in full
 // mode, the components that make workloads run.
@@ -36,16 +41,26 @@ func (c *localCluster) start(ctx context.Context) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	c.port = port
-	if _, _, err := c.fleet.ca.writeServing(c.dir, int64(port)); err != nil {
+	if _, _, err := c.fleet.ca.writeServing(c.dir); err != nil {
 		return fmt.Errorf("write serving certificate: %w", err)
 	}
-	if err := c.startAPIServer(ctx); err != nil {
-		return err
+	// Another process can take a free port between freePort and the API
+	// server binding it, more often when many clusters start at once; then
+	// the API server exits and another port is tried.
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		c.port = port
+		err = c.startAPIServer(ctx)
+		if err == nil {
+			break
+		}
+		if attempt == portAttempts || !strings.Contains(tailFile(c.apiserver.logPath, 40), "address already in use") {
+			return err
+		}
+		c.fleet.opts.Logf("cluster %s: port %d was taken, trying another", c.name, port)
 	}
 	if !c.fleet.opts.Full {
 		return nil
