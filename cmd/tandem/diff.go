@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/tandem-gitops/tandem/diff"
+	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
 	"github.com/tandem-gitops/tandem/sources"
 )
@@ -28,12 +31,15 @@ type diffOptions struct {
 	color            string
 	exitCode         bool
 	maxSize          int
+	live             bool
+	clusters         clusterFlags
+	only             []string
 }
 
 func newDiffCommand() *cobra.Command {
 	o := diffOptions{}
 	cmd := &cobra.Command{
-		Use:   "diff --base REV [--head REV] [--repo PATH|URL] | diff BASE_DIR HEAD_DIR",
+		Use:   "diff --base REV [--head REV] [--repo PATH|URL] | diff BASE_DIR HEAD_DIR | diff --live [--head REV] [--repo PATH|URL] [DIR]",
 		Short: "Show what a change of the config repository does to every cluster",
 		Long: `Render two revisions of the config repository straight from Git, pair their
 objects by cluster, group, kind, namespace and name, and show what the head
@@ -51,13 +57,23 @@ remote URL for --repo, REV is a branch, a tag or a full commit SHA, fetched
 into a temporary mirror. Given two directories instead, diff compares them as
 they are on disk.
 
+With --live, diff compares the head revision (or DIR, as it is on disk) with
+the live clusters instead of a base revision: it plans a reconcile of every
+cluster the head targets as "tandem apply" would run it, and shows what that
+would create, change (the live object against the server's answer to a
+server-side dry-run apply), prune, or leave in place without its ApplySet
+label (tandem.dev/prune: disabled). Nothing is written to any cluster.
+Clusters resolve by name as for "tandem apply"; a cluster that cannot be
+reached is reported, and the others are compared all the same.
+
 Output formats: text (coloured on a terminal), markdown (for a pull-request
 comment: a collapsible section per cluster, capped at --max-size bytes with a
 note of what was left out) and json.
 
 Exit status: 0 success (with --exit-code: no change), 1 with --exit-code:
 the head revision changes something, 2 error, including a revision that does
-not render, named with its file and field.`,
+not render, named with its file and field, and with --live a cluster that
+could not be compared (after the report of the others).`,
 		Example: `  # What does this branch do to the fleet?
   tandem diff --base origin/main --head HEAD
 
@@ -65,9 +81,20 @@ not render, named with its file and field.`,
   tandem diff --base origin/main -o markdown > diff.md
 
   # Two checkouts side by side
-  tandem diff ../config-main ../config-feature`,
+  tandem diff ../config-main ../config-feature
+
+  # What would applying this branch change on two of the clusters?
+  tandem diff --live --head feature --kubeconfig ~/.kube/fleet --cluster cloud --cluster plant-a`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.live {
+				return runLiveDiff(cmd, args, o)
+			}
+			for _, name := range liveFlags {
+				if cmd.Flags().Changed(name) {
+					return &usageError{fmt.Errorf("--%s needs --live", name)}
+				}
+			}
 			return runDiff(cmd, args, o)
 		},
 	}
@@ -79,8 +106,14 @@ not render, named with its file and field.`,
 	f.StringVar(&o.color, "color", "auto", "colour text output: auto, always or never")
 	f.BoolVar(&o.exitCode, "exit-code", false, "exit with status 1 when the head revision changes anything")
 	f.IntVar(&o.maxSize, "max-size", diff.DefaultMarkdownSize, "cap markdown output at `BYTES`")
+	f.BoolVar(&o.live, "live", false, "compare the head revision with the live clusters, through a server-side dry-run apply")
+	o.clusters.register(f)
+	f.StringSliceVar(&o.only, "cluster", nil, "with --live, compare only cluster `NAME`; repeatable")
 	return cmd
 }
+
+// liveFlags are the flags only --live reads.
+var liveFlags = []string{"kubeconfig", "cluster-secrets", "cluster-secrets-namespace", "cluster"}
 
 func runDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 	write, err := o.writer(cmd.OutOrStdout())
@@ -98,10 +131,11 @@ func runDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 		return &usageError{errors.New("give two directories to compare, or none and --base")}
 	case o.base == "":
 		return &usageError{errors.New("--base is required: the revision to compare against, such as origin/main")}
-	case isRemote(o.repo):
-		base, head, err = renderRemote(cmd.Context(), o.repo, o.base, o.head)
 	default:
-		base, head, err = renderLocal(cmd.Context(), o.repo, o.base, o.head)
+		var revs []diff.Revision
+		if revs, err = o.renderRevisions(cmd.Context(), side{"base", o.base}, side{"head", o.head}); err == nil {
+			base, head = revs[0], revs[1]
+		}
 	}
 	if err != nil {
 		return &exitError{code: exitDiffError, err: err}
@@ -122,6 +156,82 @@ func runDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s changes %d object(s) (--exit-code)", head.Name, len(report.Changes))}
 	}
 	return nil
+}
+
+// runLiveDiff compares the head revision with the live clusters: it
+// renders the head, plans a reconcile of every cluster it targets, and
+// prints the plan as a diff.
+func runLiveDiff(cmd *cobra.Command, args []string, o diffOptions) error {
+	write, err := o.writer(cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
+	switch {
+	case cmd.Flags().Changed("base"):
+		return &usageError{errors.New("--live compares the head revision with the clusters; give no --base")}
+	case len(args) > 1:
+		return &usageError{errors.New("--live takes one directory at most")}
+	case len(args) == 1 && (cmd.Flags().Changed("head") || cmd.Flags().Changed("repo")):
+		return &usageError{errors.New("give either a directory or --head and --repo, not both")}
+	}
+	resolver, err := o.clusters.resolver()
+	if err != nil {
+		return &exitError{code: exitDiffError, err: err}
+	}
+
+	ctx := cmd.Context()
+	var head diff.Revision
+	if len(args) == 1 {
+		head, err = renderDir(ctx, "head", args[0])
+	} else {
+		var revs []diff.Revision
+		if revs, err = o.renderRevisions(ctx, side{"head", o.head}); err == nil {
+			head = revs[0]
+		}
+	}
+	if err != nil {
+		return &exitError{code: exitDiffError, err: err}
+	}
+	for _, w := range head.Result.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Warning: %s: %s\n", head.Name, w)
+	}
+	targets, err := selectClusters(reconciler.TargetsFor(head.Result, head.Name), o.only)
+	if err != nil {
+		return &exitError{code: exitDiffError, err: err}
+	}
+
+	r := reconciler.New(resolver, reconciler.Options{
+		Version: strings.TrimPrefix(version, "v"),
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	report, err := diff.Live(head, r.Plan(ctx, targets))
+	if err != nil {
+		return &exitError{code: exitDiffError, err: err}
+	}
+	if err := write(report); err != nil {
+		return &exitError{code: exitDiffError, err: err}
+	}
+	if len(report.Failures) > 0 {
+		var failed []string
+		for _, f := range report.Failures {
+			failed = append(failed, f.Cluster)
+		}
+		failed = slices.Compact(failed)
+		return &exitError{code: exitDiffError, err: fmt.Errorf("%d of %d cluster(s) could not be compared: %s", len(failed), report.Clusters, strings.Join(failed, ", "))}
+	}
+	if o.exitCode && !report.Empty() {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s changes %d object(s) on the live clusters (--exit-code)", head.Name, len(report.Changes))}
+	}
+	return nil
+}
+
+// renderRevisions renders revisions of the repository at --repo, local or
+// remote.
+func (o diffOptions) renderRevisions(ctx context.Context, sides ...side) ([]diff.Revision, error) {
+	if isRemote(o.repo) {
+		return renderRemote(ctx, o.repo, sides...)
+	}
+	return renderLocal(ctx, o.repo, sides...)
 }
 
 // writer checks the output flags and returns the function that prints a
@@ -149,80 +259,79 @@ func (o diffOptions) writer(w io.Writer) (func(*diff.Report) error, error) {
 	return nil, &usageError{fmt.Errorf("unknown output format %q: want text, markdown or json", o.output)}
 }
 
-// renderDirs renders two directories, each opened as an os.Root so that no
-// symbolic link leads a render outside it.
+// renderDirs renders two directories.
 func renderDirs(ctx context.Context, baseDir, headDir string) (base, head diff.Revision, err error) {
-	open := func(dir string) (fs.FS, error) {
-		root, err := os.OpenRoot(dir)
-		if err != nil {
-			return nil, fmt.Errorf("open config repository: %w", err)
-		}
-		return root.FS(), nil
-	}
-	fsys, err := open(baseDir)
-	if err != nil {
+	if base, err = renderDir(ctx, "base", baseDir); err != nil {
 		return base, head, err
 	}
-	if base, err = renderSide(ctx, "base", baseDir, fsys); err != nil {
-		return base, head, err
-	}
-	if fsys, err = open(headDir); err != nil {
-		return base, head, err
-	}
-	head, err = renderSide(ctx, "head", headDir, fsys)
+	head, err = renderDir(ctx, "head", headDir)
 	return base, head, err
 }
 
-// renderLocal renders two revisions of the Git repository at dir.
-func renderLocal(ctx context.Context, dir, baseRev, headRev string) (base, head diff.Revision, err error) {
+// renderDir renders a directory opened as an os.Root, so that no symbolic
+// link leads a render outside it.
+func renderDir(ctx context.Context, role, dir string) (diff.Revision, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return diff.Revision{}, fmt.Errorf("open config repository: %w", err)
+	}
+	return renderSide(ctx, role, dir, root.FS())
+}
+
+// side is a revision to render and its role in the diff: base or head.
+type side struct{ role, rev string }
+
+// renderLocal renders revisions of the Git repository at dir.
+func renderLocal(ctx context.Context, dir string, sides ...side) ([]diff.Revision, error) {
 	repo, err := sources.OpenLocal(dir)
 	if err != nil {
-		return base, head, err
+		return nil, err
 	}
 	defer repo.Close()
-	side := func(role, rev string) (diff.Revision, error) {
-		resolved, err := repo.Resolve(rev)
+	revs := make([]diff.Revision, len(sides))
+	for i, s := range sides {
+		resolved, err := repo.Resolve(s.rev)
 		if err != nil {
-			return diff.Revision{}, fmt.Errorf("%s revision: %w", role, err)
+			return nil, fmt.Errorf("%s revision: %w", s.role, err)
 		}
 		fsys, err := repo.FS(resolved.Commit)
 		if err != nil {
-			return diff.Revision{}, fmt.Errorf("%s revision %s: %w", role, rev, err)
+			return nil, fmt.Errorf("%s revision %s: %w", s.role, s.rev, err)
 		}
-		return renderSide(ctx, role, revisionName(rev, resolved.Commit), fsys)
+		if revs[i], err = renderSide(ctx, s.role, revisionName(s.rev, resolved.Commit), fsys); err != nil {
+			return nil, err
+		}
 	}
-	if base, err = side("base", baseRev); err != nil {
-		return base, head, err
-	}
-	head, err = side("head", headRev)
-	return base, head, err
+	return revs, nil
 }
 
-// renderRemote renders two revisions of a remote repository, each fetched
-// into a mirror of its own in a temporary directory.
-func renderRemote(ctx context.Context, url, baseRev, headRev string) (base, head diff.Revision, err error) {
+// renderRemote renders revisions of a remote repository, each fetched into
+// a mirror of its own in a temporary directory.
+func renderRemote(ctx context.Context, url string, sides ...side) ([]diff.Revision, error) {
 	tmp, err := os.MkdirTemp("", "tandem-diff-")
 	if err != nil {
-		return base, head, err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	side := func(role, rev string) (diff.Revision, error) {
-		repo, resolved, err := fetchRevision(ctx, url, rev, filepath.Join(tmp, role))
+	render := func(s side) (diff.Revision, error) {
+		repo, resolved, err := fetchRevision(ctx, url, s.rev, filepath.Join(tmp, s.role))
 		if err != nil {
-			return diff.Revision{}, fmt.Errorf("%s revision: %w", role, err)
+			return diff.Revision{}, fmt.Errorf("%s revision: %w", s.role, err)
 		}
 		defer repo.Close()
 		fsys, err := repo.FS(resolved.Commit)
 		if err != nil {
-			return diff.Revision{}, fmt.Errorf("%s revision %s: %w", role, rev, err)
+			return diff.Revision{}, fmt.Errorf("%s revision %s: %w", s.role, s.rev, err)
 		}
-		return renderSide(ctx, role, revisionName(rev, resolved.Commit), fsys)
+		return renderSide(ctx, s.role, revisionName(s.rev, resolved.Commit), fsys)
 	}
-	if base, err = side("base", baseRev); err != nil {
-		return base, head, err
+	revs := make([]diff.Revision, len(sides))
+	for i, s := range sides {
+		if revs[i], err = render(s); err != nil {
+			return nil, err
+		}
 	}
-	head, err = side("head", headRev)
-	return base, head, err
+	return revs, nil
 }
 
 // fetchRevision mirrors rev of the remote at url into cacheDir: a full
