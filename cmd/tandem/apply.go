@@ -147,7 +147,7 @@ func (o *applyOptions) run(ctx context.Context, cmd *cobra.Command, args []strin
 	fmt.Fprintf(stderr, "Applying %s to %d cluster(s)\n", revision, len(targets))
 	progress := newProgress(stderr, targets)
 	r := reconciler.New(resolver, reconciler.Options{
-		Version:       strings.TrimPrefix(version, "v"),
+		Version:       toolingVersion(),
 		Concurrency:   o.concurrency,
 		HealthTimeout: o.timeout,
 		// Progress reports every result; the reconciler's log would

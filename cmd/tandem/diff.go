@@ -201,7 +201,7 @@ func runLiveDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 	}
 
 	r := reconciler.New(resolver, reconciler.Options{
-		Version: strings.TrimPrefix(version, "v"),
+		Version: toolingVersion(),
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	report, err := diff.Live(head, r.Plan(ctx, targets))

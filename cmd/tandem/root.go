@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -30,10 +31,34 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	var ue *usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || isCobraUsageError(err) {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// isCobraUsageError recognises the usage errors cobra reports before any
+// command runs, which it returns untyped: an unknown command and a missing
+// required flag.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "required flag(s) ")
+}
+
+// argsAreUsage makes the argument checks of cmd and its subcommands report
+// usage errors.
+func argsAreUsage(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return &usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		argsAreUsage(sub)
+	}
 }
 
 // usageError marks a mistake in how the command was called.
@@ -65,5 +90,6 @@ to every cluster, prunes what the commit removed and waits for health.`,
 	root.AddCommand(newDiffCommand())
 	root.AddCommand(newApplyCommand())
 	root.AddCommand(newStatusCommand())
+	argsAreUsage(root)
 	return root
 }

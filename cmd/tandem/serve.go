@@ -133,7 +133,7 @@ func serve(ctx context.Context, o *serveOptions) error {
 	}
 
 	ropts := o.reconcile
-	ropts.Version, ropts.Logger = strings.TrimPrefix(version, "v"), log
+	ropts.Version, ropts.Logger = toolingVersion(), log
 	d := daemon.New(daemon.Config{Repository: repo, Poller: poller, Logger: log},
 		func(observe func(reconciler.Result)) *reconciler.Reconciler {
 			ropts.Observe = observe

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,18 @@ var (
 	version = "dev"
 	commit  = "unknown"
 )
+
+var semver = regexp.MustCompile(`^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)$`)
+
+// toolingVersion is the version recorded in the ApplySet tooling
+// annotation, which KEP-3659 wants semantic: a release's own version, or
+// 0.0.0-<build> for a development build ("dev", "657837e-dirty").
+func toolingVersion() string {
+	if m := semver.FindStringSubmatch(version); m != nil {
+		return m[1]
+	}
+	return "0.0.0-" + regexp.MustCompile(`[^0-9A-Za-z-]`).ReplaceAllString(version, "-")
+}
 
 type versionInfo struct {
 	Version   string `json:"version"`

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,4 +139,28 @@ func atoi(t *testing.T, s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+func TestRunningPIDIgnoresStaleAndForeignProcesses(t *testing.T) {
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own.pid")
+	if err := WritePIDFile(own); err != nil {
+		t.Fatal(err)
+	}
+	if pid, ok := RunningPID(own); !ok || pid != os.Getpid() {
+		t.Errorf("RunningPID of this process = %d, %v", pid, ok)
+	}
+	foreign := exec.Command("sleep", "30")
+	if err := foreign.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer foreign.Process.Kill()
+	other := filepath.Join(dir, "other.pid")
+	os.WriteFile(other, []byte(strconv.Itoa(foreign.Process.Pid)), 0o644)
+	if _, ok := RunningPID(other); ok {
+		t.Error("RunningPID accepted a process running another program")
+	}
+	if _, ok := RunningPID(filepath.Join(dir, "missing.pid")); ok {
+		t.Error("RunningPID accepted a missing pid file")
+	}
 }

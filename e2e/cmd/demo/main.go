@@ -12,12 +12,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tandem-gitops/tandem/e2e/testbed"
 )
 
 const pidFileName = "demo.pid"
@@ -69,17 +69,13 @@ func newDownCommand(dir *string) *cobra.Command {
 		Short: "Stop a running demo and wait until everything it started is gone",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pid, err := readPID(*dir)
-			if err != nil || syscall.Kill(pid, syscall.SIGTERM) != nil {
+			running, err := testbed.StopRecorded(filepath.Join(*dir, pidFileName), 2*time.Minute)
+			if !running {
 				fmt.Fprintln(os.Stderr, "no demo running")
 				return nil
 			}
-			deadline := time.Now().Add(2 * time.Minute)
-			for syscall.Kill(pid, 0) == nil {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("demo (pid %d) did not stop within 2 minutes", pid)
-				}
-				time.Sleep(100 * time.Millisecond)
+			if err != nil {
+				return err
 			}
 			fmt.Fprintln(os.Stderr, "demo stopped")
 			return nil
@@ -90,7 +86,7 @@ func newDownCommand(dir *string) *cobra.Command {
 // claim makes dir the demo's own: it refuses when another demo runs there,
 // and otherwise clears what an earlier run left.
 func claim(dir string) (release func(), err error) {
-	if pid, err := readPID(dir); err == nil && syscall.Kill(pid, 0) == nil {
+	if pid, ok := testbed.RunningPID(filepath.Join(dir, pidFileName)); ok {
 		return nil, fmt.Errorf("a demo is already running (pid %d): stop it with Ctrl-C or \"make demo-down\"", pid)
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -99,19 +95,10 @@ func claim(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	pidFile := filepath.Join(dir, pidFileName)
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	if err := testbed.WritePIDFile(filepath.Join(dir, pidFileName)); err != nil {
 		return nil, err
 	}
 	return func() { os.RemoveAll(dir) }, nil
-}
-
-func readPID(dir string) (int, error) {
-	data, err := os.ReadFile(filepath.Join(dir, pidFileName))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
 }
 
 // step prints a step's name, runs it and prints how long it took, or why it

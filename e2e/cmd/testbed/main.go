@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,7 +77,7 @@ func up(ctx context.Context, dir string, names []string, full bool, readyFile st
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	if err := testbed.WritePIDFile(filepath.Join(dir, pidFile)); err != nil {
 		return err
 	}
 	defer os.Remove(filepath.Join(dir, pidFile))
@@ -106,19 +105,11 @@ func up(ctx context.Context, dir string, names []string, full bool, readyFile st
 
 // refuseRunning fails when another "up" still serves dir.
 func refuseRunning(dir string) error {
-	pid, err := readPID(dir)
-	if err != nil || syscall.Kill(pid, 0) != nil {
+	pid, ok := testbed.RunningPID(filepath.Join(dir, pidFile))
+	if !ok {
 		return nil
 	}
 	return fmt.Errorf("clusters in %s are still running (pid %d): run \"testbed down --dir %s\" first", dir, pid, dir)
-}
-
-func readPID(dir string) (int, error) {
-	data, err := os.ReadFile(filepath.Join(dir, pidFile))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
 }
 
 func newDownCommand(dir *string) *cobra.Command {
@@ -127,24 +118,13 @@ func newDownCommand(dir *string) *cobra.Command {
 		Short: "Stop the clusters started by \"up\" and wait until they are gone",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pid, err := readPID(*dir)
-			if errors.Is(err, os.ErrNotExist) {
+			running, err := testbed.StopRecorded(filepath.Join(*dir, pidFile), time.Minute)
+			if !running {
 				fmt.Fprintf(os.Stderr, "no clusters running in %s\n", *dir)
 				return nil
 			}
 			if err != nil {
 				return err
-			}
-			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-				fmt.Fprintf(os.Stderr, "no clusters running in %s\n", *dir)
-				return nil
-			}
-			deadline := time.Now().Add(time.Minute)
-			for syscall.Kill(pid, 0) == nil {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("process %d did not stop within a minute", pid)
-				}
-				time.Sleep(100 * time.Millisecond)
 			}
 			fmt.Fprintf(os.Stderr, "clusters in %s stopped\n", *dir)
 			return nil
