@@ -39,8 +39,8 @@ type Plan struct {
 // configured or unchanged for an object of the render, deleted for a member
 // the render no longer has, and skipped for one of those annotated
 // PruneAnnotation=disabled, which would leave the ApplySet and stay. The
-// values of a Secret's data are masked as ssa.ResourceManager.Diff masks
-// them.
+// values of a Secret's data and stringData are masked, as
+// ssa.ResourceManager.Diff masks them.
 type Change struct {
 	ssa.ChangeSetEntry
 	// Live is the object as the cluster holds it; nil for one that would
