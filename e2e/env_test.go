@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -73,7 +72,7 @@ func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleet
 		e.clients[c.Name] = kube
 	}
 
-	port, err := freePort()
+	port, err := testbed.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +106,7 @@ func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleet
 	t.Cleanup(func() {
 		e.stopDaemon(syscall.SIGTERM)
 		if t.Failed() {
-			t.Logf("--- tandem serve log (last lines)\n%s", tail(e.logPath, 60))
+			t.Logf("--- tandem serve log (last lines)\n%s", testbed.TailFile(e.logPath, 60))
 		}
 	})
 	return e
@@ -118,7 +117,7 @@ func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleet
 func (e *fleetEnv) replica() *fleetEnv {
 	e.t.Helper()
 	r := *e
-	port, err := freePort()
+	port, err := testbed.FreePort()
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -128,7 +127,7 @@ func (e *fleetEnv) replica() *fleetEnv {
 	e.t.Cleanup(func() {
 		r.stopDaemon(syscall.SIGTERM)
 		if e.t.Failed() {
-			e.t.Logf("--- replica's tandem serve log (last lines)\n%s", tail(r.logPath, 40))
+			e.t.Logf("--- replica's tandem serve log (last lines)\n%s", testbed.TailFile(r.logPath, 40))
 		}
 	})
 	return &r
@@ -386,25 +385,4 @@ func (e *fleetEnv) eventually(timeout time.Duration, what string, check func() e
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/e2e/testbed"
 )
 
 // TestLeaderElectionLetsOneReplicaReconcileAndFailsOver runs two replicas of
@@ -35,7 +37,7 @@ func TestLeaderElectionLetsOneReplicaReconcileAndFailsOver(t *testing.T) {
 	standby := e.replica()
 	standby.startDaemon()
 	standby.eventually(30*time.Second, "the replica standing by", func() error {
-		if !strings.Contains(tail(standby.logPath, 50), "standing by") {
+		if !strings.Contains(testbed.TailFile(standby.logPath, 50), "standing by") {
 			return errorf("no \"standing by\" in its log")
 		}
 		return nil

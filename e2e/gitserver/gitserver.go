@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,6 +44,8 @@ type Server struct {
 	opts     Options
 	listener net.Listener
 	srv      *http.Server
+	// notifying counts webhook deliveries in flight; Close waits for them.
+	notifying sync.WaitGroup
 	// URL is the server's base URL, http://127.0.0.1:<port>.
 	URL string
 }
@@ -65,11 +68,13 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server.
+// Close stops the server and waits for webhook deliveries in flight.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return s.srv.Shutdown(ctx)
+	err := s.srv.Shutdown(ctx)
+	s.notifying.Wait()
+	return err
 }
 
 // RepoURL returns the clone URL of the named repository.
@@ -134,7 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		repo := strings.TrimSuffix(r.URL.Path, "/git-receive-pack")
 		s.opts.Logger.Info("push received", "repo", repo)
 		if s.opts.WebhookURL != "" {
-			go s.notify(s.URL + repo)
+			s.notifying.Go(func() { s.notify(s.URL + repo) })
 		}
 	}
 }

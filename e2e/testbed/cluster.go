@@ -48,7 +48,7 @@ func (c *localCluster) start(ctx context.Context) error {
 	// server binding it, more often when many clusters start at once; then
 	// the API server exits and another port is tried.
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return err
 		}
@@ -57,7 +57,7 @@ func (c *localCluster) start(ctx context.Context) error {
 		if err == nil {
 			break
 		}
-		if attempt == portAttempts || !strings.Contains(tailFile(c.apiserver.logPath, 40), "address already in use") {
+		if attempt == portAttempts || !strings.Contains(TailFile(c.apiserver.logPath, 40), "address already in use") {
 			return err
 		}
 		c.fleet.opts.Logf("cluster %s: port %d was taken, trying another", c.name, port)
@@ -124,7 +124,7 @@ func (c *localCluster) httpClient() *http.Client {
 
 func (c *localCluster) startWorkloadComponents(kubeconfig string) error {
 	f := c.fleet
-	kwokPort, err := freePort()
+	kwokPort, err := FreePort()
 	if err != nil {
 		return err
 	}

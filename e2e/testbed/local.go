@@ -152,11 +152,11 @@ func (f *localFleet) writeCredentials() error {
 // startEtcd starts the one etcd every API server of the fleet shares, each
 // under its own key prefix.
 func (f *localFleet) startEtcd(ctx context.Context) error {
-	client, err := freePort()
+	client, err := FreePort()
 	if err != nil {
 		return err
 	}
-	peer, err := freePort()
+	peer, err := FreePort()
 	if err != nil {
 		return err
 	}
@@ -203,8 +203,9 @@ func (f *localFleet) stop() error {
 	return errors.Join(errs...)
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort() (int, error) {
+// FreePort asks the kernel for a free port on 127.0.0.1. Another process
+// may take it before the caller binds it; callers that can, retry.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)

@@ -129,10 +129,11 @@ func waitGone(pgid int, d time.Duration, done <-chan struct{}) bool {
 
 // logTail returns the last lines of the process's log, for error messages.
 func (p *process) logTail(lines int) string {
-	return tailFile(p.logPath, lines)
+	return TailFile(p.logPath, lines)
 }
 
-func tailFile(path string, lines int) string {
+// TailFile returns the last lines of a log file, or why it cannot.
+func TailFile(path string, lines int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(no log: %v)", err)

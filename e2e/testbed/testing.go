@@ -40,7 +40,7 @@ func logTails(t testing.TB, dir string) {
 	more, _ := filepath.Glob(filepath.Join(dir, "*", "*.log"))
 	for _, l := range append(logs, more...) {
 		if info, err := os.Stat(l); err == nil && info.Size() > 0 {
-			t.Logf("--- %s (last lines)\n%s", l, tailFile(l, 15))
+			t.Logf("--- %s (last lines)\n%s", l, TailFile(l, 15))
 		}
 	}
 }

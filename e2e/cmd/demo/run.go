@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -95,7 +94,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	case <-ctx.Done():
 		return errInterrupted
 	case <-d.daemonDone:
-		return fmt.Errorf("tandem serve exited; log %s:\n%s", d.logPath, tail(d.logPath, 20))
+		return fmt.Errorf("tandem serve exited; log %s:\n%s", d.logPath, testbed.TailFile(d.logPath, 20))
 	}
 }
 
@@ -116,7 +115,7 @@ func (d *demo) startClusters(ctx context.Context) error {
 }
 
 func (d *demo) startGit(context.Context) error {
-	port, err := freePort()
+	port, err := testbed.FreePort()
 	if err != nil {
 		return err
 	}
@@ -230,11 +229,11 @@ func (d *demo) poll(ctx context.Context, timeout time.Duration, check func() (bo
 		case <-ctx.Done():
 			return errInterrupted
 		case <-d.daemonDone:
-			return fmt.Errorf("tandem serve exited; log %s:\n%s", d.logPath, tail(d.logPath, 20))
+			return fmt.Errorf("tandem serve exited; log %s:\n%s", d.logPath, testbed.TailFile(d.logPath, 20))
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not done after %s; tandem serve log %s:\n%s", timeout, d.logPath, tail(d.logPath, 20))
+			return fmt.Errorf("not done after %s; tandem serve log %s:\n%s", timeout, d.logPath, testbed.TailFile(d.logPath, 20))
 		}
 	}
 }
@@ -258,25 +257,4 @@ func (d *demo) stop() error {
 		errs = append(errs, d.fleet.Stop())
 	}
 	return errors.Join(errs...)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "    " + strings.Join(lines, "\n    ")
 }

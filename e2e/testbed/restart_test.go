@@ -1,4 +1,4 @@
-package e2e
+package testbed
 
 import (
 	"context"
@@ -8,15 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/tandem-gitops/tandem/e2e/testbed"
 )
 
 // TestStoppedAPIServerIsUnreachableAndComesBackWithItsState stops one
 // cluster's API server, as the fault tests of tandem do, and checks that the
 // other cluster is unaffected and the stopped one returns with its objects.
 func TestStoppedAPIServerIsUnreachableAndComesBackWithItsState(t *testing.T) {
-	fleet := testbed.StartT(t, testbed.Options{Names: []string{"cloud", "plant-a"}})
+	fleet := StartT(t, Options{Names: []string{"cloud", "plant-a"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
