@@ -120,63 +120,76 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 // poll fetches once, records the outcome, emits a changed revision, and
-// returns how long to wait before the next fetch.
+// returns how long to wait before the next fetch. The mirror is read before
+// the status lock is taken, so Status never waits for a history walk.
 func (p *Poller) poll(ctx context.Context) time.Duration {
 	start := time.Now()
 	rev, err := p.repo.Fetch(ctx)
 	if err != nil && ctx.Err() != nil {
 		return 0 // stopping: not a failure of the remote
 	}
-
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	st := &p.status
-	st.LastAttempt = start
+	previous, failures := p.status.Revision, p.status.ConsecutiveFailures
+	p.mu.Unlock()
 	log := p.repo.log
+
 	if err != nil {
-		st.LastError = err
-		st.ConsecutiveFailures++
-		wait := backoff(st.ConsecutiveFailures, p.minBackoff, p.maxBackoff)
-		st.NextAttempt = time.Now().Add(wait)
-		if st.Revision.IsZero() {
+		failures++
+		wait := backoff(failures, p.minBackoff, p.maxBackoff)
+		var mirrored Revision
+		if previous.IsZero() {
 			// Remote unreachable since start: serve what the mirror has.
-			if mirrored, rerr := p.repo.Resolve(); rerr == nil {
-				st.Revision = mirrored
-				log.Warn("Using the mirrored revision until the remote answers", "revision", mirrored.String(), "error", err)
-				p.emit(mirrored)
+			if m, rerr := p.repo.Resolve(); rerr == nil {
+				mirrored = m
+				log.Warn("using the mirrored revision until the remote answers", "revision", m.String(), "error", err)
 			}
 		}
-		msg := "Fetch failed; keeping the last good revision"
-		if errors.Is(err, ErrRefNotFound) {
-			msg = "Ref no longer exists on the remote; keeping the last good revision"
+		p.mu.Lock()
+		st := &p.status
+		st.LastAttempt, st.LastError, st.ConsecutiveFailures = start, err, failures
+		st.NextAttempt = time.Now().Add(wait)
+		if !mirrored.IsZero() {
+			st.Revision = mirrored
 		}
-		log.Error(msg, "revision", st.Revision.String(), "failures", st.ConsecutiveFailures, "retryIn", wait, "error", err)
+		kept := st.Revision
+		p.mu.Unlock()
+		if !mirrored.IsZero() {
+			p.emit(mirrored)
+		}
+		msg := "fetch failed; keeping the last good revision"
+		if errors.Is(err, ErrRefNotFound) {
+			msg = "ref no longer exists on the remote; keeping the last good revision"
+		}
+		log.Error(msg, "revision", kept.String(), "failures", failures, "retryIn", wait, "error", err)
 		return wait
 	}
 
-	st.LastSuccess = time.Now()
-	st.LastError = nil
-	st.ConsecutiveFailures = 0
+	changed := rev.Commit != previous.Commit
+	rewritten := false
+	if changed && !previous.IsZero() {
+		descends, aerr := p.repo.isAncestor(previous.Commit, rev.Commit)
+		if aerr != nil {
+			log.Warn("cannot tell whether history was rewritten", "revision", rev.String(), "error", aerr)
+		}
+		rewritten = aerr == nil && !descends
+	}
 	wait := p.repo.spec.interval()
+	p.mu.Lock()
+	st := &p.status
+	st.LastAttempt, st.LastSuccess, st.LastError, st.ConsecutiveFailures = start, time.Now(), nil, 0
 	st.NextAttempt = time.Now().Add(wait)
-	if rev.Commit == st.Revision.Commit {
+	if changed {
+		st.Revision, st.Rewritten = rev, rewritten
+	}
+	p.mu.Unlock()
+	if !changed {
 		return wait
 	}
-	previous := st.Revision
-	st.Revision = rev
-	st.Rewritten = false
-	if !previous.IsZero() {
-		descends, err := p.repo.isAncestor(previous.Commit, rev.Commit)
-		if err != nil {
-			log.Warn("Cannot tell whether history was rewritten", "revision", rev.String(), "error", err)
-		}
-		st.Rewritten = err == nil && !descends
-	}
-	if st.Rewritten {
-		log.Warn("History rewritten: the new revision does not descend from the previous one",
+	if rewritten {
+		log.Warn("history rewritten: the new revision does not descend from the previous one",
 			"revision", rev.String(), "previous", previous.Commit)
 	} else {
-		log.Info("New revision", "revision", rev.String(), "subject", rev.Subject)
+		log.Info("new revision", "revision", rev.String(), "subject", rev.Subject)
 	}
 	p.emit(rev)
 	return wait

@@ -90,7 +90,7 @@ func Open(spec Spec, opts Options) (*Repository, error) {
 	dir := filepath.Join(opts.CacheDir, mirrorName(spec))
 	storage, repo, err := openMirror(dir)
 	if err != nil {
-		log.Warn("Recreating unreadable mirror", "dir", dir, "error", err)
+		log.Warn("recreating unreadable mirror", "dir", dir, "error", err)
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("open mirror of %s: remove unreadable %s: %w", url, dir, err)
 		}
@@ -204,14 +204,14 @@ func (r *Repository) fetchLocked(ctx context.Context) error {
 	})
 	switch {
 	case errors.Is(err, git.NoErrAlreadyUpToDate):
-		r.log.Debug("Fetched, no change", "duration", time.Since(start))
+		r.log.Debug("fetched, no change", "duration", time.Since(start))
 		return nil
 	case errors.Is(err, git.NoMatchingRefSpecError{}):
 		return fmt.Errorf("fetch %s from %s: %w", ref, r.url, ErrRefNotFound)
 	case err != nil:
 		return fmt.Errorf("fetch %s from %s: %w", ref, r.url, err)
 	}
-	r.log.Debug("Fetched", "duration", time.Since(start))
+	r.log.Debug("fetched", "duration", time.Since(start))
 	return r.repackLocked()
 }
 
@@ -235,7 +235,7 @@ func (r *Repository) repackLocked() error {
 		return fmt.Errorf("reopen mirror of %s after repacking: %w", r.url, err)
 	}
 	r.use(storage, repo)
-	r.log.Info("Repacked mirror", "packs", len(packs), "duration", time.Since(start))
+	r.log.Info("repacked mirror", "packs", len(packs), "duration", time.Since(start))
 	return nil
 }
 

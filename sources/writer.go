@@ -132,7 +132,7 @@ func (w *Writer) Commit(ctx context.Context, change Change) (Revision, error) {
 			return Revision{}, err
 		}
 		if commit.IsZero() {
-			r.log.Info("Change already on the branch; nothing to commit", "revision", head.String())
+			r.log.Info("change already on the branch; nothing to commit", "revision", head.String())
 			return head, nil
 		}
 		if w.beforePush != nil {
@@ -140,13 +140,13 @@ func (w *Writer) Commit(ctx context.Context, change Change) (Revision, error) {
 		}
 		rev, err := w.push(ctx, commit)
 		if err == nil {
-			r.log.Info("Pushed commit", "revision", rev.String(), "subject", rev.Subject, "attempt", attempt)
+			r.log.Info("pushed commit", "revision", rev.String(), "subject", rev.Subject, "attempt", attempt)
 			return rev, nil
 		}
 		if ctx.Err() != nil || attempt == w.maxAttempts {
 			return Revision{}, fmt.Errorf("commit to branch %s of %s: push rejected %d times, last: %w", branch, r.url, attempt, err)
 		}
-		r.log.Info("Push rejected; applying the change again on the new head", "revision", head.String(), "attempt", attempt, "error", err)
+		r.log.Info("push rejected; applying the change again on the new head", "revision", head.String(), "attempt", attempt, "error", err)
 		rejected = fmt.Errorf("push to branch %s of %s: %w", branch, r.url, err)
 		rejectedHead = head.Commit
 	}

@@ -87,7 +87,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	p, ok := detect(req.Header)
 	if !ok {
-		r.log.Warn("Webhook delivery without a signature", "remote", req.RemoteAddr)
+		r.log.Warn("webhook delivery without a signature", "remote", req.RemoteAddr)
 		http.Error(w, "missing signature", http.StatusUnauthorized)
 		return
 	}
@@ -95,7 +95,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxBody))
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
-			log.Warn("Webhook delivery too large", "limit", r.maxBody)
+			log.Warn("webhook delivery too large", "limit", r.maxBody)
 			http.Error(w, fmt.Sprintf("body exceeds %d bytes", r.maxBody), http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -103,20 +103,20 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if !p.verify(r.secret, body, req.Header.Get(p.header)) {
-		log.Warn("Webhook delivery with a bad signature")
+		log.Warn("webhook delivery with a bad signature")
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
 	if p.eventHeader != "" {
 		if event := req.Header.Get(p.eventHeader); !slices.Contains(p.pushEvents, event) {
-			log.Debug("Ignoring webhook event", "event", event)
+			log.Debug("ignoring webhook event", "event", event)
 			fmt.Fprintf(w, "ignored: %q is not a push event\n", event)
 			return
 		}
 	}
 	ev, err := p.parse(body)
 	if err != nil {
-		log.Warn("Malformed webhook payload", "error", err)
+		log.Warn("malformed webhook payload", "error", err)
 		http.Error(w, "malformed push payload: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -124,11 +124,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	triggered := r.trigger(ev)
 	log = log.With("repo", ev.repo(), "ref", ev.ref)
 	if triggered == 0 {
-		log.Debug("Ignoring push to an unwatched repository or ref")
+		log.Debug("ignoring push to an unwatched repository or ref")
 		fmt.Fprintln(w, "ignored: no target follows this repository and ref")
 		return
 	}
-	log.Info("Push received; fetching now", "targets", triggered)
+	log.Info("push received; fetching now", "targets", triggered)
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintf(w, "triggered %d\n", triggered)
 }
