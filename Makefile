@@ -6,7 +6,7 @@
 #   make test          unit tests, then end-to-end tests on local control planes
 #   make e2e           end-to-end tests only
 #   make lint          go vet and a gofmt check
-#   make bench         benchmarks against the performance targets (about 6 minutes), report in bench.txt
+#   make bench         benchmarks against the performance targets (4 to 6 minutes), report in bench.txt
 #   make controlplane  build the local Kubernetes control planes into bin/controlplane
 #   make clusters      start local clusters (cloud, plant-a, plant-b, plant-c) until Ctrl-C
 #   make clean         remove bin/tandem and test caches (keeps the control planes)
