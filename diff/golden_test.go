@@ -36,20 +36,26 @@ func golden(t *testing.T, name string, got []byte) {
 func TestFixtureScenariosMatchGoldenFiles(t *testing.T) {
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
-			r := compareScenario(t, s)
-			var text, md, js bytes.Buffer
-			if err := diff.WriteText(&text, r, false); err != nil {
-				t.Fatal(err)
-			}
-			if err := diff.WriteMarkdown(&md, r, 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := diff.WriteJSON(&js, r); err != nil {
-				t.Fatal(err)
-			}
-			golden(t, s.name+".txt", text.Bytes())
-			golden(t, s.name+".md", md.Bytes())
-			golden(t, s.name+".json", js.Bytes())
+			goldenReport(t, s.name, compareScenario(t, s))
 		})
 	}
+}
+
+// goldenReport checks the report in every format against the golden files
+// name.txt, name.md and name.json.
+func goldenReport(t *testing.T, name string, r *diff.Report) {
+	t.Helper()
+	var text, md, js bytes.Buffer
+	if err := diff.WriteText(&text, r, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := diff.WriteMarkdown(&md, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := diff.WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, name+".txt", text.Bytes())
+	golden(t, name+".md", md.Bytes())
+	golden(t, name+".json", js.Bytes())
 }

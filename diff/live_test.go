@@ -1,7 +1,6 @@
 package diff_test
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 
@@ -120,17 +119,5 @@ func TestLiveReportMatchesGoldenFiles(t *testing.T) {
 	if len(r.Failures) != 1 || r.Failures[0].Tier != "" {
 		t.Errorf("failures %+v, want one for cluster plant-c", r.Failures)
 	}
-	var text, md, js bytes.Buffer
-	if err := diff.WriteText(&text, r, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := diff.WriteMarkdown(&md, r, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := diff.WriteJSON(&js, r); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "live.txt", text.Bytes())
-	golden(t, "live.md", md.Bytes())
-	golden(t, "live.json", js.Bytes())
+	goldenReport(t, "live", r)
 }

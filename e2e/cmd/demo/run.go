@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	case <-ctx.Done():
 		return errInterrupted
 	case <-d.daemonDone:
-		return fmt.Errorf("tandem serve exited; log %s:\n%s", d.logPath, testbed.TailFile(d.logPath, 20))
+		return d.daemonFailure("tandem serve exited")
 	}
 }
 
@@ -229,13 +229,19 @@ func (d *demo) poll(ctx context.Context, timeout time.Duration, check func() (bo
 		case <-ctx.Done():
 			return errInterrupted
 		case <-d.daemonDone:
-			return fmt.Errorf("tandem serve exited; log %s:\n%s", d.logPath, testbed.TailFile(d.logPath, 20))
+			return d.daemonFailure("tandem serve exited")
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not done after %s; tandem serve log %s:\n%s", timeout, d.logPath, testbed.TailFile(d.logPath, 20))
+			return d.daemonFailure(fmt.Sprintf("not done after %s", timeout))
 		}
 	}
+}
+
+// daemonFailure says what went wrong with the relevant lines of the
+// daemon's log.
+func (d *demo) daemonFailure(what string) error {
+	return fmt.Errorf("%s; tandem serve log %s (last lines):\n%s", what, d.logPath, testbed.TailFile(d.logPath, 20))
 }
 
 // stop stops what was started, in reverse order.
