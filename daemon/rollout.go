@@ -21,6 +21,11 @@ type rollout struct {
 	revision string
 	next     map[targetKey]reconciler.TierSet
 	prev     map[targetKey]reconciler.TierSet
+	// ran names the clusters given targets before: one the revision no
+	// longer targets stays a target, with no tiers, so the reconciler
+	// prunes what it ran when the solutions allow it.
+	ran        []string
+	allowEmpty []string
 	// wave is the wave of each solution on each cluster the revision
 	// targets; waves the number of waves of each solution, and released
 	// the highest wave released.
@@ -35,16 +40,20 @@ type solutionCluster struct{ solution, cluster string }
 // targets the clusters were given before.
 func newRollout(res *renderer.Result, revision string, current []reconciler.Target) *rollout {
 	r := &rollout{
-		revision: revision,
-		next:     tierSets(reconciler.TargetsFor(res, revision)),
-		prev:     tierSets(current),
-		wave:     map[solutionCluster]int{},
-		waves:    map[string]int{},
-		released: map[string]int{},
+		revision:   revision,
+		next:       tierSets(reconciler.TargetsFor(res, revision)),
+		prev:       tierSets(current),
+		allowEmpty: reconciler.AllowEmpty(res),
+		wave:       map[solutionCluster]int{},
+		waves:      map[string]int{},
+		released:   map[string]int{},
 	}
 	solutions := make(map[string]*renderer.Solution, len(res.Solutions))
 	for _, s := range res.Solutions {
 		solutions[s.Name] = s
+	}
+	for _, t := range current {
+		r.ran = append(r.ran, t.Cluster)
 	}
 	sites := make(map[string]*renderer.Site, len(res.Sites))
 	for _, s := range res.Sites {
@@ -99,10 +108,12 @@ func (r *rollout) targets() []reconciler.Target {
 			sets[k] = old
 		}
 	}
-	return groupByCluster(sets)
+	return groupByCluster(sets, r.ran, r.allowEmpty)
 }
 
-func groupByCluster(sets map[targetKey]reconciler.TierSet) []reconciler.Target {
+// groupByCluster groups tier sets into targets, with a target for each of
+// clusters too, with no tiers when it has none.
+func groupByCluster(sets map[targetKey]reconciler.TierSet, clusters, allowEmpty []string) []reconciler.Target {
 	keys := make([]targetKey, 0, len(sets))
 	for k := range sets {
 		keys = append(keys, k)
@@ -110,14 +121,23 @@ func groupByCluster(sets map[targetKey]reconciler.TierSet) []reconciler.Target {
 	slices.SortFunc(keys, func(a, b targetKey) int {
 		return cmp.Or(cmp.Compare(a.cluster, b.cluster), cmp.Compare(a.solution, b.solution), cmp.Compare(a.tier, b.tier))
 	})
-	var targets []reconciler.Target
-	for _, k := range keys {
-		if n := len(targets); n == 0 || targets[n-1].Cluster != k.cluster {
-			targets = append(targets, reconciler.Target{Cluster: k.cluster})
-		}
-		last := &targets[len(targets)-1]
-		last.Tiers = append(last.Tiers, sets[k])
+	byCluster := map[string]*reconciler.Target{}
+	for _, c := range clusters {
+		byCluster[c] = &reconciler.Target{Cluster: c, AllowEmpty: allowEmpty}
 	}
+	for _, k := range keys {
+		t, ok := byCluster[k.cluster]
+		if !ok {
+			t = &reconciler.Target{Cluster: k.cluster, AllowEmpty: allowEmpty}
+			byCluster[k.cluster] = t
+		}
+		t.Tiers = append(t.Tiers, sets[k])
+	}
+	targets := make([]reconciler.Target, 0, len(byCluster))
+	for _, t := range byCluster {
+		targets = append(targets, *t)
+	}
+	slices.SortFunc(targets, func(a, b reconciler.Target) int { return cmp.Compare(a.Cluster, b.Cluster) })
 	return targets
 }
 

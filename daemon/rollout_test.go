@@ -111,3 +111,27 @@ func TestRolloutStatusNamesWhatHaltsIt(t *testing.T) {
 		t.Errorf("rollout status %+v, want wave 1 of 2 halted by plant-a's edge tier", got)
 	}
 }
+
+func TestRolloutKeepsAClusterTheRevisionNoLongerTargetsWithNoTiers(t *testing.T) {
+	res := renderFixture(t)
+	previous := append(reconciler.TargetsFor(res, "A"), reconciler.Target{Cluster: "plant-z", Tiers: []reconciler.TierSet{
+		{Solution: "smart-factory", Tier: "edge", Revision: "A"},
+	}})
+	r := newRollout(res, "B", previous)
+	if rev := revisions(r.targets())["edge@plant-z"]; rev != "A" {
+		t.Fatalf("plant-z's tier before its wave: %q, want kept at A", rev)
+	}
+	r.advance(func(targetKey, string) bool { return true })
+	var found bool
+	for _, target := range r.targets() {
+		if target.Cluster == "plant-z" {
+			found = true
+			if len(target.Tiers) != 0 {
+				t.Errorf("plant-z keeps tiers %+v after its wave", target.Tiers)
+			}
+		}
+	}
+	if !found {
+		t.Error("plant-z is no longer a target: what it ran would never be pruned")
+	}
+}

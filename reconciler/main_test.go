@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandem-gitops/tandem/e2e/testbed"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,6 +58,19 @@ func clusters(t *testing.T) *testbed.Fleet {
 	if fleetErr != nil {
 		t.Fatal(fleetErr)
 	}
+	// A target is all a cluster runs: the ApplySets a test leaves behind
+	// would be solutions the next test's targets removed.
+	t.Cleanup(func() {
+		for _, name := range []string{"cloud", "plant-a"} {
+			c, err := client.New(fleet.Cluster(name).RESTConfig(), client.Options{})
+			if err == nil {
+				err = c.DeleteAllOf(context.Background(), &corev1.Secret{}, client.InNamespace(Namespace), client.HasLabels{IDLabel})
+			}
+			if err != nil {
+				t.Errorf("forget the ApplySets on %s: %v", name, err)
+			}
+		}
+	})
 	return fleet
 }
 

@@ -186,8 +186,8 @@ func TestPlanPrunesMembersLeavingTheRender(t *testing.T) {
 			objs = append(objs, configMap("plan-prune", n, map[string]any{"k": n}))
 		}
 		plans := r.Plan(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
-			{Solution: "plan-prune", Tier: "edge", Revision: "rev-2", Objects: objs, AllowEmpty: allowEmpty},
-		}}})
+			{Solution: "plan-prune", Tier: "edge", Revision: "rev-2", Objects: objs},
+		}, AllowEmpty: allowing(allowEmpty, "plan-prune")}})
 		if len(plans) != 1 {
 			t.Fatalf("got %d plans, want 1", len(plans))
 		}

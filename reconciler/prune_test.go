@@ -108,8 +108,8 @@ func TestEmptyRenderIsRefusedUnlessAllowed(t *testing.T) {
 	ctx := context.Background()
 	empty := func(allow bool) Result {
 		return onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
-			{Solution: "empty", Tier: "edge", Revision: "rev-2", AllowEmpty: allow},
-		}}}))
+			{Solution: "empty", Tier: "edge", Revision: "rev-2"},
+		}, AllowEmpty: allowing(allow, "empty")}}))
 	}
 
 	res := empty(false)
@@ -129,4 +129,50 @@ func TestEmptyRenderIsRefusedUnlessAllowed(t *testing.T) {
 	if _, ok := exists(t, kube, "empty", "a"); ok {
 		t.Error("an allowed empty render left ConfigMap/empty/a")
 	}
+}
+
+func TestRemovedSolutionIsRefusedUnlessAllowed(t *testing.T) {
+	r, kube, _ := pruneFixture(t, "removed")
+	ctx := context.Background()
+	// The cluster is given with no tiers: the render no longer targets it.
+	remove := func(allow bool) Result {
+		return onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: allowing(allow, "removed")}}))
+	}
+
+	res := remove(false)
+	requirePhase(t, res, PhaseFailed)
+	if res.Solution != "removed" || res.Tier != "edge" || res.Revision != "rev-1" {
+		t.Errorf("result of %s/%s at %s, want removed/edge at rev-1", res.Solution, res.Tier, res.Revision)
+	}
+	if !strings.Contains(res.Message, "refusing to prune all 4 objects") || !strings.Contains(res.Message, "spec.allowEmpty") {
+		t.Errorf("message %q does not say why nor how to allow it", res.Message)
+	}
+	if _, ok := exists(t, kube, "removed", "a"); !ok {
+		t.Fatal("a refused removal pruned ConfigMap/removed/a")
+	}
+
+	res = remove(true)
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Deleted != 4 {
+		t.Errorf("counts %+v, want 4 deleted\n%s", c, res.ChangeSet)
+	}
+	if _, ok := exists(t, kube, "removed", "a"); ok {
+		t.Error("an allowed removal left ConfigMap/removed/a")
+	}
+	var parent corev1.Secret
+	err := kube.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: ParentName("removed", "edge")}, &parent)
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the ApplySet parent of the removed solution is still there (%v)", err)
+	}
+	if res := r.Apply(ctx, []Target{{Cluster: "plant-a"}}); len(res) != 0 {
+		t.Errorf("a pass after the removal has results %+v, want none", res)
+	}
+}
+
+// allowing is Target.AllowEmpty naming sol when allow is set.
+func allowing(allow bool, sol string) []string {
+	if allow {
+		return []string{sol}
+	}
+	return nil
 }

@@ -357,7 +357,7 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 		parentOf[parents[i].Name] = &parents[i]
 	}
 	deps, errs := dependencies(tiers)
-	return &clusterPass{cluster: c, tiers: tiers, removed: removed, allowEmpty: emptyAllowed(tiers),
+	return &clusterPass{cluster: c, tiers: tiers, removed: removed, allowEmpty: emptyAllowed(t),
 		parentOf: parentOf, deps: deps, errs: errs}, nil
 }
 
@@ -394,9 +394,11 @@ func waitFor(ctx context.Context, tiers []TierSet, deps []int, done []chan struc
 	return nil
 }
 
-// withRemovedTiers adds, for each parent of a solution the target has but
-// of a tier it no longer has, an empty tier set that prunes what the tier
-// left behind; removed marks those.
+// withRemovedTiers adds an empty tier set for each tandem parent of a
+// (solution, tier) the target no longer has, to prune what the tier left
+// behind; removed marks those. Such a tier set is at its solution's
+// revision, or at the parent's last one when the target has nothing of the
+// solution.
 func withRemovedTiers(tiers []TierSet, parents []corev1.Secret) ([]TierSet, []bool) {
 	revision := make(map[string]string)
 	wanted := make(map[[2]string]bool)
@@ -408,10 +410,11 @@ func withRemovedTiers(tiers []TierSet, parents []corev1.Secret) ([]TierSet, []bo
 	removed := make([]bool, len(tiers))
 	for _, p := range parents {
 		sol, tier := p.Labels[SolutionLabel], p.Labels[TierLabel]
-		rev, ok := revision[sol]
-		if !ok || tier == "" || wanted[[2]string{sol, tier}] || p.Name != ParentName(sol, tier) {
+		if sol == "" || tier == "" || wanted[[2]string{sol, tier}] || p.Name != ParentName(sol, tier) ||
+			!ownedByTandem(p.Annotations[ToolingAnnotation]) {
 			continue
 		}
+		rev := cmp.Or(revision[sol], p.Annotations[RevisionAnnotation])
 		all = append(all, TierSet{Solution: sol, Tier: tier, Revision: rev})
 		removed = append(removed, true)
 	}
@@ -420,13 +423,16 @@ func withRemovedTiers(tiers []TierSet, parents []corev1.Secret) ([]TierSet, []bo
 
 // emptyAllowed says per solution whether its tiers may prune their last
 // objects: when the solution still renders objects for the cluster, or when
-// it allows an empty render.
-func emptyAllowed(tiers []TierSet) map[string]bool {
+// the target allows it an empty render.
+func emptyAllowed(t Target) map[string]bool {
 	allowed := make(map[string]bool)
-	for _, t := range tiers {
-		if len(t.Objects) > 0 || t.AllowEmpty {
-			allowed[t.Solution] = true
+	for _, ts := range t.Tiers {
+		if len(ts.Objects) > 0 {
+			allowed[ts.Solution] = true
 		}
+	}
+	for _, sol := range t.AllowEmpty {
+		allowed[sol] = true
 	}
 	return allowed
 }

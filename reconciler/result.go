@@ -8,9 +8,23 @@ import (
 )
 
 // Target is what one cluster should run: the tier sets rendered for it.
+//
+// A solution that has ApplySet parents on the cluster but no tier set in
+// the target renders nothing there: it no longer targets the cluster, or
+// the cluster is given with no tiers at all because the render targets it
+// no more. Like a tier set with no objects, that prunes the solution's
+// objects only when AllowEmpty names the solution, and otherwise fails
+// saying how to allow it. A solution deleted from the repository is named
+// by no render, so its objects are never pruned: a commit that deletes a
+// descriptor by mistake leaves every site running. To remove a solution,
+// commit it with spec.allowEmpty and no targets, and delete it once its
+// objects are pruned.
 type Target struct {
 	Cluster string
 	Tiers   []TierSet
+	// AllowEmpty names the solutions that may render nothing for the
+	// cluster (spec.allowEmpty) and so prune everything they have there.
+	AllowEmpty []string
 }
 
 // TierSet is one tier of one solution as rendered for one cluster.
@@ -24,9 +38,6 @@ type TierSet struct {
 	// cluster constrains nothing there.
 	DependsOn []string
 	Objects   []*unstructured.Unstructured
-	// AllowEmpty lets a render with no objects for the solution prune
-	// everything the solution had on the cluster.
-	AllowEmpty bool
 }
 
 // Phase is where a (cluster, solution, tier) stands.

@@ -171,7 +171,8 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 		return nil, err
 	}
 	if len(desired) == 0 && len(live) > 0 && !p.allowEmpty {
-		return nil, fmt.Errorf("refusing to prune all %d objects: %w; allow an empty render to prune them", len(live), errEmptyRender)
+		return nil, fmt.Errorf("refusing to prune all %d objects: %w; set spec.allowEmpty on solution %s to prune them",
+			len(live), errEmptyRender, p.set.Solution)
 	}
 	s := &survey{desired: desired, live: live}
 	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
