@@ -111,6 +111,17 @@ func (c *cluster) listMembers(ctx context.Context, id string, versions map[schem
 	return members, nil
 }
 
+// key returns the identity obj has on the cluster: without a namespace
+// when its kind is cluster-scoped, whatever the render says.
+func (c *cluster) key(obj *unstructured.Unstructured) object.ObjMetadata {
+	key := object.UnstructuredToObjMetadata(obj)
+	gvk := obj.GroupVersionKind()
+	if key.Namespace != "" && c.isClusterScoped(gvk.GroupKind(), gvk.Version) {
+		key.Namespace = ""
+	}
+	return key
+}
+
 // isClusterScoped reports whether the cluster serves gk without namespaces;
 // false when it does not know gk (yet).
 func (c *cluster) isClusterScoped(gk schema.GroupKind, version string) bool {

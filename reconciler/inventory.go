@@ -27,7 +27,7 @@ func inventoryOf(objs map[object.ObjMetadata]*unstructured.Unstructured) ([]sche
 }
 
 // staleMembers returns the live members a render no longer contains, in
-// apply order (ssa's DeleteAll deletes them in reverse).
+// apply order (pruning deletes them in reverse).
 func staleMembers(desired, live map[object.ObjMetadata]*unstructured.Unstructured) []*unstructured.Unstructured {
 	var stale []*unstructured.Unstructured
 	for _, key := range slices.SortedFunc(maps.Keys(live), compareObjects) {

@@ -70,7 +70,7 @@ func TestStaleMembersInDeleteOrder(t *testing.T) {
 	for _, o := range staleMembers(desired, live) {
 		got = append(got, o.GetKind()+"/"+o.GetName())
 	}
-	// Apply order; ssa deletes in reverse: the Deployment first, the
+	// Apply order; pruning deletes in reverse: the Deployment first, the
 	// Namespace last.
 	want := []string{"Namespace/edge", "ConfigMap/a", "Deployment/b"}
 	if !slices.Equal(got, want) {

@@ -5,9 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -175,4 +178,86 @@ func allowing(allow bool, sol string) []string {
 		return []string{sol}
 	}
 	return nil
+}
+
+func TestMovingAnObjectBetweenTiersKeepsIt(t *testing.T) {
+	f := clusters(t)
+	ctx := context.Background()
+	kube := kubeClient(t, f, "plant-a")
+	r := New(fleetResolver(f, nil), testOptions(t))
+	apply := func(rev string, platform, app []*unstructured.Unstructured) {
+		t.Helper()
+		for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
+			{Solution: "move", Tier: "platform", Revision: rev, Objects: platform},
+			{Solution: "move", Tier: "app", Revision: rev, DependsOn: []string{"platform"}, Objects: app},
+		}}}) {
+			requirePhase(t, res, PhaseReady)
+		}
+	}
+	apply("rev-1",
+		[]*unstructured.Unstructured{namespace("move"), configMap("move", "shared", map[string]any{"k": "v"})},
+		[]*unstructured.Unstructured{configMap("move", "app", map[string]any{"k": "v"})})
+	var ns corev1.Namespace
+	if err := kube.Get(ctx, client.ObjectKey{Name: "move"}, &ns); err != nil {
+		t.Fatal(err)
+	}
+	shared, _ := exists(t, kube, "move", "shared")
+
+	// The namespace and a ConfigMap move from tier platform to tier app.
+	apply("rev-2",
+		[]*unstructured.Unstructured{configMap("move", "platform", map[string]any{"k": "v"})},
+		[]*unstructured.Unstructured{namespace("move"), configMap("move", "shared", map[string]any{"k": "v"}),
+			configMap("move", "app", map[string]any{"k": "v"})})
+
+	var after corev1.Namespace
+	if err := kube.Get(ctx, client.ObjectKey{Name: "move"}, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.UID != ns.UID || after.DeletionTimestamp != nil {
+		t.Fatal("Namespace/move was deleted on its way from tier platform to tier app")
+	}
+	if after.Labels[PartOfLabel] != ApplySetID(ParentName("move", "app")) {
+		t.Errorf("Namespace/move is a member of %q, want tier app's ApplySet", after.Labels[PartOfLabel])
+	}
+	if cm, ok := exists(t, kube, "move", "shared"); !ok || cm.UID != shared.UID {
+		t.Error("ConfigMap/move/shared was deleted on its way from tier platform to tier app")
+	}
+}
+
+func TestPruneLeavesAnObjectRecreatedSinceItWasListed(t *testing.T) {
+	r, kube, _ := pruneFixture(t, "recreated")
+	ctx := context.Background()
+	c, err := r.connection(ctx, "plant-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ApplySetID(ParentName("recreated", "edge"))
+	live, err := c.listMembers(ctx, id, map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := live[object.ObjMetadata{Namespace: "recreated", Name: "b", GroupKind: schema.GroupKind{Kind: "ConfigMap"}}]
+	if listed == nil {
+		t.Fatal("ConfigMap/recreated/b is not listed as a member")
+	}
+
+	// Someone deletes b and creates it anew, between the list and the prune.
+	old, _ := exists(t, kube, "recreated", "b")
+	if err := kube.Delete(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	again := &corev1.ConfigMap{}
+	again.Namespace, again.Name, again.Labels = "recreated", "b", map[string]string{PartOfLabel: id}
+	if err := kube.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+
+	p := &tierPass{opts: &r.opts, cluster: c, id: id, result: Result{ChangeSet: ssa.NewChangeSet()}}
+	err = p.prune(ctx, []*unstructured.Unstructured{listed}, nil)
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap/recreated/b") {
+		t.Errorf("prune of a re-created object: %v, want an error naming ConfigMap/recreated/b", err)
+	}
+	if cm, ok := exists(t, kube, "recreated", "b"); !ok || cm.UID != again.UID {
+		t.Error("the re-created ConfigMap/recreated/b was deleted")
+	}
 }

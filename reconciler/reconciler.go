@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -331,6 +332,8 @@ type clusterPass struct {
 	// last objects.
 	allowEmpty map[string]bool
 	parentOf   map[string]*corev1.Secret
+	// rendered holds every object the tier sets render.
+	rendered map[object.ObjMetadata]bool
 	// deps are the indexes of the tier sets each waits for, and errs
 	// the dependency cycles that keep tier sets from going on at all.
 	deps [][]int
@@ -356,9 +359,15 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 	for i := range parents {
 		parentOf[parents[i].Name] = &parents[i]
 	}
+	rendered := make(map[object.ObjMetadata]bool)
+	for _, ts := range t.Tiers {
+		for _, obj := range ts.Objects {
+			rendered[c.key(obj)] = true
+		}
+	}
 	deps, errs := dependencies(tiers)
 	return &clusterPass{cluster: c, tiers: tiers, removed: removed, allowEmpty: emptyAllowed(t),
-		parentOf: parentOf, deps: deps, errs: errs}, nil
+		parentOf: parentOf, rendered: rendered, deps: deps, errs: errs}, nil
 }
 
 // tierPass returns the pass over the i-th tier set.
@@ -371,6 +380,7 @@ func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
 		set:        ts,
 		allowEmpty: cp.allowEmpty[ts.Solution],
 		removed:    cp.removed[i],
+		rendered:   cp.rendered,
 		parentName: name,
 		id:         ApplySetID(name),
 		parent:     cp.parentOf[name],

@@ -14,6 +14,7 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/utils"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,7 +37,11 @@ type tierPass struct {
 	allowEmpty bool
 	// removed marks a tier the render no longer has: its members are
 	// pruned and its parent deleted.
-	removed    bool
+	removed bool
+	// rendered holds every object some tier set of the cluster renders:
+	// a member another set renders is moving there, and its apply takes
+	// it over, so it is never pruned.
+	rendered   map[object.ObjMetadata]bool
 	parentName string
 	id         string
 	// parent is the ApplySet parent as read, nil on the first apply.
@@ -170,10 +175,6 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(desired) == 0 && len(live) > 0 && !p.allowEmpty {
-		return nil, fmt.Errorf("refusing to prune all %d objects: %w; set spec.allowEmpty on solution %s to prune them",
-			len(live), errEmptyRender, p.set.Solution)
-	}
 	s := &survey{desired: desired, live: live}
 	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
 		obj := desired[key]
@@ -184,11 +185,17 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 		}
 	}
 	for _, obj := range staleMembers(desired, live) {
-		if obj.GetAnnotations()[PruneAnnotation] == PruneDisabled {
+		switch {
+		case p.rendered[object.UnstructuredToObjMetadata(obj)]:
+		case obj.GetAnnotations()[PruneAnnotation] == PruneDisabled:
 			s.orphan = append(s.orphan, obj)
-		} else {
+		default:
 			s.prune = append(s.prune, obj)
 		}
+	}
+	if len(desired) == 0 && len(s.prune) > 0 && !p.allowEmpty {
+		return nil, fmt.Errorf("refusing to prune all %d objects: %w; set spec.allowEmpty on solution %s to prune them",
+			len(s.prune), errEmptyRender, p.set.Solution)
 	}
 	return s, nil
 }
@@ -227,17 +234,14 @@ func (p *tierPass) desired() (map[object.ObjMetadata]*unstructured.Unstructured,
 		if obj.GetName() == "" || obj.GetKind() == "" || obj.GetAPIVersion() == "" {
 			return nil, fmt.Errorf("object %s has no apiVersion, kind or name", utils.FmtUnstructured(obj))
 		}
-		gvk := obj.GroupVersionKind()
-		if obj.GetNamespace() != "" && p.cluster.isClusterScoped(gvk.GroupKind(), gvk.Version) {
-			obj.SetNamespace("")
-		}
+		key := p.cluster.key(obj)
+		obj.SetNamespace(key.Namespace)
 		labels := obj.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
 		}
 		labels[PartOfLabel] = p.id
 		obj.SetLabels(labels)
-		key := object.UnstructuredToObjMetadata(obj)
 		if _, dup := desired[key]; dup {
 			return nil, fmt.Errorf("%s is rendered twice", utils.FmtObjMetadata(key))
 		}
@@ -260,9 +264,10 @@ func (p *tierPass) listVersions(desired map[object.ObjMetadata]*unstructured.Uns
 }
 
 // prune deletes stale members, last-applied kinds first, and orphans
-// others by removing their membership label. Deletion goes through ssa,
-// which reads each object again and deletes it only if it still carries the
-// ApplySet's label.
+// others by removing their membership label. Each deletion is conditional
+// on the member as listed, its UID and resource version, so that an object
+// re-created or changed since (annotated prune: disabled, say) stays, for
+// the next pass to look at again.
 func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Unstructured) error {
 	for _, obj := range orphan {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, PartOfLabel)
@@ -272,19 +277,19 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 		}
 		p.result.ChangeSet.Add(entry(obj, ssa.SkippedAction))
 	}
-	if len(remove) == 0 {
-		return nil
-	}
-	changes, err := p.cluster.manager.DeleteAll(ctx, remove, ssa.DeleteOptions{
-		PropagationPolicy: metav1.DeletePropagationBackground,
-		Inclusions:        map[string]string{PartOfLabel: p.id},
-		Exclusions:        map[string]string{PruneAnnotation: PruneDisabled},
-	})
-	if changes != nil {
-		p.result.ChangeSet.Append(changes.Entries)
-	}
-	if err != nil {
-		return fmt.Errorf("prune: %w", err)
+	for _, obj := range slices.Backward(remove) {
+		uid, version := obj.GetUID(), obj.GetResourceVersion()
+		err := p.cluster.client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
+			client.Preconditions{UID: &uid, ResourceVersion: &version})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case apierrors.IsConflict(err):
+			return fmt.Errorf("%s prune failed: it changed since it was listed: %w", utils.FmtUnstructured(obj), err)
+		case err != nil:
+			return fmt.Errorf("%s prune failed: %w", utils.FmtUnstructured(obj), err)
+		}
+		p.result.ChangeSet.Add(entry(obj, ssa.DeletedAction))
 	}
 	return nil
 }
