@@ -222,8 +222,9 @@ func TestPlanPrunesMembersLeavingTheRender(t *testing.T) {
 		}
 	}
 
+	// c, annotated prune: disabled, would stay: three would be pruned.
 	p = plan(false)
-	if p.Err == nil || !strings.Contains(p.Err.Error(), "refusing to prune all 4 objects") {
+	if p.Err == nil || !strings.Contains(p.Err.Error(), "refusing to prune all 3 objects") {
 		t.Errorf("plan of an empty render: %v, want it refused", p.Err)
 	}
 	p = plan(true)
