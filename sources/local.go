@@ -13,13 +13,20 @@ import (
 
 // LocalRepository reads the commits of a Git repository on disk, a working
 // tree's or a bare one, in place: no mirror, no network. It is how "tandem
-// diff" renders two revisions of the checkout it runs in.
+// diff" and "tandem apply --revision" read revisions of the checkout they
+// run in.
 type LocalRepository struct {
 	r *Repository
+	// sub is the directory OpenLocal was given, relative to the root of
+	// its working tree, in slash form; "" at the root or in a bare
+	// repository.
+	sub string
 }
 
 // OpenLocal opens the Git repository at dir or in one of its parents, as git
-// does. It only reads the repository.
+// does. When dir is a subdirectory of a working tree, such as a config
+// repository kept in a folder of a larger one, FS reads that subdirectory of
+// each commit. It only reads the repository.
 func OpenLocal(dir string) (*LocalRepository, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -33,8 +40,18 @@ func OpenLocal(dir string) (*LocalRepository, error) {
 	if !ok {
 		return nil, fmt.Errorf("open repository %s: unsupported storage %T", dir, repo.Storer)
 	}
+	sub := ""
+	if wt, err := repo.Worktree(); err == nil {
+		rel, err := filepath.Rel(wt.Filesystem.Root(), abs)
+		if err != nil {
+			return nil, fmt.Errorf("open repository %s: %w", dir, err)
+		}
+		if rel != "." {
+			sub = filepath.ToSlash(rel)
+		}
+	}
 	url := "file://" + filepath.ToSlash(abs)
-	return &LocalRepository{r: &Repository{
+	return &LocalRepository{sub: sub, r: &Repository{
 		spec:    Spec{URL: url},
 		url:     url,
 		log:     slog.Default().With("repo", url),
@@ -84,6 +101,17 @@ func (r *Repository) refNameLocked(rev, commit string) string {
 	return commit
 }
 
-// FS returns the tree of a commit as a read-only file system, presented as
-// Repository.FS presents a mirrored commit.
-func (l *LocalRepository) FS(commit string) (fs.FS, error) { return l.r.FS(commit) }
+// FS returns the tree of a commit, or of the subdirectory OpenLocal was
+// given, as a read-only file system, presented as Repository.FS presents a
+// mirrored commit.
+func (l *LocalRepository) FS(commit string) (fs.FS, error) {
+	tree, err := l.r.FS(commit)
+	if err != nil || l.sub == "" {
+		return tree, err
+	}
+	sub, err := fs.Sub(tree, l.sub)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of commit %s: %w", l.sub, commit, err)
+	}
+	return sub, nil
+}

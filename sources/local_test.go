@@ -94,3 +94,30 @@ func TestOpenLocalRefusesADirectoryOutsideARepository(t *testing.T) {
 		t.Fatal("OpenLocal of a plain directory succeeded")
 	}
 }
+
+func TestLocalRepositoryOpenedInASubdirectoryReadsThatSubdirectory(t *testing.T) {
+	u := newUpstream(t, map[string]string{
+		"README.md":                         "not a config repository\n",
+		"fixtures/smart/tandem.yaml":        "scale: 3\n",
+		"fixtures/smart/sites/plant-a.yaml": "weight: 1\n",
+	})
+	repo, err := OpenLocal(filepath.Join(u.work, "fixtures", "smart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	rev, err := repo.Resolve("HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.FS(rev.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := fs.ReadFile(tree, "tandem.yaml"); err != nil || string(data) != "scale: 3\n" {
+		t.Errorf("tandem.yaml of the subdirectory = %q, %v", data, err)
+	}
+	if _, err := fs.Stat(tree, "README.md"); err == nil {
+		t.Error("the subdirectory's tree shows the repository root's README.md")
+	}
+}

@@ -211,31 +211,7 @@ func (o *applyOptions) renderLocalRevision(ctx context.Context, args []string) (
 	if err != nil {
 		return nil, "", err
 	}
-	if top := worktreeRoot(abs); top != "" && top != abs {
-		rel, err := filepath.Rel(top, abs)
-		if err != nil {
-			return nil, "", err
-		}
-		if tree, err = fs.Sub(tree, filepath.ToSlash(rel)); err != nil {
-			return nil, "", err
-		}
-	}
 	return renderRevision(ctx, tree, rev)
-}
-
-// worktreeRoot returns the directory holding the .git of the working tree
-// dir is in, or "" when there is none (dir is a bare repository).
-func worktreeRoot(dir string) string {
-	for {
-		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 // renderRemote mirrors --repo, fetches its ref and renders the commit.
