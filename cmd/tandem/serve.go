@@ -83,7 +83,7 @@ be restarted as a candidate.`,
 	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy")
 	f.DurationVar(&o.reconcile.RetryInterval, "retry-interval", 10*time.Second, "first delay after a failed pass of a cluster; doubles up to --max-retry-interval")
 	f.DurationVar(&o.reconcile.MaxRetryInterval, "max-retry-interval", 5*time.Minute, "longest delay between retries of a failing cluster")
-	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight work may take to finish on SIGTERM")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long stopping may take on SIGTERM; passes in flight are abandoned and converge on the next start")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.MarkFlagRequired("repo")
