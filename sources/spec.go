@@ -156,3 +156,21 @@ func embedsPassword(raw string) bool {
 	_, set := u.User.Password()
 	return set || ((u.Scheme == "http" || u.Scheme == "https") && u.User.Username() != "")
 }
+
+// ParseRef reads a ref as a person writes it: refs/tags/NAME is a tag, a
+// full 40-character commit SHA pins that commit, and anything else, with or
+// without refs/heads/, is a branch.
+func ParseRef(ref string) (Ref, error) {
+	switch {
+	case ref == "":
+		return Ref{}, errors.New("empty ref: want a branch, refs/tags/NAME or a commit SHA")
+	case strings.HasPrefix(ref, "refs/tags/"):
+		return Ref{Tag: strings.TrimPrefix(ref, "refs/tags/")}, nil
+	case commitSHA.MatchString(ref):
+		return Ref{Commit: ref}, nil
+	case strings.HasPrefix(ref, "refs/") && !strings.HasPrefix(ref, "refs/heads/"):
+		return Ref{}, fmt.Errorf("ref %q: want a branch, refs/tags/NAME or a commit SHA", ref)
+	default:
+		return Ref{Branch: strings.TrimPrefix(ref, "refs/heads/")}, nil
+	}
+}

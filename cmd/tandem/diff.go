@@ -334,14 +334,18 @@ func renderRemote(ctx context.Context, url string, sides ...side) ([]diff.Revisi
 	return revs, nil
 }
 
-// fetchRevision mirrors rev of the remote at url into cacheDir: a full
-// commit SHA, else a branch, else a tag of that name.
+// fetchRevision mirrors rev of the remote at url into cacheDir: a ref as
+// sources.ParseRef reads it, where a plain name that is no branch may also
+// be a tag.
 func fetchRevision(ctx context.Context, url, rev, cacheDir string) (*sources.Repository, sources.Revision, error) {
-	refs := []sources.Ref{{Branch: rev}, {Tag: rev}}
-	if fullSHA.MatchString(rev) {
-		refs = []sources.Ref{{Commit: rev}}
+	ref, err := sources.ParseRef(rev)
+	if err != nil {
+		return nil, sources.Revision{}, err
 	}
-	var err error
+	refs := []sources.Ref{ref}
+	if ref.Branch == rev {
+		refs = append(refs, sources.Ref{Tag: rev})
+	}
 	for _, ref := range refs {
 		var repo *sources.Repository
 		repo, err = sources.Open(sources.Spec{URL: url, Ref: ref}, sources.Options{CacheDir: cacheDir})

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -31,29 +29,10 @@ func (g *gitFlags) register(f *pflag.FlagSet) {
 
 // resolve sets the spec's ref from --ref and validates the spec.
 func (g *gitFlags) resolve() error {
-	ref, err := parseRef(g.ref)
+	ref, err := sources.ParseRef(g.ref)
 	if err != nil {
-		return err
+		return fmt.Errorf("--ref: %w", err)
 	}
 	g.spec.Ref = ref
 	return g.spec.Validate()
-}
-
-var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
-
-// parseRef reads --ref: refs/tags/NAME is a tag, a full commit SHA pins
-// that commit, and anything else, with or without refs/heads/, is a branch.
-func parseRef(ref string) (sources.Ref, error) {
-	switch {
-	case ref == "":
-		return sources.Ref{}, fmt.Errorf("--ref is empty: want a branch, refs/tags/NAME or a commit SHA")
-	case strings.HasPrefix(ref, "refs/tags/"):
-		return sources.Ref{Tag: strings.TrimPrefix(ref, "refs/tags/")}, nil
-	case fullSHA.MatchString(ref):
-		return sources.Ref{Commit: ref}, nil
-	case strings.HasPrefix(ref, "refs/") && !strings.HasPrefix(ref, "refs/heads/"):
-		return sources.Ref{}, fmt.Errorf("--ref %q: want a branch, refs/tags/NAME or a commit SHA", ref)
-	default:
-		return sources.Ref{Branch: strings.TrimPrefix(ref, "refs/heads/")}, nil
-	}
 }
