@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Options configures a Reconciler. Zero values take the defaults below.
@@ -130,14 +132,20 @@ func eachCluster[T any](ctx context.Context, sem chan struct{}, targets []Target
 	return out
 }
 
-// SetTargets replaces what every cluster should run. Run reconciles the
-// clusters it names at once, and stops reconciling clusters it leaves out.
+// SetTargets replaces what every cluster should run. Run reconciles at once
+// the clusters whose tier sets changed and those new to it, and stops
+// reconciling clusters it leaves out. A cluster given what it had keeps its
+// pace: its drift interval, or its backoff after failures.
 func (r *Reconciler) SetTargets(targets []Target) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	before := r.targets
 	r.targets = make(map[string]Target, len(targets))
 	for _, t := range targets {
 		r.targets[t.Cluster] = t
+		if old, ok := before[t.Cluster]; ok && sameTarget(old, t) {
+			continue
+		}
 		if w, ok := r.wake[t.Cluster]; ok {
 			select {
 			case w <- struct{}{}:
@@ -149,6 +157,19 @@ func (r *Reconciler) SetTargets(targets []Target) {
 	case r.changed <- struct{}{}:
 	default:
 	}
+}
+
+// sameTarget reports whether two targets of a cluster ask for the same:
+// the same tier sets, at the same revisions, with the same dependencies and
+// objects, and the same solutions allowed to be empty.
+func sameTarget(a, b Target) bool {
+	return slices.Equal(a.AllowEmpty, b.AllowEmpty) && slices.EqualFunc(a.Tiers, b.Tiers, func(x, y TierSet) bool {
+		return x.Solution == y.Solution && x.Tier == y.Tier && x.Revision == y.Revision &&
+			slices.Equal(x.DependsOn, y.DependsOn) &&
+			slices.EqualFunc(x.Objects, y.Objects, func(o, p *unstructured.Unstructured) bool {
+				return o == p || reflect.DeepEqual(o.Object, p.Object)
+			})
+	})
 }
 
 // Run keeps every cluster of the targets reconciled until ctx ends: at once
@@ -191,7 +212,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 }
 
-// keep reconciles one cluster until ctx ends or it is no longer a target.
+// keep reconciles one cluster until ctx ends. Only Run ends keepers: a
+// cluster whose target is gone, because Run has yet to see it go or it is
+// coming back, waits for a wake-up.
 func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}) {
 	failures := 0
 	for {
@@ -199,7 +222,12 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 		t, ok := r.targets[name]
 		r.mu.Unlock()
 		if !ok {
-			return
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				continue
+			}
 		}
 		select {
 		case r.sem <- struct{}{}:
