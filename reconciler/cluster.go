@@ -2,11 +2,11 @@ package reconciler
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/cli-utils/pkg/object"
@@ -28,13 +28,13 @@ type cluster struct {
 	client  client.Client
 	mapper  meta.RESTMapper
 	manager *ssa.ResourceManager
-	// fingerprint identifies the configuration the connection was made
-	// from, so changed credentials make a new one.
-	fingerprint [32]byte
+	// config is the configuration the connection was made from, as
+	// comparable, so that changed credentials make a new one.
+	config *rest.Config
 }
 
-func connect(name string, cfg *rest.Config, opts *Options) (*cluster, error) {
-	cfg = rest.CopyConfig(cfg)
+func connect(name string, resolved *rest.Config, opts *Options) (*cluster, error) {
+	cfg := rest.CopyConfig(resolved)
 	if cfg.QPS == 0 {
 		// client-go's default of 5 would throttle the first apply of a site.
 		cfg.QPS, cfg.Burst = 50, 100
@@ -57,14 +57,33 @@ func connect(name string, cfg *rest.Config, opts *Options) (*cluster, error) {
 	manager := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}),
 		ssa.Owner{Field: opts.FieldManager, Group: "tandem.dev"})
 	manager.SetConcurrency(4)
-	return &cluster{name: name, client: c, mapper: mapper, manager: manager, fingerprint: fingerprint(cfg)}, nil
+	return &cluster{name: name, client: c, mapper: mapper, manager: manager, config: comparableConfig(resolved)}, nil
 }
 
-// fingerprint hashes what identifies a cluster and its credentials.
-func fingerprint(cfg *rest.Config) [32]byte {
-	return sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s",
-		cfg.Host, cfg.BearerToken, cfg.BearerTokenFile, cfg.Username, cfg.Password,
-		cfg.CAData, cfg.CertData, cfg.CAFile))
+// madeFrom reports whether the connection could have been made from cfg:
+// the same server, reached the same way, with the same credentials.
+func (c *cluster) madeFrom(cfg *rest.Config) bool {
+	return reflect.DeepEqual(c.config, comparableConfig(cfg))
+}
+
+// comparableConfig returns a copy of cfg without what cannot be compared:
+// functions, the transport, the rate limiter and the warning handlers,
+// which resolvers make anew on every call. The proxy a function picks for
+// the server is kept, in the Host's place beside it.
+func comparableConfig(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	if cfg.Proxy != nil {
+		proxy := "error"
+		if req, err := http.NewRequest(http.MethodGet, cfg.Host, nil); err == nil {
+			if u, err := cfg.Proxy(req); err == nil && u != nil {
+				proxy = u.String()
+			}
+		}
+		c.Host += " via " + proxy
+	}
+	c.Proxy, c.Dial, c.WrapTransport, c.Transport = nil, nil, nil, nil
+	c.RateLimiter, c.WarningHandler, c.WarningHandlerWithContext, c.AuthConfigPersister = nil, nil, nil, nil
+	return c
 }
 
 // listParents lists the ApplySet parents tandem keeps on the cluster.

@@ -512,7 +512,7 @@ func (r *Reconciler) connection(ctx context.Context, name string) (*cluster, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.clusters[name]; ok && c.fingerprint == fingerprint(cfg) {
+	if c, ok := r.clusters[name]; ok && c.madeFrom(cfg) {
 		return c, nil
 	}
 	c, err := connect(name, cfg, &r.opts)
