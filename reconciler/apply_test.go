@@ -108,3 +108,50 @@ func TestSecondApplyWritesNothing(t *testing.T) {
 	}
 	_ = ssa.UnchangedAction
 }
+
+func TestNoOpPassOverObjectsTheServerNormalisesOnlyLists(t *testing.T) {
+	f := clusters(t)
+	ctx := context.Background()
+	kube := kubeClient(t, f, "plant-a")
+	counter := &requestCounter{}
+	r := New(fleetResolver(f, counter), testOptions(t))
+	target := []Target{{Cluster: "plant-a", Tiers: []TierSet{{Solution: "normalised", Tier: "edge", Revision: "rev-1",
+		Objects: tenObjects("normalised")}}}}
+	// The first pass creates; the second proves in sync, through dry-runs,
+	// what the server stores otherwise than it was written.
+	for range 2 {
+		requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+	}
+
+	counter.reset()
+	res := onlyResult(t, r.Apply(ctx, target))
+	requirePhase(t, res, PhaseReady)
+	if c := res.Counts(); c.Unchanged != 10 {
+		t.Errorf("counts %+v, want 10 unchanged\n%s", c, res.ChangeSet)
+	}
+	// One list of ApplySet parents, one list per group-kind.
+	if requests, writes := counter.requests.Load(), counter.writes.Load(); requests != 1+8 || writes != 0 {
+		t.Errorf("third pass made %d requests and %d writes, want 9 and 0:\n%s", requests, writes, counter)
+	}
+
+	// A change to a proven object ends its proof: the drift is undone.
+	var secret corev1.Secret
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: "normalised", Name: "credentials"}, &secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data["token"] = []byte("changed")
+	if err := kube.Update(ctx, &secret); err != nil {
+		t.Fatal(err)
+	}
+	res = onlyResult(t, r.Apply(ctx, target))
+	requirePhase(t, res, PhaseReady)
+	if res.Corrected != 1 {
+		t.Errorf("corrected %d, want 1: the changed Secret/normalised/credentials\n%s", res.Corrected, res.ChangeSet)
+	}
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: "normalised", Name: "credentials"}, &secret); err != nil {
+		t.Fatal(err)
+	}
+	if string(secret.Data["token"]) != "s3cr3t" {
+		t.Errorf("Secret/normalised/credentials token %q after the pass, want it put back", secret.Data["token"])
+	}
+}

@@ -31,6 +31,8 @@ type cluster struct {
 	// config is the configuration the connection was made from, as
 	// comparable, so that changed credentials make a new one.
 	config *rest.Config
+	// proofs spare the objects found in sync a dry-run on the next pass.
+	proofs proofs
 }
 
 func connect(name string, resolved *rest.Config, opts *Options) (*cluster, error) {

@@ -13,8 +13,11 @@
 // A pass over an unchanged site reads one list per group-kind and writes
 // nothing: live members are compared with the desired objects through the
 // fields the field manager owns, and only objects that differ go through
-// ssa's dry-run and apply. Health comes from kstatus, first on the listed
-// objects and then, for what is not yet current, by polling until a timeout.
+// ssa's dry-run and apply. An object the server stores otherwise than it is
+// written (a Secret's stringData) needs that dry-run once: the connection
+// remembers it found the object in sync until the object or what is desired
+// of it changes. Health comes from kstatus, first on the listed objects and
+// then, for what is not yet current, by polling until a timeout.
 //
 // Plan takes the same path without writing: objects in sync are unchanged,
 // the others go through a server-side dry-run apply, and stale members are

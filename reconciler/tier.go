@@ -104,6 +104,7 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		})
 		if changes != nil {
 			p.result.ChangeSet.Append(changes.Entries)
+			p.proveUnchanged(s, changes)
 		}
 		if err != nil {
 			return fmt.Errorf("apply revision %s: %w", p.set.Revision, err)
@@ -129,7 +130,7 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		RevisionAnnotation:   p.set.Revision,
 	}
 
-	if toWait := s.toWait(); len(toWait) > 0 {
+	if toWait := s.toWait(p.result.ChangeSet); len(toWait) > 0 {
 		p.result.Phase = PhaseProgressing
 		p.result.Message = fmt.Sprintf("waiting for %d objects to become ready", len(toWait))
 		p.opts.Observe(p.result)
@@ -179,7 +180,7 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	s := &survey{desired: desired, live: live}
 	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
 		obj := desired[key]
-		if l, ok := live[key]; ok && inSync(obj, l, p.opts.FieldManager) {
+		if l, ok := live[key]; ok && (inSync(obj, l, p.opts.FieldManager) || p.cluster.proofs.proven(key, obj, l)) {
 			s.unchanged = append(s.unchanged, key)
 		} else {
 			s.apply = append(s.apply, obj)
@@ -201,19 +202,40 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	return s, nil
 }
 
-// toWait returns what a pass waits for after applying: what it applied,
-// and what was in sync but is not healthy yet.
-func (s *survey) toWait() object.ObjMetadataSet {
-	var wait object.ObjMetadataSet
-	for _, obj := range s.apply {
-		wait = append(wait, object.UnstructuredToObjMetadata(obj))
-	}
+// toWait returns what a pass waits for after applying: every desired
+// object but those left unchanged, in sync or found so by the apply, that
+// are healthy as listed.
+func (s *survey) toWait(changes *ssa.ChangeSet) object.ObjMetadataSet {
+	unchanged := make(map[object.ObjMetadata]bool, len(s.unchanged))
 	for _, key := range s.unchanged {
-		if res, err := status.Compute(s.live[key]); err != nil || res.Status != status.CurrentStatus {
-			wait = append(wait, key)
+		unchanged[key] = true
+	}
+	for _, e := range changes.Entries {
+		if e.Action == ssa.UnchangedAction {
+			unchanged[e.ObjMetadata] = true
 		}
 	}
+	var wait object.ObjMetadataSet
+	for _, key := range slices.SortedFunc(maps.Keys(s.desired), compareObjects) {
+		if live, ok := s.live[key]; ok && unchanged[key] {
+			if res, err := status.Compute(live); err == nil && res.Status == status.CurrentStatus {
+				continue
+			}
+		}
+		wait = append(wait, key)
+	}
 	return wait
+}
+
+// proveUnchanged records a proof for each listed object the apply left
+// unchanged, so the next pass takes it as in sync without a dry-run.
+func (p *tierPass) proveUnchanged(s *survey, changes *ssa.ChangeSet) {
+	for _, e := range changes.Entries {
+		desired, live := s.desired[e.ObjMetadata], s.live[e.ObjMetadata]
+		if e.Action == ssa.UnchangedAction && desired != nil && live != nil {
+			p.cluster.proofs.prove(e.ObjMetadata, desired, live)
+		}
+	}
 }
 
 // entry is the change set entry of an action on obj.
@@ -290,6 +312,7 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 		case err != nil:
 			return fmt.Errorf("%s prune failed: %w", utils.FmtUnstructured(obj), err)
 		}
+		p.cluster.proofs.forget(object.UnstructuredToObjMetadata(obj))
 		p.result.ChangeSet.Add(entry(obj, ssa.DeletedAction))
 	}
 	return nil
