@@ -34,9 +34,6 @@ const (
 	// PruneDisabled is the value of PruneAnnotation that orphans an object.
 	PruneDisabled = "disabled"
 
-	// SolutionLabel and TierLabel name the (solution, tier) of a parent.
-	SolutionLabel = "tandem.dev/solution"
-	TierLabel     = "tandem.dev/tier"
 	// RevisionAnnotation records on a parent the revision last applied in
 	// full.
 	RevisionAnnotation = "tandem.dev/revision"

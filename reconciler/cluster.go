@@ -19,7 +19,14 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
+
+// ssaConcurrency bounds the applies, health reads and dry-runs in flight per
+// tier: a few requests at a time, as kubectl does, without flooding a small
+// site's API server.
+const ssaConcurrency = 4
 
 // cluster is a connection to one cluster: a client, its lazily discovered
 // REST mapper, and an ssa resource manager on top.
@@ -58,7 +65,7 @@ func connect(name string, resolved *rest.Config, opts *Options) (*cluster, error
 	}
 	manager := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}),
 		ssa.Owner{Field: opts.FieldManager, Group: "tandem.dev"})
-	manager.SetConcurrency(4)
+	manager.SetConcurrency(ssaConcurrency)
 	return &cluster{name: name, client: c, mapper: mapper, manager: manager, config: comparableConfig(resolved)}, nil
 }
 
@@ -91,7 +98,7 @@ func comparableConfig(cfg *rest.Config) *rest.Config {
 // listParents lists the ApplySet parents tandem keeps on the cluster.
 func (c *cluster) listParents(ctx context.Context) ([]corev1.Secret, error) {
 	var list corev1.SecretList
-	if err := c.client.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{IDLabel, SolutionLabel}); err != nil {
+	if err := c.client.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{IDLabel, renderer.LabelSolution}); err != nil {
 		return nil, fmt.Errorf("list ApplySet parents in %s: %w", Namespace, err)
 	}
 	return list.Items, nil

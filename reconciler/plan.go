@@ -160,7 +160,7 @@ func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, []failedDry
 	changes := make([]Change, len(s.apply))
 	errs := make([]error, len(s.apply))
 	var g errgroup.Group
-	g.SetLimit(dryRunConcurrency)
+	g.SetLimit(ssaConcurrency)
 	for i, obj := range s.apply {
 		g.Go(func() error {
 			e, live, merged, err := p.cluster.manager.Diff(ctx, obj.DeepCopy(), ssa.DiffOptions{})
@@ -193,10 +193,6 @@ func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, []failedDry
 	}
 	return planned, failed
 }
-
-// dryRunConcurrency bounds the dry-run applies in flight per tier, as the
-// ssa manager's concurrency bounds applies.
-const dryRunConcurrency = 4
 
 // created is what a pass over a cluster creates before the objects that
 // need it: namespaces, and the kinds of CustomResourceDefinitions.

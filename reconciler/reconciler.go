@@ -15,6 +15,8 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // Options configures a Reconciler. Zero values take the defaults below.
@@ -447,7 +449,7 @@ func withRemovedTiers(tiers []TierSet, parents []corev1.Secret) ([]TierSet, []bo
 	all := slices.Clone(tiers)
 	removed := make([]bool, len(tiers))
 	for _, p := range parents {
-		sol, tier := p.Labels[SolutionLabel], p.Labels[TierLabel]
+		sol, tier := p.Labels[renderer.LabelSolution], p.Labels[renderer.LabelTier]
 		if sol == "" || tier == "" || wanted[[2]string{sol, tier}] || p.Name != ParentName(sol, tier) ||
 			!ownedByTandem(p.Annotations[ToolingAnnotation]) {
 			continue

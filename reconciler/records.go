@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // Record is what a cluster itself says about a (solution, tier): the
@@ -42,7 +44,7 @@ func ReadRecords(ctx context.Context, cfg *rest.Config) ([]Record, error) {
 		return nil, fmt.Errorf("read ApplySet parents: %w", err)
 	}
 	var list corev1.SecretList
-	if err := c.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{IDLabel, SolutionLabel}); err != nil {
+	if err := c.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{IDLabel, renderer.LabelSolution}); err != nil {
 		return nil, fmt.Errorf("list ApplySet parents in %s: %w", Namespace, err)
 	}
 	records := make([]Record, 0, len(list.Items))
@@ -55,8 +57,8 @@ func ReadRecords(ctx context.Context, cfg *rest.Config) ([]Record, error) {
 func recordOf(s *corev1.Secret) Record {
 	since, _ := time.Parse(time.RFC3339, s.Annotations[SinceAnnotation])
 	return Record{
-		Solution:   s.Labels[SolutionLabel],
-		Tier:       s.Labels[TierLabel],
+		Solution:   s.Labels[renderer.LabelSolution],
+		Tier:       s.Labels[renderer.LabelTier],
 		ID:         s.Labels[IDLabel],
 		Tooling:    s.Annotations[ToolingAnnotation],
 		Revision:   s.Annotations[RevisionAnnotation],

@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // errEmptyRender refuses a render that would prune a solution's every
@@ -360,7 +362,7 @@ func (p *tierPass) record(ctx context.Context, changes map[string]string) error 
 		want[PhaseAnnotation] = string(p.result.Phase)
 		want[MessageAnnotation] = truncate(p.result.Message, 1024)
 	}
-	labels := map[string]string{IDLabel: p.id, SolutionLabel: p.set.Solution, TierLabel: p.set.Tier}
+	labels := map[string]string{IDLabel: p.id, renderer.LabelSolution: p.set.Solution, renderer.LabelTier: p.set.Tier}
 	if p.parent != nil && subset(labels, p.parent.Labels) && subset(want, p.parent.Annotations) {
 		return nil
 	}
