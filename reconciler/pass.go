@@ -1,0 +1,194 @@
+package reconciler
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tandem-gitops/tandem/renderer"
+)
+
+// reconcileCluster runs one pass over a cluster: every tier once its
+// dependencies are Ready, independent tiers concurrently.
+func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
+	started := time.Now()
+	cp, err := r.openCluster(ctx, t)
+	if err != nil {
+		phase := PhaseFailed
+		if isUnreachable(err) {
+			phase = PhaseUnreachable
+		}
+		results := make([]Result, len(t.Tiers))
+		for i, ts := range t.Tiers {
+			results[i] = r.finish(ctx, Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+				Phase: phase, Message: err.Error(), ChangeSet: ssa.NewChangeSet(),
+				Started: started, Finished: time.Now()})
+		}
+		return results
+	}
+
+	results := make([]Result, len(cp.tiers))
+	done := make([]chan struct{}, len(cp.tiers))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for i, ts := range cp.tiers {
+		wg.Go(func() {
+			defer close(done[i])
+			err := cmp.Or(cp.errs[i], waitFor(ctx, cp.tiers, cp.deps[i], done, results))
+			res := Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+				ChangeSet: ssa.NewChangeSet(), Started: time.Now()}
+			if err != nil {
+				res.Phase, res.Message, res.Finished = PhaseFailed, err.Error(), time.Now()
+				results[i] = r.finish(ctx, res)
+				return
+			}
+			p := cp.tierPass(i, &r.opts)
+			p.result = res
+			results[i] = r.finish(ctx, p.run(ctx))
+		})
+	}
+	wg.Wait()
+	for _, res := range results {
+		if res.Phase == PhaseUnreachable {
+			r.forget(t.Cluster)
+			break
+		}
+	}
+	return results
+}
+
+// clusterPass is where a pass over a cluster starts from, whether it
+// applies or plans: the connection, the ApplySet parents found there, and
+// the tier sets to pass over, with one for each tier the render dropped.
+type clusterPass struct {
+	cluster *cluster
+	tiers   []TierSet
+	// removed marks the tier sets of dropped tiers.
+	removed []bool
+	// allowEmpty says per solution whether its tiers may prune their
+	// last objects.
+	allowEmpty map[string]bool
+	parentOf   map[string]*corev1.Secret
+	// rendered holds every object the tier sets render.
+	rendered map[object.ObjMetadata]bool
+	// deps are the indexes of the tier sets each waits for, and errs
+	// the dependency cycles that keep tier sets from going on at all.
+	deps [][]int
+	errs []error
+}
+
+// openCluster connects to a target's cluster and reads its ApplySet
+// parents. A cluster it cannot reach is forgotten, to be resolved afresh.
+func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, error) {
+	c, err := r.connection(ctx, t.Cluster)
+	var parents []corev1.Secret
+	if err == nil {
+		parents, err = c.listParents(ctx)
+	}
+	if err != nil {
+		if isUnreachable(err) {
+			r.forget(t.Cluster)
+		}
+		return nil, fmt.Errorf("cluster %s: %w", t.Cluster, err)
+	}
+	tiers, removed := withRemovedTiers(t.Tiers, parents)
+	parentOf := make(map[string]*corev1.Secret, len(parents))
+	for i := range parents {
+		parentOf[parents[i].Name] = &parents[i]
+	}
+	rendered := make(map[object.ObjMetadata]bool)
+	for _, ts := range t.Tiers {
+		for _, obj := range ts.Objects {
+			rendered[c.key(obj)] = true
+		}
+	}
+	deps, errs := dependencies(tiers)
+	return &clusterPass{cluster: c, tiers: tiers, removed: removed, allowEmpty: emptyAllowed(t),
+		parentOf: parentOf, rendered: rendered, deps: deps, errs: errs}, nil
+}
+
+// tierPass returns the pass over the i-th tier set.
+func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
+	ts := cp.tiers[i]
+	name := ParentName(ts.Solution, ts.Tier)
+	return &tierPass{
+		opts:       opts,
+		cluster:    cp.cluster,
+		set:        ts,
+		allowEmpty: cp.allowEmpty[ts.Solution],
+		removed:    cp.removed[i],
+		rendered:   cp.rendered,
+		parentName: name,
+		id:         ApplySetID(name),
+		parent:     cp.parentOf[name],
+		log:        opts.Logger.With("cluster", cp.cluster.name, "solution", ts.Solution, "tier", ts.Tier, "revision", ts.Revision),
+	}
+}
+
+// waitFor waits until the tiers at deps are done and says why not to go on
+// if one of them is not Ready.
+func waitFor(ctx context.Context, tiers []TierSet, deps []int, done []chan struct{}, results []Result) error {
+	for _, d := range deps {
+		select {
+		case <-done[d]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if results[d].Phase != PhaseReady {
+			return fmt.Errorf("dependency %s is %s; not applied", tiers[d].Tier, results[d].Phase)
+		}
+	}
+	return nil
+}
+
+// withRemovedTiers adds an empty tier set for each tandem parent of a
+// (solution, tier) the target no longer has, to prune what the tier left
+// behind; removed marks those. Such a tier set is at its solution's
+// revision, or at the parent's last one when the target has nothing of the
+// solution.
+func withRemovedTiers(tiers []TierSet, parents []corev1.Secret) ([]TierSet, []bool) {
+	revision := make(map[string]string)
+	wanted := make(map[[2]string]bool)
+	for _, t := range tiers {
+		revision[t.Solution] = t.Revision
+		wanted[[2]string{t.Solution, t.Tier}] = true
+	}
+	all := slices.Clone(tiers)
+	removed := make([]bool, len(tiers))
+	for _, p := range parents {
+		sol, tier := p.Labels[renderer.LabelSolution], p.Labels[renderer.LabelTier]
+		if sol == "" || tier == "" || wanted[[2]string{sol, tier}] || p.Name != ParentName(sol, tier) ||
+			!ownedByTandem(p.Annotations[ToolingAnnotation]) {
+			continue
+		}
+		rev := cmp.Or(revision[sol], p.Annotations[RevisionAnnotation])
+		all = append(all, TierSet{Solution: sol, Tier: tier, Revision: rev})
+		removed = append(removed, true)
+	}
+	return all, removed
+}
+
+// emptyAllowed says per solution whether its tiers may prune their last
+// objects: when the solution still renders objects for the cluster, or when
+// the target allows it an empty render.
+func emptyAllowed(t Target) map[string]bool {
+	allowed := make(map[string]bool)
+	for _, ts := range t.Tiers {
+		if len(ts.Objects) > 0 {
+			allowed[ts.Solution] = true
+		}
+	}
+	for _, sol := range t.AllowEmpty {
+		allowed[sol] = true
+	}
+	return allowed
+}

@@ -1,0 +1,157 @@
+package reconciler
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// SetTargets replaces what every cluster should run. Run reconciles at once
+// the clusters whose tier sets changed and those new to it, and stops
+// reconciling clusters it leaves out. A cluster given what it had keeps its
+// pace: its drift interval, or its backoff after failures.
+func (r *Reconciler) SetTargets(targets []Target) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	before := r.targets
+	r.targets = make(map[string]Target, len(targets))
+	for _, t := range targets {
+		r.targets[t.Cluster] = t
+		if old, ok := before[t.Cluster]; ok && sameTarget(old, t) {
+			continue
+		}
+		if w, ok := r.wake[t.Cluster]; ok {
+			select {
+			case w <- struct{}{}:
+			default:
+			}
+		}
+	}
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+// sameTarget reports whether two targets of a cluster ask for the same:
+// the same tier sets, at the same revisions, with the same dependencies and
+// objects, and the same solutions allowed to be empty.
+func sameTarget(a, b Target) bool {
+	return slices.Equal(a.AllowEmpty, b.AllowEmpty) && slices.EqualFunc(a.Tiers, b.Tiers, func(x, y TierSet) bool {
+		return x.Solution == y.Solution && x.Tier == y.Tier && x.Revision == y.Revision &&
+			slices.Equal(x.DependsOn, y.DependsOn) &&
+			slices.EqualFunc(x.Objects, y.Objects, func(o, p *unstructured.Unstructured) bool {
+				return o == p || reflect.DeepEqual(o.Object, p.Object)
+			})
+	})
+}
+
+// Run keeps every cluster of the targets reconciled until ctx ends: at once
+// when its targets change, every DriftInterval after a pass that left it
+// Ready, and with exponential backoff after a pass that did not.
+func (r *Reconciler) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	stops := make(map[string]context.CancelFunc)
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+		wg.Wait()
+	}()
+	for {
+		r.mu.Lock()
+		for name := range r.targets {
+			if _, ok := stops[name]; ok {
+				continue
+			}
+			wake := make(chan struct{}, 1)
+			r.wake[name] = wake
+			wctx, stop := context.WithCancel(ctx)
+			stops[name] = stop
+			wg.Go(func() { r.keep(wctx, name, wake) })
+		}
+		for name, stop := range stops {
+			if _, ok := r.targets[name]; !ok {
+				stop()
+				delete(stops, name)
+				delete(r.wake, name)
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.changed:
+		}
+	}
+}
+
+// keep reconciles one cluster until ctx ends. Only Run ends keepers: a
+// cluster whose target is gone, because Run has yet to see it go or it is
+// coming back, waits for a wake-up.
+func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}) {
+	failures := 0
+	for {
+		r.mu.Lock()
+		t, ok := r.targets[name]
+		r.mu.Unlock()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				continue
+			}
+		}
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		results := r.reconcileCluster(ctx, t)
+		<-r.sem
+		if ctx.Err() != nil {
+			return
+		}
+
+		delay := r.opts.DriftInterval
+		if allReady(results) {
+			failures = 0
+		} else {
+			failures++
+			delay = backoff(r.opts.RetryInterval, r.opts.MaxRetryInterval, failures)
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-wake:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// backoff returns the delay before the next attempt after failures
+// consecutive failed passes.
+func backoff(initial, limit time.Duration, failures int) time.Duration {
+	d := initial
+	for i := 1; i < failures && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func allReady(results []Result) bool {
+	for _, res := range results {
+		if res.Phase != PhaseReady {
+			return false
+		}
+	}
+	return true
+}
