@@ -8,7 +8,11 @@
 // (solution, tier) in the namespace tandem-system, and the label
 // applyset.kubernetes.io/part-of on every member. Pruning is a label-selected
 // list per group-kind of the parent, so only objects carrying that label are
-// ever deleted, and a restarted daemon knows what it owns.
+// ever deleted, and a restarted daemon knows what it owns. An object moving
+// to another tier or solution of the cluster is never pruned on its way:
+// its new owner's apply takes it over. A target is all a cluster runs, so
+// the ApplySets of a solution the target leaves out are an empty render of
+// it, pruned only when the solution allows one (see Target).
 //
 // A pass over an unchanged site reads one list per group-kind and writes
 // nothing: live members are compared with the desired objects through the
