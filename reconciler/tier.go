@@ -191,6 +191,7 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	for _, obj := range staleMembers(desired, live) {
 		switch {
 		case p.rendered[object.UnstructuredToObjMetadata(obj)]:
+			// Moving to another tier set, whose apply takes it over.
 		case obj.GetAnnotations()[PruneAnnotation] == PruneDisabled:
 			s.orphan = append(s.orphan, obj)
 		default:
