@@ -54,6 +54,10 @@ type TargetStatus struct {
 	// AppliedRevision the latest one applied in full and found healthy.
 	DesiredRevision string `json:"desiredRevision"`
 	AppliedRevision string `json:"appliedRevision,omitempty"`
+	// Removed marks a tier the desired revision no longer has on the
+	// cluster and whose pruning did not succeed, for example because
+	// the solution does not allow an empty render.
+	Removed bool `json:"removed,omitempty"`
 	// Phase is Pending until the first pass, then the reconciler's phase.
 	Phase   string  `json:"phase"`
 	Message string  `json:"message,omitempty"`
@@ -124,8 +128,8 @@ func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []targetK
 				st = &TargetStatus{Solution: ts.Solution, Tier: ts.Tier, Cluster: t.Cluster, Phase: PhasePending, Since: now}
 				s.targets[k] = st
 			}
-			if st.DesiredRevision != ts.Revision {
-				st.DesiredRevision, st.Phase, st.Since, st.Message = ts.Revision, PhasePending, now, ""
+			if st.DesiredRevision != ts.Revision || st.Removed {
+				st.DesiredRevision, st.Phase, st.Since, st.Message, st.Removed = ts.Revision, PhasePending, now, "", false
 			}
 		}
 	}
@@ -141,8 +145,20 @@ func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []targetK
 func (s *statusStore) observe(res reconciler.Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.targets[targetKey{res.Solution, res.Tier, res.Cluster}]
-	if !ok || res.Revision != st.DesiredRevision {
+	k := targetKey{res.Solution, res.Tier, res.Cluster}
+	st, ok := s.targets[k]
+	switch {
+	case !ok && res.Phase != reconciler.PhaseReady && !res.Finished.IsZero():
+		// A tier the render no longer has, whose pruning was refused or
+		// failed: shown until it is gone.
+		st = &TargetStatus{Solution: res.Solution, Tier: res.Tier, Cluster: res.Cluster, Removed: true}
+		s.targets[k] = st
+	case !ok:
+		return
+	case st.Removed && res.Phase == reconciler.PhaseReady:
+		delete(s.targets, k) // pruned
+		return
+	case !st.Removed && res.Revision != st.DesiredRevision:
 		return // a pass over targets replaced since
 	}
 	if phase := string(res.Phase); phase != st.Phase {

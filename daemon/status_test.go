@@ -91,3 +91,31 @@ func TestStatusReportsTheSource(t *testing.T) {
 		t.Errorf("source status %+v", src)
 	}
 }
+
+func TestStatusShowsARemovedTierUntilItIsPruned(t *testing.T) {
+	s := newStatusStore()
+	rev := revision("4444444444444444444444444444444444444444")
+	s.setTargets(targetsAt(rev, "plant-a"))
+	refused := result("plant-b", rev, reconciler.PhaseFailed)
+	refused.Message = "refusing to prune all 7 objects; set spec.allowEmpty on solution smart-factory to prune them"
+	s.observe(refused)
+	st := s.snapshot(sources.Status{}, sources.Spec{})
+	if len(st.Targets) != 2 || !st.Targets[1].Removed || st.Targets[1].Phase != "Failed" || st.Targets[1].Message != refused.Message {
+		t.Fatalf("after a refused prune: %+v, want plant-b listed as removed and Failed", st.Targets)
+	}
+	s.setTargets(targetsAt(rev, "plant-a", "plant-b")) // the removal reverted
+	s.observe(result("plant-b", rev, reconciler.PhaseReady))
+	if st := s.snapshot(sources.Status{}, sources.Spec{}); len(st.Targets) != 2 || st.Targets[1].Removed || st.Targets[1].Phase != "Ready" {
+		t.Errorf("after the removal was reverted: %+v, want plant-b a Ready target again", st.Targets)
+	}
+	s.setTargets(targetsAt(rev, "plant-a"))
+	s.observe(refused)
+	s.observe(result("plant-b", rev, reconciler.PhaseReady))
+	if st := s.snapshot(sources.Status{}, sources.Spec{}); len(st.Targets) != 1 {
+		t.Errorf("after plant-b was pruned: %+v, want it gone", st.Targets)
+	}
+	s.observe(result("plant-c", rev, reconciler.PhaseReady))
+	if st := s.snapshot(sources.Status{}, sources.Spec{}); len(st.Targets) != 1 {
+		t.Errorf("a Ready pass over a tier no target has was listed: %+v", st.Targets)
+	}
+}

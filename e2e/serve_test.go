@@ -296,6 +296,42 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 		e.waitConverged(e.head(), converge)
 	})
 
+	t.Run("a removed site keeps its objects unless the solution allows an empty render", func(t *testing.T) {
+		e.t = t
+		if err := os.Remove(filepath.Join(e.clone, "sites", "plant-c.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		e.commitAndPush("Decommission plant-c")
+		e.eventually(converge, "plant-c's removal refused", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			for _, ts := range st.Targets {
+				if ts.Cluster == "plant-c" && ts.Removed && ts.Phase == "Failed" && strings.Contains(ts.Message, "allowEmpty") {
+					return nil
+				}
+			}
+			return errorf("no refused removal of plant-c in %+v", st.Targets)
+		})
+		if !e.exists("plant-c", schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, "factory-edge", "inference") {
+			t.Fatal("plant-c's inference was pruned without spec.allowEmpty")
+		}
+		e.gitRun("-C", e.clone, "revert", "--no-edit", "HEAD")
+		e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
+		st := e.waitConverged(e.head(), converge)
+		e.assertMatchesRender(e.expected())
+		onPlantC := 0
+		for _, ts := range st.Targets {
+			if ts.Cluster == "plant-c" && !ts.Removed {
+				onPlantC++
+			}
+		}
+		if onPlantC != 2 {
+			t.Errorf("%d tiers of plant-c in the status after the revert, want 2", onPlantC)
+		}
+	})
+
 	t.Run("a daemon killed mid-apply converges after restart without duplicates", func(t *testing.T) {
 		e.t = t
 		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 4", "scale: 7", 1) })
