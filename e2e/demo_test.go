@@ -1,10 +1,9 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tandem-gitops/tandem/daemon"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -152,37 +150,15 @@ func gitHead(t *testing.T, dir string) string {
 func waitDemoConverged(t *testing.T, statusURL, commit string) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	var last string
+	var last error
 	for time.Now().Before(deadline) {
-		last = demoConverged(statusURL, commit)
-		if last == "" {
+		st, err := fetchStatus(statusURL)
+		if last = cmp.Or(err, converged(st, commit)); last == nil {
 			return
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Fatalf("demo not converged to %s: %s", commit[:8], last)
-}
-
-// demoConverged says why the fleet is not at commit yet, or "" when it is.
-func demoConverged(statusURL, commit string) string {
-	resp, err := http.Get(statusURL)
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
-	var st daemon.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return err.Error()
-	}
-	if len(st.Targets) == 0 {
-		return "no targets"
-	}
-	for _, ts := range st.Targets {
-		if ts.Phase != "Ready" || !strings.HasSuffix(ts.AppliedRevision, commit) {
-			return fmt.Sprintf("%s on %s: %s at %s", ts.Tier, ts.Cluster, ts.Phase, ts.AppliedRevision)
-		}
-	}
-	return ""
+	t.Fatalf("demo not converged to %s: %v", commit[:8], last)
 }
 
 // assertReplicasFollowScale checks every replica rule of the clone's

@@ -190,8 +190,13 @@ func (e *fleetEnv) stopDaemon(sig syscall.Signal) {
 }
 
 func (e *fleetEnv) status() (daemon.Status, error) {
+	return fetchStatus("http://" + e.listen + "/api/v1/status")
+}
+
+// fetchStatus reads a daemon's status endpoint.
+func fetchStatus(url string) (daemon.Status, error) {
 	var st daemon.Status
-	resp, err := http.Get("http://" + e.listen + "/api/v1/status")
+	resp, err := http.Get(url)
 	if err != nil {
 		return st, err
 	}
@@ -258,21 +263,27 @@ func (e *fleetEnv) convergedAt(commit string, except ...string) (daemon.Status, 
 	if err != nil {
 		return st, err
 	}
+	return st, converged(st, commit, except...)
+}
+
+// converged says why the status does not show every target (but those on
+// the clusters in except) Ready at commit, or nil when it does.
+func converged(st daemon.Status, commit string, except ...string) error {
 	if !strings.HasSuffix(st.Render.LastGoodRevision, commit) {
-		return st, fmt.Errorf("last rendered revision %q (render error %q)", st.Render.LastGoodRevision, st.Render.Error)
+		return fmt.Errorf("last rendered revision %q (render error %q)", st.Render.LastGoodRevision, st.Render.Error)
 	}
 	if len(st.Targets) == 0 {
-		return st, fmt.Errorf("no targets")
+		return fmt.Errorf("no targets")
 	}
 	for _, ts := range st.Targets {
 		if slices.Contains(except, ts.Cluster) {
 			continue
 		}
 		if ts.Phase != "Ready" || !strings.HasSuffix(ts.AppliedRevision, commit) {
-			return st, fmt.Errorf("%s/%s on %s: %s at %q: %s", ts.Solution, ts.Tier, ts.Cluster, ts.Phase, ts.AppliedRevision, ts.Message)
+			return fmt.Errorf("%s/%s on %s: %s at %q: %s", ts.Solution, ts.Tier, ts.Cluster, ts.Phase, ts.AppliedRevision, ts.Message)
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // expected renders the clone as it is now: what the clusters must run.
