@@ -10,7 +10,7 @@
 //
 // Compare pairs the objects of the two renders by cluster, group, kind,
 // namespace and name, and decides with a structural comparison (go-cmp,
-// blind to key order and to empty versus absent fields) which pairs changed.
+// blind to key order and to null versus absent fields) which pairs changed.
 // Its Report holds one Change per added, removed or changed object, with a
 // unified diff of the object's YAML, and a summary in which the sites of a
 // tier that change in exactly the same way form one Group, so that a change

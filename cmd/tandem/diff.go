@@ -275,6 +275,7 @@ func renderDir(ctx context.Context, role, dir string) (diff.Revision, error) {
 	if err != nil {
 		return diff.Revision{}, fmt.Errorf("open config repository: %w", err)
 	}
+	defer root.Close()
 	return renderSide(ctx, role, dir, root.FS())
 }
 
