@@ -96,9 +96,10 @@ func (o *statusOptions) validate() error {
 // statusReport is what status prints: the targets, and with --server what
 // the daemon knows of its source and latest render.
 type statusReport struct {
-	Source  *daemon.SourceStatus `json:"source,omitempty"`
-	Render  *daemon.RenderStatus `json:"render,omitempty"`
-	Targets []targetRow          `json:"targets"`
+	Source   *daemon.SourceStatus   `json:"source,omitempty"`
+	Render   *daemon.RenderStatus   `json:"render,omitempty"`
+	Rollouts []daemon.RolloutStatus `json:"rollouts,omitempty"`
+	Targets  []targetRow            `json:"targets"`
 }
 
 // targetRow is where one tier of one solution stands on one cluster.
@@ -140,6 +141,16 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	if r := report.Render; r != nil && r.Error != "" {
 		fmt.Fprintf(stderr, "Warning: revision %s does not render; the clusters are given %s:\n%s\n",
 			r.Revision, cmp.Or(r.LastGoodRevision, "no revision"), r.Error)
+	}
+	for _, r := range report.Rollouts {
+		if r.Complete {
+			continue
+		}
+		msg := fmt.Sprintf("Rollout of %s at %s: wave %d of %d released", r.Solution, r.Revision, r.Wave, r.Waves)
+		if r.Halted != "" {
+			msg += "; halted by " + strings.TrimPrefix(r.Halted, fmt.Sprintf("wave %d of %d: ", r.Wave, r.Waves))
+		}
+		fmt.Fprintln(stderr, msg)
 	}
 	switch {
 	case o.output == "json":
@@ -215,7 +226,7 @@ func (o *statusOptions) fromServer(ctx context.Context) (statusReport, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return statusReport{}, fmt.Errorf("read status: decode the response of GET %s: %w", url, err)
 	}
-	report := statusReport{Source: &st.Source, Render: &st.Render, Targets: make([]targetRow, len(st.Targets))}
+	report := statusReport{Source: &st.Source, Render: &st.Render, Rollouts: st.Rollouts, Targets: make([]targetRow, len(st.Targets))}
 	for i, t := range st.Targets {
 		changes := t.Changes
 		report.Targets[i] = targetRow{

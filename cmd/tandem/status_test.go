@@ -99,6 +99,17 @@ func TestStatusFromServerFailsWhenTheLatestRevisionDoesNotRender(t *testing.T) {
 	}
 }
 
+func TestStatusFromServerReportsAHaltedRollout(t *testing.T) {
+	st := daemonStatus(time.Now())
+	st.Rollouts = []daemon.RolloutStatus{{Solution: "smart-factory", Revision: mainRevision, Wave: 1, Waves: 2,
+		Halted: "wave 1 of 2: edge on plant-a Unreachable"}}
+	_, stderr, _ := run(t, "status", "--server", serveStatus(t, st))
+	want := "Rollout of smart-factory at " + mainRevision + ": wave 1 of 2 released; halted by edge on plant-a Unreachable"
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr does not report the halted rollout %q:\n%s", want, stderr)
+	}
+}
+
 func TestStatusFromServerReportsAnHTTPError(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
