@@ -65,16 +65,23 @@ func (u *upstream) checkout(commit string) string {
 	return dir
 }
 
-func TestTreeFSPassesFSTest(t *testing.T) {
-	up, head := newConfigUpstream(t, false)
+// fetchedTree mirrors up's main branch and returns the tree of commit.
+func fetchedTree(t *testing.T, up *upstream, commit string) fs.FS {
+	t.Helper()
 	repo := openTestRepository(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}}, t.TempDir())
 	if _, err := repo.Fetch(context.Background()); err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
-	fsys, err := repo.FS(head)
+	fsys, err := repo.FS(commit)
 	if err != nil {
 		t.Fatalf("FS: %v", err)
 	}
+	return fsys
+}
+
+func TestTreeFSPassesFSTest(t *testing.T) {
+	up, head := newConfigUpstream(t, false)
+	fsys := fetchedTree(t, up, head)
 	if err := fstest.TestFS(fsys, "tandem.yaml", "tiers/cloud/ingest.yaml", "sites/current.yaml", "tiers/edge/up.yaml"); err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +89,7 @@ func TestTreeFSPassesFSTest(t *testing.T) {
 
 func TestTreeFSMatchesCheckout(t *testing.T) {
 	up, head := newConfigUpstream(t, true)
-	repo := openTestRepository(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}}, t.TempDir())
-	if _, err := repo.Fetch(context.Background()); err != nil {
-		t.Fatalf("Fetch: %v", err)
-	}
-	fsys, err := repo.FS(head)
-	if err != nil {
-		t.Fatalf("FS: %v", err)
-	}
+	fsys := fetchedTree(t, up, head)
 	if diff := cmp.Diff(snapshot(t, os.DirFS(up.checkout(head))), snapshot(t, fsys)); diff != "" {
 		t.Errorf("tree differs from a checkout (-checkout +tree):\n%s", diff)
 	}
@@ -143,14 +143,7 @@ func describe(fsys fs.FS) (map[string]string, error) {
 
 func TestTreeFSSymbolicLinks(t *testing.T) {
 	up, head := newConfigUpstream(t, true)
-	repo := openTestRepository(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}}, t.TempDir())
-	if _, err := repo.Fetch(context.Background()); err != nil {
-		t.Fatalf("Fetch: %v", err)
-	}
-	fsys, err := repo.FS(head)
-	if err != nil {
-		t.Fatalf("FS: %v", err)
-	}
+	fsys := fetchedTree(t, up, head)
 
 	if b, err := fs.ReadFile(fsys, "tiers/edge/up.yaml"); err != nil || string(b) != configFiles["tandem.yaml"] {
 		t.Errorf("ReadFile through a link to the parent = %q, %v", b, err)
