@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // Label and annotation keys of the ApplySet specification (KEP-3659), and
@@ -45,7 +47,13 @@ const (
 )
 
 // Namespace holds the ApplySet parents.
-const Namespace = "tandem-system"
+const Namespace = renderer.ReservedNamespace
+
+// ApplySetLabels returns the labels that make an object a member of the
+// ApplySet of a (solution, tier), as a pass applies them.
+func ApplySetLabels(solution, tier string) map[string]string {
+	return map[string]string{PartOfLabel: ApplySetID(ParentName(solution, tier))}
+}
 
 // toolName is the tool part of ToolingAnnotation.
 const toolName = "tandem"

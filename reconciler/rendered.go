@@ -17,13 +17,19 @@ func TargetsFor(res *renderer.Result, revision string) []Target {
 			targets = append(targets, Target{Cluster: t.Cluster, AllowEmpty: allowEmpty})
 		}
 		last := &targets[len(targets)-1]
-		last.Tiers = append(last.Tiers, TierSet{
+		ts := TierSet{
 			Solution:  t.Solution,
 			Tier:      t.Tier,
 			Revision:  revision,
 			DependsOn: t.DependsOn,
 			Objects:   t.Objects,
-		})
+			NoWait:    !t.Health.Waits(),
+			Adopt:     t.Adopt,
+		}
+		if t.Health.Timeout != nil {
+			ts.HealthTimeout = t.Health.Timeout.Duration
+		}
+		last.Tiers = append(last.Tiers, ts)
 	}
 	return targets
 }

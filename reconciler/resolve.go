@@ -8,11 +8,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // ClusterLabel marks a Secret holding the kubeconfig of the cluster named by
 // its value.
-const ClusterLabel = "tandem.dev/cluster"
+const ClusterLabel = renderer.LabelCluster
 
 // Resolver turns a cluster name into a client configuration. Credentials
 // never live in Git: a name is all a render says about a cluster.

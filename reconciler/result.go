@@ -38,6 +38,14 @@ type TierSet struct {
 	// cluster constrains nothing there.
 	DependsOn []string
 	Objects   []*unstructured.Unstructured
+	// NoWait makes applied the end of a pass: nothing is waited for.
+	NoWait bool
+	// HealthTimeout bounds the wait for health; Options.HealthTimeout
+	// when zero.
+	HealthTimeout time.Duration
+	// Adopt lets the pass take over objects that exist on the cluster but
+	// were not created by tandem; without it they are conflicts.
+	Adopt bool
 }
 
 // Phase is where a (cluster, solution, tier) stands.

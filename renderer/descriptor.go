@@ -57,9 +57,30 @@ type Tier struct {
 	Targets Targets `json:"targets"`
 	// Replicas set the replica counts of the tier's workloads.
 	Replicas []ReplicaRule `json:"replicas,omitempty"`
+	// Namespace is given to every namespaced object of the tier that has
+	// none, as kustomize's namespace field does for objects without one.
+	Namespace string `json:"namespace,omitempty"`
+	// Adopt lets the tier take over objects that exist on a cluster but
+	// were not created by tandem. Without it such an object is a conflict.
+	Adopt bool `json:"adopt,omitempty"`
+	// Health says whether and how long to wait for the tier's objects to
+	// become healthy after they are applied.
+	Health Health `json:"health,omitempty"`
 
 	dir string // Path, resolved inside the repository
 }
+
+// Health says how a tier is waited for after it is applied.
+type Health struct {
+	// Wait is whether a pass waits for the tier's objects to become
+	// healthy (default true). With false, applied is done.
+	Wait *bool `json:"wait,omitempty"`
+	// Timeout bounds the wait (default: the reconciler's health timeout).
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// Waits reports whether a pass waits for health.
+func (h Health) Waits() bool { return h.Wait == nil || *h.Wait }
 
 // Targets selects where a tier runs: exactly one of Clusters and Sites.
 type Targets struct {

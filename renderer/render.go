@@ -41,6 +41,9 @@ type Target struct {
 	DependsOn []string
 	// Objects are in kustomize's legacy order: namespaces and CRDs first.
 	Objects []*unstructured.Unstructured
+	// Health and Adopt are the tier's.
+	Health Health
+	Adopt  bool
 }
 
 // Labels set on every rendered object.
@@ -48,6 +51,14 @@ const (
 	LabelSolution = "tandem.dev/solution"
 	LabelTier     = "tandem.dev/tier"
 	LabelSite     = "tandem.dev/site"
+)
+
+// Names tandem reserves on every cluster, which no render may write to:
+// ReservedNamespace holds the ApplySet parents and, in the cluster tandem
+// runs in, the Secrets labelled LabelCluster that hold cluster credentials.
+const (
+	ReservedNamespace = "tandem-system"
+	LabelCluster      = "tandem.dev/cluster"
 )
 
 // Render renders every solution found in fsys, the root of a config
@@ -122,6 +133,8 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 				Site:      p.siteName(),
 				DependsOn: slices.DeleteFunc(slices.Clone(tier.DependsOn), func(dep string) bool { return !onCluster[p.cluster][dep] }),
 				Objects:   objs,
+				Health:    tier.Health,
+				Adopt:     tier.Adopt,
 			})
 		}
 	}
