@@ -17,6 +17,17 @@
 //	405 Method Not Allowed  not a POST
 //	413 Content Too Large   the body exceeds Options.MaxBodyBytes
 //
+// Every delivery is logged in exactly one line, before it is answered, with
+// the keys provider, event, delivery (the sender's delivery ID, when it
+// sends one), repo, ref, status and remote, and either targets (how many
+// were triggered) or reason (why none was). A delivery that triggers is
+// logged at info as "push received; fetching now", one acknowledged
+// without a trigger (a ping, another event, a push to a repository or ref
+// no target follows) at info as "webhook delivery ignored", and a refused
+// one at warn as "webhook delivery refused". A body is parsed only once
+// the delivery is authenticated, so an unauthenticated one names no
+// repository.
+//
 // Triggering only wakes a [github.com/tandem-gitops/tandem/sources.Poller]:
 // what is fetched is decided by the poller's spec, never by the payload.
 package webhook

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"encoding/json"
-	"errors"
 	"net/url"
 	"path"
 	"strings"
@@ -37,13 +36,14 @@ func (p push) repo() string {
 	return ""
 }
 
+// The parsers below read what a delivery names without judging it: an
+// event that is not a push names its repository for the log, and
+// provider.check decides whether a push can be acted on.
+
 func parseGenericPush(body []byte) (push, error) {
 	var p GenericPayload
 	if err := json.Unmarshal(body, &p); err != nil {
 		return push{}, err
-	}
-	if p.Repository == "" {
-		return push{}, errors.New("repository must be set")
 	}
 	return push{repos: []string{p.Repository}, ref: p.Ref}, nil
 }
@@ -64,7 +64,7 @@ func parseGitHubPush(body []byte) (push, error) {
 		return push{}, err
 	}
 	r := p.Repository
-	return checked(push{ref: p.Ref, repos: []string{r.CloneURL, r.SSHURL, r.GitURL, r.HTMLURL}})
+	return push{ref: p.Ref, repos: []string{r.CloneURL, r.SSHURL, r.GitURL, r.HTMLURL}}, nil
 }
 
 func parseGitLabPush(body []byte) (push, error) {
@@ -80,17 +80,7 @@ func parseGitLabPush(body []byte) (push, error) {
 		return push{}, err
 	}
 	r := p.Project
-	return checked(push{ref: p.Ref, repos: []string{r.HTTPURL, r.SSHURL, r.WebURL}})
-}
-
-func checked(p push) (push, error) {
-	switch {
-	case p.ref == "":
-		return push{}, errors.New("ref must be set")
-	case p.repo() == "":
-		return push{}, errors.New("repository URL must be set")
-	}
-	return p, nil
+	return push{ref: p.Ref, repos: []string{r.HTTPURL, r.SSHURL, r.WebURL}}, nil
 }
 
 // repoKey reduces a repository URL to what identifies the repository

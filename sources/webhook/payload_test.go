@@ -1,6 +1,9 @@
 package webhook
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestRepoKeyIdentifiesOneRepositoryAcrossURLForms(t *testing.T) {
 	tests := []struct {
@@ -25,27 +28,35 @@ func TestRepoKeyIdentifiesOneRepositoryAcrossURLForms(t *testing.T) {
 	}
 }
 
-func TestParsePayloads(t *testing.T) {
+func TestParseAndCheckPushPayloads(t *testing.T) {
 	tests := []struct {
-		name    string
-		parse   func([]byte) (push, error)
-		body    string
-		wantRef string
-		wantErr bool
+		name     string
+		provider string
+		body     string
+		wantRef  string
+		wantRepo string
+		wantErr  bool
 	}{
-		{"github", parseGitHubPush, `{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/acme/config.git"}}`, "refs/heads/main", false},
-		{"github without ref", parseGitHubPush, `{"repository":{"clone_url":"https://github.com/acme/config.git"}}`, "", true},
-		{"github without repository", parseGitHubPush, `{"ref":"refs/heads/main"}`, "", true},
-		{"gitlab", parseGitLabPush, `{"ref":"refs/tags/v1","project":{"git_ssh_url":"git@gitlab.com:acme/config.git"}}`, "refs/tags/v1", false},
-		{"generic any ref", parseGenericPush, `{"repository":"https://git.example.com/config"}`, "", false},
-		{"generic without repository", parseGenericPush, `{"ref":"refs/heads/main"}`, "", true},
-		{"not json", parseGitHubPush, `ref=main`, "", true},
+		{"github", "github", `{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/acme/config.git"}}`, "refs/heads/main", "https://github.com/acme/config.git", false},
+		{"github without ref", "github", `{"repository":{"clone_url":"https://github.com/acme/config.git"}}`, "", "https://github.com/acme/config.git", true},
+		{"github without repository", "github", `{"ref":"refs/heads/main"}`, "refs/heads/main", "", true},
+		{"gitea shares github's payload", "gitea", `{"ref":"refs/heads/main","repository":{"ssh_url":"git@gitea.example.com:acme/config.git"}}`, "refs/heads/main", "git@gitea.example.com:acme/config.git", false},
+		{"gitlab", "gitlab", `{"ref":"refs/tags/v1","project":{"git_ssh_url":"git@gitlab.com:acme/config.git"}}`, "refs/tags/v1", "git@gitlab.com:acme/config.git", false},
+		{"gitlab without ref", "gitlab", `{"project":{"git_ssh_url":"git@gitlab.com:acme/config.git"}}`, "", "git@gitlab.com:acme/config.git", true},
+		{"generic any ref", "generic", `{"repository":"https://git.example.com/config"}`, "", "https://git.example.com/config", false},
+		{"generic without repository", "generic", `{"ref":"refs/heads/main"}`, "refs/heads/main", "", true},
+		{"not json", "github", `ref=main`, "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := tt.parse([]byte(tt.body))
-			if (err != nil) != tt.wantErr || p.ref != tt.wantRef {
-				t.Errorf("parse = %+v, %v; want ref %q, error %v", p, err, tt.wantRef, tt.wantErr)
+			i := slices.IndexFunc(providers, func(p provider) bool { return p.name == tt.provider })
+			p := providers[i]
+			ev, err := p.parse([]byte(tt.body))
+			if err == nil {
+				err = p.check(ev)
+			}
+			if (err != nil) != tt.wantErr || ev.ref != tt.wantRef || ev.repo() != tt.wantRepo {
+				t.Errorf("parse and check = %+v, %v; want ref %q, repository %q, error %v", ev, err, tt.wantRef, tt.wantRepo, tt.wantErr)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -77,78 +78,143 @@ func NewReceiver(opts Options, targets ...Target) (*Receiver, error) {
 	return r, nil
 }
 
+// delivery is what a receiver learnt from one request and what it did
+// about it: the request's one log line and its response.
+type delivery struct {
+	provider, event, id string
+	repo, ref           string
+	status              int
+	// reason says why nothing was triggered; empty when a target was.
+	reason    string
+	triggered int
+}
+
 // ServeHTTP authenticates a delivery and triggers the targets following the
 // pushed repository and ref. See the package documentation for responses.
+// Every delivery is logged in exactly one line, before it is answered.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodPost {
+	d := r.handle(w, req)
+	r.logDelivery(req.Context(), d, req.RemoteAddr)
+	switch d.status {
+	case http.StatusAccepted:
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, "triggered %d\n", d.triggered)
+	case http.StatusOK:
+		fmt.Fprintf(w, "ignored: %s\n", d.reason)
+	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "only POST is accepted", http.StatusMethodNotAllowed)
-		return
+		fallthrough
+	default:
+		http.Error(w, d.reason, d.status)
 	}
-	p, ok := detect(req.Header)
-	if !ok {
-		r.log.Warn("webhook delivery without a signature", "remote", req.RemoteAddr)
-		http.Error(w, "missing signature", http.StatusUnauthorized)
-		return
+}
+
+// handle authenticates and reads a delivery and triggers what it concerns.
+// The body is parsed only once the delivery is authenticated.
+func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) delivery {
+	p, signed := detect(req.Header)
+	d := delivery{provider: p.name, event: p.event(req.Header)}
+	if p.deliveryHeader != "" {
+		d.id = req.Header.Get(p.deliveryHeader)
 	}
-	log := r.log.With("provider", p.name, "remote", req.RemoteAddr)
+	answer := func(status int, reason string) delivery {
+		d.status, d.reason = status, reason
+		return d
+	}
+	if req.Method != http.MethodPost {
+		return answer(http.StatusMethodNotAllowed, "only POST is accepted")
+	}
+	if !signed {
+		return answer(http.StatusUnauthorized, "missing "+p.credential())
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxBody))
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
-			log.Warn("webhook delivery too large", "limit", r.maxBody)
-			http.Error(w, fmt.Sprintf("body exceeds %d bytes", r.maxBody), http.StatusRequestEntityTooLarge)
-			return
+			return answer(http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", r.maxBody))
 		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
-		return
+		return answer(http.StatusBadRequest, "cannot read body: "+err.Error())
 	}
 	if !p.verify(r.secret, body, req.Header.Get(p.header)) {
-		log.Warn("webhook delivery with a bad signature")
-		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return
-	}
-	if p.eventHeader != "" {
-		if event := req.Header.Get(p.eventHeader); !slices.Contains(p.pushEvents, event) {
-			log.Debug("ignoring webhook event", "event", event)
-			fmt.Fprintf(w, "ignored: %q is not a push event\n", event)
-			return
-		}
-	}
-	ev, err := p.parse(body)
-	if err != nil {
-		log.Warn("malformed webhook payload", "error", err)
-		http.Error(w, "malformed push payload: "+err.Error(), http.StatusBadRequest)
-		return
+		return answer(http.StatusUnauthorized, "bad "+p.credential())
 	}
 
-	triggered := r.trigger(ev)
-	log = log.With("repo", ev.repo(), "ref", ev.ref)
-	if triggered == 0 {
-		log.Debug("ignoring push to an unwatched repository or ref")
-		fmt.Fprintln(w, "ignored: no target follows this repository and ref")
-		return
+	ev, perr := p.parse(body)
+	d.repo, d.ref = ev.repo(), ev.ref
+	if !p.isPush(d.event) {
+		// Only named for the log: what is not a push never triggers.
+		return answer(http.StatusOK, "not a push event")
 	}
-	log.Info("push received; fetching now", "targets", triggered)
-	w.WriteHeader(http.StatusAccepted)
-	fmt.Fprintf(w, "triggered %d\n", triggered)
+	if perr == nil {
+		perr = p.check(ev)
+	}
+	if perr != nil {
+		return answer(http.StatusBadRequest, "malformed push payload: "+perr.Error())
+	}
+	n, reason := r.trigger(ev)
+	if n == 0 {
+		return answer(http.StatusOK, reason)
+	}
+	d.status, d.triggered = http.StatusAccepted, n
+	return d
+}
+
+// logDelivery writes a delivery's one line: at info when it was
+// acknowledged, triggered or not; at warn when it was refused.
+func (r *Receiver) logDelivery(ctx context.Context, d delivery, remote string) {
+	attrs := []slog.Attr{
+		slog.String("provider", d.provider),
+		slog.String("event", d.event),
+	}
+	if d.id != "" {
+		attrs = append(attrs, slog.String("delivery", d.id))
+	}
+	attrs = append(attrs,
+		slog.String("repo", d.repo),
+		slog.String("ref", d.ref),
+		slog.Int("status", d.status),
+	)
+	level, msg := slog.LevelInfo, "webhook delivery ignored"
+	switch {
+	case d.status == http.StatusAccepted:
+		msg = "push received; fetching now"
+		attrs = append(attrs, slog.Int("targets", d.triggered))
+	case d.status != http.StatusOK:
+		level, msg = slog.LevelWarn, "webhook delivery refused"
+		attrs = append(attrs, slog.String("reason", d.reason))
+	default:
+		attrs = append(attrs, slog.String("reason", d.reason))
+	}
+	attrs = append(attrs, slog.String("remote", remote))
+	r.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // trigger wakes every target following one of the push's repository URLs
-// and its ref, and returns how many it woke.
-func (r *Receiver) trigger(ev push) int {
+// and its ref, and returns how many it woke, or why it woke none.
+func (r *Receiver) trigger(ev push) (int, string) {
 	keys := make([]string, 0, len(ev.repos))
 	for _, u := range ev.repos {
 		if k := repoKey(u); k != "" {
 			keys = append(keys, k)
 		}
 	}
-	n := 0
+	n, sameRepo := 0, false
 	for _, t := range r.targets {
-		if t.ref == "" || !slices.Contains(keys, t.repo) || (ev.ref != "" && ev.ref != t.ref) {
+		if !slices.Contains(keys, t.repo) {
+			continue
+		}
+		sameRepo = true
+		if t.ref == "" || (ev.ref != "" && ev.ref != t.ref) {
 			continue
 		}
 		t.Trigger()
 		n++
 	}
-	return n
+	switch {
+	case n > 0:
+		return n, ""
+	case sameRepo:
+		return 0, "no target follows this ref"
+	default:
+		return 0, "no target follows this repository"
+	}
 }

@@ -53,25 +53,29 @@ func TestVerify(t *testing.T) {
 
 func TestDetectPrefersTheSendersOwnHeader(t *testing.T) {
 	tests := []struct {
-		headers []string
-		want    string
+		headers    []string
+		want       string
+		wantSigned bool
 	}{
-		{[]string{"X-Hub-Signature-256"}, "github"},
-		{[]string{"X-Hub-Signature-256", "X-Gitea-Signature"}, "gitea"},
-		{[]string{"X-Hub-Signature-256", "X-Forgejo-Signature"}, "forgejo"},
-		{[]string{"X-Gitlab-Token"}, "gitlab"},
-		{[]string{"X-Tandem-Signature-256"}, "generic"},
-		{[]string{"X-Hub-Signature"}, ""},
-		{nil, ""},
+		{[]string{"X-Hub-Signature-256"}, "github", true},
+		{[]string{"X-Hub-Signature-256", "X-Gitea-Signature"}, "gitea", true},
+		{[]string{"X-Hub-Signature-256", "X-Forgejo-Signature"}, "forgejo", true},
+		{[]string{"X-Gitlab-Token"}, "gitlab", true},
+		{[]string{"X-Tandem-Signature-256"}, "generic", true},
+		{[]string{"X-Gitlab-Event"}, "gitlab", false},
+		{[]string{"X-GitHub-Event", "X-Gitea-Event"}, "gitea", false},
+		{[]string{"X-GitHub-Event"}, "github", false},
+		{[]string{"X-Hub-Signature"}, "", false},
+		{nil, "", false},
 	}
 	for _, tt := range tests {
 		h := http.Header{}
 		for _, k := range tt.headers {
 			h.Set(k, "x")
 		}
-		p, _ := detect(h)
-		if p.name != tt.want {
-			t.Errorf("detect(%v) = %q, want %q", tt.headers, p.name, tt.want)
+		p, signed := detect(h)
+		if p.name != tt.want || signed != tt.wantSigned {
+			t.Errorf("detect(%v) = %q, %v; want %q, %v", tt.headers, p.name, signed, tt.want, tt.wantSigned)
 		}
 	}
 }
