@@ -6,7 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -64,7 +66,10 @@ func (d *strictDecoder) fail(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, &FieldError{Line: n.Line, Field: path, Err: fmt.Errorf(format, args...)})
 }
 
-var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	durationType    = reflect.TypeFor[metav1.Duration]()
+)
 
 // walk checks n against t and returns n as plain JSON-ready values.
 func (d *strictDecoder) walk(n *yaml.Node, t reflect.Type, path string) any {
@@ -85,6 +90,17 @@ func (d *strictDecoder) walk(n *yaml.Node, t reflect.Type, path string) any {
 	if n.Tag == "!!null" && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice ||
 		t.Kind() == reflect.Map || t.Kind() == reflect.Struct || t.Kind() == reflect.Interface) {
 		return nil
+	}
+	if t == durationType {
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+			d.fail(n, path, "want a duration such as 90s or 2m, got %s", describe(n))
+			return nil
+		}
+		if _, err := time.ParseDuration(n.Value); err != nil {
+			d.fail(n, path, "want a duration such as 90s or 2m, got %q", n.Value)
+			return nil
+		}
+		return n.Value
 	}
 	if reflect.PointerTo(t).Implements(jsonUnmarshaler) || t.Kind() == reflect.Interface {
 		var plain any

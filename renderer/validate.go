@@ -164,6 +164,17 @@ func (l *loader) validateTier(s *Solution, t *Tier, field string) {
 			l.addErr(f, pos, field+".targets.sites", err)
 		}
 	}
+	if t.Namespace != "" {
+		for _, msg := range validation.IsDNS1123Label(t.Namespace) {
+			l.add(f, pos, field+".namespace", "%q: %s", t.Namespace, msg)
+		}
+		if t.Namespace == ReservedNamespace {
+			l.add(f, pos, field+".namespace", "namespace %s is reserved: it holds tandem's ApplySet parents and cluster credentials", ReservedNamespace)
+		}
+	}
+	if d := t.Health.Timeout; d != nil && d.Duration <= 0 {
+		l.add(f, pos, field+".health.timeout", "timeout %s must be > 0", d.Duration)
+	}
 	for j, c := range t.Targets.Clusters {
 		cf := fmt.Sprintf("%s.targets.clusters[%d]", field, j)
 		for _, msg := range validation.IsDNS1123Subdomain(c) {

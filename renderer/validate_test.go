@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // solutionWith returns the test solution with old replaced by new.
@@ -69,6 +70,22 @@ func TestRenderNamesWhereEachBadInputIs(t *testing.T) {
 			[]string{`spec.tiers[1].dependsOn[0]: dependsOn forms a cycle: cloud → edge → cloud`}},
 		{"dependsOn unknown tier", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    dependsOn: [platform]\n")}),
 			[]string{`tandem.yaml:15: spec.tiers[1].dependsOn[0]: unknown tier "platform"`}},
+		{"tier namespace not a DNS label", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    namespace: Shop_Edge\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].namespace: "Shop_Edge": a lowercase RFC 1123 label`}},
+		{"tier namespace reserved", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    namespace: tandem-system\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].namespace: namespace tandem-system is reserved: it holds tandem's ApplySet parents and cluster credentials`}},
+		{"zero health timeout", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    health: {timeout: 0s}\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].health.timeout: timeout 0s must be > 0`}},
+		{"negative health timeout", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    health: {timeout: -2m}\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].health.timeout: timeout -2m0s must be > 0`}},
+		{"health timeout without a unit", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    health: {timeout: 90}\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].health.timeout: want a duration such as 90s or 2m, got int "90"`}},
+		{"health timeout not a duration", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    health: {timeout: soon}\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].health.timeout: want a duration such as 90s or 2m, got "soon"`}},
+		{"unknown health field", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    health: {wiat: false}\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].health.wiat: unknown field "wiat"`}},
+		{"adopt not a boolean", repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n", "    path: tiers/edge\n    adopt: yes please\n")}),
+			[]string{`tandem.yaml:15: spec.tiers[1].adopt: want a boolean, got str "yes please"`}},
 		{"file over the size limit", repoWith(map[string]string{"sites/huge.yaml": "# tandem.dev/\n" + strings.Repeat("#", MaxFileSize)}),
 			[]string{`sites/huge.yaml: file is 8388622 bytes, over the 8388608 byte limit`}},
 		{"unknown kind", repoWith(map[string]string{"sites/b.yaml": strings.Replace(testRepo["sites/b.yaml"], "kind: Site", "kind: Plant", 1)}),
@@ -99,6 +116,24 @@ func TestRenderNamesWhereEachBadInputIs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLoadReadsATiersNamespaceAdoptionAndHealth(t *testing.T) {
+	repo := repoWith(map[string]string{"tandem.yaml": solutionWith("    path: tiers/edge\n",
+		"    path: tiers/edge\n    namespace: shop-edge\n    adopt: true\n    health: {wait: false, timeout: 2m}\n")})
+	cfg, err := Load(context.Background(), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, edge := cfg.Solutions[0].Spec.Tiers[0], cfg.Solutions[0].Spec.Tiers[1]
+	if edge.Namespace != "shop-edge" || !edge.Adopt || edge.Health.Waits() || edge.Health.Timeout == nil || edge.Health.Timeout.Duration != 2*time.Minute {
+		t.Errorf("edge tier: namespace %q, adopt %v, waits %v, timeout %v; want shop-edge, true, false, 2m",
+			edge.Namespace, edge.Adopt, edge.Health.Waits(), edge.Health.Timeout)
+	}
+	if cloud.Namespace != "" || cloud.Adopt || !cloud.Health.Waits() || cloud.Health.Timeout != nil {
+		t.Errorf("cloud tier: namespace %q, adopt %v, waits %v, timeout %v; want the defaults",
+			cloud.Namespace, cloud.Adopt, cloud.Health.Waits(), cloud.Health.Timeout)
 	}
 }
 
