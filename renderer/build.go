@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 )
@@ -14,11 +15,13 @@ import (
 // once, however many sites use it: a tier's base once for all its sites,
 // and a site overlay once for all the sites that share it.
 type run struct {
-	kfs *kustomizeFS
-	k   *krusty.Kustomizer
+	config *Config
+	kfs    *kustomizeFS
+	k      *krusty.Kustomizer
 	problems
 	builds         map[string]build // by repository directory
 	preparedBuilds map[preparedKey]preparedBuild
+	crdScopes      map[schema.GroupKind]scope // see customScopes
 }
 
 type build struct {
@@ -26,10 +29,10 @@ type build struct {
 	err error
 }
 
-func newRun(fsys fs.FS) *run {
+func newRun(fsys fs.FS, cfg *Config) *run {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy
-	return &run{kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]preparedBuild{}}
+	return &run{config: cfg, kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]preparedBuild{}}
 }
 
 // build returns the kustomize build of dir, a repository directory. The

@@ -3,6 +3,7 @@ package renderer
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -74,9 +75,9 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	if opts.Site != "" && !slices.ContainsFunc(cfg.Sites, func(s *Site) bool { return s.Name == opts.Site }) {
 		return nil, fmt.Errorf("no site named %q", opts.Site)
 	}
-	r := newRun(fsys)
+	r := newRun(fsys, cfg)
 	r.checkOverlays(cfg)
-	res := &Result{Solutions: cfg.Solutions, Sites: cfg.Sites, Warnings: cfg.Warnings}
+	res := &Result{Solutions: cfg.Solutions, Sites: cfg.Sites}
 	for _, sol := range cfg.Solutions {
 		targets, err := r.renderSolution(ctx, sol, cfg.Sites, opts)
 		if err != nil {
@@ -87,6 +88,7 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	if err := r.err(); err != nil {
 		return nil, err
 	}
+	res.Warnings = append(slices.Clone(cfg.Warnings), r.warnings...)
 	if opts.Cluster != "" && len(res.Targets) == 0 {
 		return nil, fmt.Errorf("no tier targets cluster %q", opts.Cluster)
 	}
@@ -121,7 +123,10 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			objs, err := r.renderTarget(sol, tier, p, model)
+			objs, err := r.renderTarget(sol, i, p, model)
+			if errors.Is(err, errReported) {
+				continue
+			}
 			if err != nil {
 				r.addErr(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d]", i), fmt.Errorf("render tier %s for %s: %w", tier.Name, p, err))
 				continue

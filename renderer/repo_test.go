@@ -40,9 +40,9 @@ metadata:
   name: b
   labels: {tier: edge}
 `,
-	"tiers/cloud/kustomization.yaml": "resources: [api.yaml]\n",
+	"tiers/cloud/kustomization.yaml": "namespace: shop\nresources: [api.yaml]\n",
 	"tiers/cloud/api.yaml":           deployment("api"),
-	"tiers/edge/kustomization.yaml":  "resources: [till.yaml]\n",
+	"tiers/edge/kustomization.yaml":  "namespace: shop\nresources: [till.yaml]\n",
 	"tiers/edge/till.yaml":           deployment("till"),
 }
 

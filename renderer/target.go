@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -47,8 +48,9 @@ func workloads(m resmap.ResMap, name string) []*resource.Resource {
 // tier shares; a site then costs a deep copy of those objects and two field
 // sets, the same ones kustomize's replicas and labels field specs make, with
 // the site's replicas and name.
-func (r *run) renderTarget(sol *Solution, tier *Tier, p placement, model *scaling.Model) ([]*unstructured.Unstructured, error) {
-	prepared, err := r.prepared(sol, tier, r.overlayDir(tier, p))
+func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Model) ([]*unstructured.Unstructured, error) {
+	tier := &sol.Spec.Tiers[i]
+	prepared, err := r.prepared(sol, i, r.overlayDir(tier, p))
 	if err != nil {
 		return nil, err
 	}
@@ -86,10 +88,14 @@ func setReplicas(objs []*unstructured.Unstructured, name string, n int32) error 
 	return nil
 }
 
-// prepared returns the objects of dir's build for tier, with what every
-// target of the tier shares applied once by kustomize's builtin
-// transformers: the solution and tier labels and the models.
-func (r *run) prepared(sol *Solution, tier *Tier, dir string) ([]*unstructured.Unstructured, error) {
+// prepared returns the objects of dir's build for the i-th tier of sol,
+// with what every target of the tier shares applied once by kustomize's
+// builtin transformers, the solution and tier labels and the models, and
+// then the namespaces they are applied in. Problems with the objects
+// themselves are reported once, however many sites share the build, and
+// prepared then returns errReported.
+func (r *run) prepared(sol *Solution, i int, dir string) ([]*unstructured.Unstructured, error) {
+	tier := &sol.Spec.Tiers[i]
 	key := preparedKey{sol.Name, tier.Name, dir}
 	if p, ok := r.preparedBuilds[key]; ok {
 		return p.objs, p.err
@@ -105,9 +111,35 @@ func (r *run) prepared(sol *Solution, tier *Tier, dir string) ([]*unstructured.U
 	}
 	if err != nil {
 		p.err = fmt.Errorf("%s: %w", dir, err)
+	} else if !r.checkObjects(sol, i, dir, p.objs) {
+		p.objs, p.err = nil, errReported
 	}
 	r.preparedBuilds[key] = p
 	return p.objs, p.err
+}
+
+// errReported says that the problems of a build are already reported.
+var errReported = errors.New("reported")
+
+// checkObjects places the objects of a tier's build in their namespaces
+// and checks that none lacks one or writes to what tandem reserves,
+// reporting what it finds. It reports whether the objects can be applied.
+func (r *run) checkObjects(sol *Solution, i int, dir string, objs []*unstructured.Unstructured) bool {
+	tier := &sol.Spec.Tiers[i]
+	who := tier.Name
+	if dir != tier.dir {
+		who += " (overlay " + dir + ")"
+	}
+	ok := true
+	if missing := placeNamespaces(objs, tier.Namespace, r.scopeOf); len(missing) > 0 {
+		r.add(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d].namespace", i), "%s", missingNamespaces(who, missing))
+		ok = false
+	}
+	for _, use := range reservedUses(objs) {
+		r.add(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d]", i), "tier %s renders %s", who, use)
+		ok = false
+	}
+	return ok
 }
 
 type preparedKey struct{ solution, tier, dir string }
