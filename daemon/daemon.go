@@ -87,10 +87,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // follow renders a new revision and hands it to the reconciler. A revision
-// that does not render changes nothing on any cluster.
+// that does not render changes nothing on any cluster. The poller has
+// logged the revision as new when it fetched it.
 func (d *Daemon) follow(ctx context.Context, rev sources.Revision) {
 	log := d.log.With("revision", rev.String())
-	log.Info("new revision", "subject", rev.Subject)
 	began := time.Now()
 	res, err := d.render(ctx, rev)
 	d.metrics.observeRender(time.Since(began), err)
