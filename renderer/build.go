@@ -5,10 +5,13 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/resource"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // run renders one revision. It builds each kustomize directory at most
@@ -66,19 +69,101 @@ func (r *run) checkWorkloads(sol *Solution, i int) bool {
 	ok := true
 	for j, rule := range tier.Replicas {
 		if len(workloads(base, rule.Workload)) == 0 {
-			r.add(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d].replicas[%d].workload", i, j),
-				"tier %s renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named %q", tier.Name, rule.Workload)
+			r.add(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d].replicas[%d].workload", i, j), "%s", noWorkload(base, tier.Name, rule.Workload))
 			ok = false
 		}
 	}
 	for j, m := range sol.Spec.Models {
 		if m.Tier == tier.Name && len(workloads(base, m.Workload)) == 0 {
-			r.add(sol.File, sol.pos, fmt.Sprintf("spec.models[%d].workload", j),
-				"tier %s renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named %q", tier.Name, m.Workload)
+			r.add(sol.File, sol.pos, fmt.Sprintf("spec.models[%d].workload", j), "%s", noWorkload(base, tier.Name, m.Workload))
 			ok = false
 		}
 	}
+	if ok {
+		r.checkKustomizeReplicas(sol, i, base)
+	}
 	return ok
+}
+
+// noWorkload says that a tier's build m has no workload named name, and
+// what the descriptor may have meant instead.
+func noWorkload(m resmap.ResMap, tier, name string) string {
+	msg := fmt.Sprintf("tier %s renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named %q", tier, name)
+	for _, res := range m.Resources() {
+		if res.GetName() == name && res.GetKind() == "DaemonSet" {
+			return msg + " but a DaemonSet: DaemonSets are not scaled by replicas, they run one pod per node"
+		}
+	}
+	for _, res := range m.Resources() {
+		if slices.Contains(workloadKinds, res.GetKind()) && renamed(res.GetName(), name) {
+			return fmt.Sprintf("%s; did you mean %s, its name after namePrefix or nameSuffix?", msg, res.GetName())
+		}
+	}
+	return msg
+}
+
+// renamed reports whether rendered can be name with a namePrefix or a
+// nameSuffix. Kustomize forgets a resource's earlier names by the end of a
+// build, so this is a guess, good enough for a hint.
+func renamed(rendered, name string) bool {
+	return rendered != name && strings.Contains(rendered, name)
+}
+
+// checkKustomizeReplicas warns about each entry of the replicas field of
+// the i-th tier's kustomization that one of the tier's replica rules
+// overrides: kustomize sets those replicas, then the rule sets its own.
+func (r *run) checkKustomizeReplicas(sol *Solution, i int, base resmap.ResMap) {
+	tier := &sol.Spec.Tiers[i]
+	file := path.Join(tier.dir, kustomizationIn(r.kfs.fsys, tier.dir))
+	entries := kustomizeReplicas(r.kfs.fsys, file)
+	for j, rule := range tier.Replicas {
+		for k, e := range entries {
+			// An entry names a workload of the build, by its name as
+			// rendered or, when none has that name, before a rename.
+			if e.name == rule.Workload || (renamed(rule.Workload, e.name) && !slices.ContainsFunc(base.Resources(), func(res *resource.Resource) bool { return res.GetName() == e.name })) {
+				field := fmt.Sprintf("replicas[%d]", k)
+				r.warn(file, positions{field: e.line}, field, "kustomize sets %s to %s replicas, which %s spec.tiers[%d].replicas[%d] overrides",
+					e.name, e.count, sol.File, i, j)
+			}
+		}
+	}
+}
+
+// replicaEntry is one entry of a kustomization's replicas field.
+type replicaEntry struct {
+	name, count string
+	line        int
+}
+
+// kustomizeReplicas returns the replicas field of the kustomization file,
+// or nothing when it cannot be read: the build that read it succeeded.
+func kustomizeReplicas(fsys fs.FS, file string) []replicaEntry {
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil
+	}
+	node, err := kyaml.Parse(string(data))
+	if err != nil {
+		return nil
+	}
+	list, err := node.Pipe(kyaml.Lookup("replicas"))
+	if err != nil || list == nil {
+		return nil
+	}
+	items, err := list.Elements()
+	if err != nil {
+		return nil
+	}
+	var out []replicaEntry
+	for _, item := range items {
+		name, _ := item.GetString("name")
+		count := item.Field("count")
+		if name == "" || count == nil {
+			continue
+		}
+		out = append(out, replicaEntry{name: name, count: count.Value.YNode().Value, line: item.YNode().Line})
+	}
+	return out
 }
 
 // overlayDir returns the directory to build for tier at p: the site's

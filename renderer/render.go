@@ -108,6 +108,7 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 	}
 	onCluster := tiersByCluster(sol, sites)
 	var targets []Target
+	objects := 0
 	for i := range sol.Spec.Tiers {
 		tier := &sol.Spec.Tiers[i]
 		places := slices.DeleteFunc(placements(tier, sites), func(p placement) bool {
@@ -141,6 +142,14 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 				Health:    tier.Health,
 				Adopt:     tier.Adopt,
 			})
+			objects += len(objs)
+		}
+	}
+	if objects == 0 && opts == (Options{}) {
+		if sol.Spec.AllowEmpty {
+			r.warn(sol.File, sol.pos, "spec.tiers", "solution %s renders no objects on any cluster", sol.Name)
+		} else {
+			r.warn(sol.File, sol.pos, "spec.tiers", "solution %s renders no objects on any cluster; a cluster it applied objects to keeps them until spec.allowEmpty is set", sol.Name)
 		}
 	}
 	return targets, nil

@@ -3,10 +3,13 @@ package renderer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // solutionWith returns the test solution with old replaced by new.
@@ -50,6 +53,22 @@ func TestRenderNamesWhereEachBadInputIs(t *testing.T) {
 			[]string{`tandem.yaml:14: spec.tiers[1].path: tiers/edge is not a kustomize directory`}},
 		{"replica rule for a workload the tier lacks", repoWith(map[string]string{"tandem.yaml": solutionWith("workload: till,", "workload: tll,")}),
 			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].workload: tier edge renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named "tll"`}},
+		{"replica rule for a DaemonSet", repoWith(map[string]string{
+			"tandem.yaml":                   solutionWith("workload: till,", "workload: node-agent,"),
+			"tiers/edge/kustomization.yaml": "namespace: shop\nresources: [till.yaml, node-agent.yaml]\n",
+			"tiers/edge/node-agent.yaml":    strings.Replace(deployment("node-agent"), "kind: Deployment", "kind: DaemonSet", 1),
+		}), []string{`tandem.yaml:17: spec.tiers[1].replicas[0].workload: tier edge renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named "node-agent" but a DaemonSet: DaemonSets are not scaled by replicas, they run one pod per node`}},
+		{"model for a DaemonSet", repoWith(map[string]string{
+			"tandem.yaml":                   testRepo["tandem.yaml"] + "  models:\n  - {name: m, version: \"1\", uri: https://x/m, tier: edge, workload: node-agent}\n",
+			"tiers/edge/kustomization.yaml": "namespace: shop\nresources: [till.yaml, node-agent.yaml]\n",
+			"tiers/edge/node-agent.yaml":    strings.Replace(deployment("node-agent"), "kind: Deployment", "kind: DaemonSet", 1),
+		}), []string{`tandem.yaml:19: spec.models[0].workload: tier edge renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named "node-agent" but a DaemonSet: DaemonSets are not scaled by replicas`}},
+		{"replica rule for a workload by its name before namePrefix", repoWith(map[string]string{"tiers/edge/kustomization.yaml": "namespace: shop\nnamePrefix: shop-\nresources: [till.yaml]\n"}),
+			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].workload: tier edge renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named "till"; did you mean shop-till, its name after namePrefix or nameSuffix?`}},
+		{"model for a workload by its name before nameSuffix", repoWith(map[string]string{
+			"tandem.yaml":                   solutionWith("workload: till,", "workload: till-eu,") + "  models:\n  - {name: m, version: \"1\", uri: https://x/m, tier: edge, workload: till}\n",
+			"tiers/edge/kustomization.yaml": "namespace: shop\nnameSuffix: -eu\nresources: [till.yaml]\n",
+		}), []string{`tandem.yaml:19: spec.models[0].workload: tier edge renders no Deployment, StatefulSet, ReplicaSet or ReplicationController named "till"; did you mean till-eu, its name after namePrefix or nameSuffix?`}},
 		{"linkedTo unknown tier", repoWith(map[string]string{"tandem.yaml": solutionWith("linkedTo: cloud/api", "linkedTo: clod/api")}),
 			[]string{`tandem.yaml:17: spec.tiers[1].replicas[0].linkedTo: unknown tier "clod"`}},
 		{"linkedTo unknown workload", repoWith(map[string]string{"tandem.yaml": solutionWith("linkedTo: cloud/api", "linkedTo: cloud/web")}),
@@ -151,6 +170,43 @@ func TestRenderWarnsAboutSitesNoTierSelects(t *testing.T) {
 	want := "sites/c.yaml:5: metadata.labels: site c is selected by no tier of any solution"
 	if len(res.Warnings) != 1 || res.Warnings[0] != want {
 		t.Errorf("Warnings = %q; want [%q]", res.Warnings, want)
+	}
+}
+
+func TestRenderWarnsAboutWhatItRendersAnyway(t *testing.T) {
+	idle := "apiVersion: tandem.dev/v1alpha1\nkind: Solution\nmetadata: {name: idle}\nspec:\n  scale: 1\n  %s\n  tiers:\n  - {name: t, path: tiers/empty, targets: {clusters: [cloud]}}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"kustomize replicas a rule overrides", map[string]string{
+			"tiers/edge/kustomization.yaml": "namespace: shop\nresources: [till.yaml, other.yaml]\nreplicas:\n- name: other\n  count: 1\n- name: till\n  count: 3\n",
+			"tiers/edge/other.yaml":         deployment("other"),
+		}, []string{"tiers/edge/kustomization.yaml:6: replicas[1]: kustomize sets till to 3 replicas, which tandem.yaml spec.tiers[1].replicas[0] overrides"}},
+		{"kustomize replicas of a workload by its name before namePrefix", map[string]string{
+			"tandem.yaml":                   solutionWith("workload: till,", "workload: shop-till,"),
+			"tiers/edge/kustomization.yaml": "namespace: shop\nnamePrefix: shop-\nresources: [till.yaml]\nreplicas: [{name: till, count: 3}]\n",
+		}, []string{"tiers/edge/kustomization.yaml:4: replicas[0]: kustomize sets till to 3 replicas, which tandem.yaml spec.tiers[1].replicas[0] overrides"}},
+		{"a solution that renders nothing", map[string]string{
+			"idle.yaml":                      fmt.Sprintf(idle, "allowEmpty: false"),
+			"tiers/empty/kustomization.yaml": "resources: []\n",
+		}, []string{"idle.yaml:7: spec.tiers: solution idle renders no objects on any cluster; a cluster it applied objects to keeps them until spec.allowEmpty is set"}},
+		{"a solution that renders nothing, as it allows", map[string]string{
+			"idle.yaml":                      fmt.Sprintf(idle, "allowEmpty: true"),
+			"tiers/empty/kustomization.yaml": "resources: []\n",
+		}, []string{"idle.yaml:7: spec.tiers: solution idle renders no objects on any cluster"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Render(context.Background(), repoWith(tt.files), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, res.Warnings); diff != "" {
+				t.Errorf("Warnings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
