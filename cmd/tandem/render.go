@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,22 +13,33 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
 func newRenderCommand() *cobra.Command {
 	var (
-		opts   renderer.Options
-		output string
-		outDir string
+		opts      renderer.Options
+		output    string
+		outDir    string
+		applySets bool
 	)
 	cmd := &cobra.Command{
 		Use:   "render [PATH]",
 		Short: "Render the manifests of every cluster from a config repository",
 		Long: `Render every solution of the config repository at PATH (default ".") and
-print each cluster's manifests: one YAML stream per cluster, or, with --out,
-one file per object under DIR/<cluster>/<solution>/<tier>/, numbered in apply
-order.
+print each cluster's manifests exactly as they are applied, in the order they
+are applied: one YAML stream per cluster, or, with --out, one file per object
+under DIR/<cluster>/<solution>/<tier>/, named <n>-<kind>.<group>-<name> and
+numbered in apply order (CRDs, Namespaces and ClusterRoles first, then
+classes, then the rest).
+
+Every object carries the label applyset.kubernetes.io/part-of of its tier's
+ApplySet, as tandem applies it; --applyset-labels=false leaves it out. So,
+once a commit is applied, kubectl's server-side diff of its render is empty:
+
+  tandem render . --cluster plant-a | kubectl --context plant-a diff --server-side --field-manager tandem -f -
+  tandem render . --out rendered/ && kubectl --context plant-a diff --server-side --field-manager tandem -R -f rendered/plant-a/
 
 Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 		Example: `  tandem render fixtures/smart-factory
@@ -43,13 +55,14 @@ Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 				return err
 			}
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
+			targets := asApplied(res.Targets, applySets)
 			if outDir != "" {
-				return writeTree(outDir, res.Targets, output)
+				return writeTree(outDir, targets, output)
 			}
 			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), res.Targets)
+				return writeJSON(cmd.OutOrStdout(), targets)
 			}
-			return writeYAML(cmd.OutOrStdout(), res.Targets)
+			return writeYAML(cmd.OutOrStdout(), targets)
 		},
 	}
 	f := cmd.Flags()
@@ -57,7 +70,33 @@ Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 	f.StringVar(&outDir, "out", "", "write one file per object under `DIR`/<cluster>/ instead of printing")
 	f.StringVar(&opts.Cluster, "cluster", "", "render only the targets on cluster `NAME`")
 	f.StringVar(&opts.Site, "site", "", "render only the targets of site `NAME`")
+	f.BoolVar(&applySets, "applyset-labels", true, "label every object as a member of its tier's ApplySet, as tandem applies it")
 	return cmd
+}
+
+// asApplied returns targets with their objects as a pass applies them: in
+// apply order and, with applySets, labelled as members of their tier's
+// ApplySet. The renderer's objects are left as they are.
+func asApplied(targets []renderer.Target, applySets bool) []renderer.Target {
+	out := make([]renderer.Target, len(targets))
+	for i, t := range targets {
+		objs := make([]*unstructured.Unstructured, len(t.Objects))
+		for j, o := range t.Objects {
+			objs[j] = o.DeepCopy()
+			if applySets {
+				labels := objs[j].GetLabels()
+				if labels == nil {
+					labels = map[string]string{}
+				}
+				maps.Copy(labels, reconciler.ApplySetLabels(t.Solution, t.Tier))
+				objs[j].SetLabels(labels)
+			}
+		}
+		reconciler.SortForApply(objs)
+		t.Objects = objs
+		out[i] = t
+	}
+	return out
 }
 
 // pathArg accepts an optional repository path.
@@ -151,7 +190,7 @@ func writeJSON(w io.Writer, targets []renderer.Target) error {
 }
 
 // writeTree writes each object to its own file under dir, in directories
-// per cluster, solution and tier, numbered in apply order.
+// per cluster, solution and tier, numbered in the order of targets' objects.
 func writeTree(dir string, targets []renderer.Target, format string) error {
 	for _, t := range targets {
 		tdir := filepath.Join(dir, t.Cluster, t.Solution, t.Tier)
@@ -170,11 +209,22 @@ func writeTree(dir string, targets []renderer.Target, format string) error {
 			if err != nil {
 				return fmt.Errorf("encode %s/%s: %w", o.GetKind(), o.GetName(), err)
 			}
-			name := fmt.Sprintf("%03d-%s-%s.%s", i, strings.ToLower(o.GetKind()), o.GetName(), format)
+			name := fmt.Sprintf("%03d-%s-%s.%s", i, kindFileName(o), o.GetName(), format)
 			if err := os.WriteFile(filepath.Join(tdir, name), data, 0o644); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// kindFileName names o's kind in a file name: the kind, lower case, and
+// its API group, if any, as kubectl names resources ("deployment.apps"),
+// so that kinds of the same name in different groups stay apart.
+func kindFileName(o *unstructured.Unstructured) string {
+	gk := o.GroupVersionKind().GroupKind()
+	if gk.Group == "" {
+		return strings.ToLower(gk.Kind)
+	}
+	return strings.ToLower(gk.Kind) + "." + gk.Group
 }

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tandem-gitops/tandem/reconciler"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files with the current output")
@@ -66,6 +70,27 @@ func TestRenderWritesOneFilePerObject(t *testing.T) {
 	if _, _, err := run(t, "render", "../../fixtures/smart-factory", "--cluster", "plant-a", "--out", dir); err != nil {
 		t.Fatal(err)
 	}
+	want := []string{
+		"plant-a/smart-factory/edge/000-configmap-protocol-gateway.yaml",
+		"plant-a/smart-factory/edge/001-service-inference.yaml",
+		"plant-a/smart-factory/edge/002-service-local-buffer.yaml",
+		"plant-a/smart-factory/edge/003-deployment.apps-inference.yaml",
+		"plant-a/smart-factory/edge/004-deployment.apps-protocol-gateway.yaml",
+		"plant-a/smart-factory/edge/005-statefulset.apps-local-buffer.yaml",
+		"plant-a/smart-factory/edge/006-networkpolicy.networking.k8s.io-smart-factory-edge.yaml",
+		"plant-a/smart-factory/platform-edge/000-namespace-factory-edge.yaml",
+		"plant-a/smart-factory/platform-edge/001-resourcequota-factory-edge.yaml",
+		"plant-a/smart-factory/platform-edge/002-limitrange-factory-edge.yaml",
+		"plant-a/smart-factory/platform-edge/003-networkpolicy.networking.k8s.io-default-deny.yaml",
+	}
+	if diff := cmp.Diff(want, treeFiles(t, dir)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}
+
+// treeFiles lists the files under dir, relative to it.
+func treeFiles(t *testing.T, dir string) []string {
+	t.Helper()
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -77,21 +102,105 @@ func TestRenderWritesOneFilePerObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
-		"plant-a/smart-factory/edge/000-configmap-protocol-gateway.yaml",
-		"plant-a/smart-factory/edge/001-service-inference.yaml",
-		"plant-a/smart-factory/edge/002-service-local-buffer.yaml",
-		"plant-a/smart-factory/edge/003-deployment-inference.yaml",
-		"plant-a/smart-factory/edge/004-deployment-protocol-gateway.yaml",
-		"plant-a/smart-factory/edge/005-statefulset-local-buffer.yaml",
-		"plant-a/smart-factory/edge/006-networkpolicy-smart-factory-edge.yaml",
-		"plant-a/smart-factory/platform-edge/000-namespace-factory-edge.yaml",
-		"plant-a/smart-factory/platform-edge/001-resourcequota-factory-edge.yaml",
-		"plant-a/smart-factory/platform-edge/002-limitrange-factory-edge.yaml",
-		"plant-a/smart-factory/platform-edge/003-networkpolicy-default-deny.yaml",
+	return files
+}
+
+// writeRepo writes files into a new directory and returns it.
+func writeRepo(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if diff := cmp.Diff(want, files); diff != "" {
+	return dir
+}
+
+func TestRenderOutNumbersFilesInApplyOrder(t *testing.T) {
+	repo := writeRepo(t, map[string]string{
+		"tandem.yaml": "apiVersion: tandem.dev/v1alpha1\nkind: Solution\nmetadata: {name: lab}\nspec:\n  scale: 1\n" +
+			"  tiers:\n  - {name: base, path: base, namespace: lab, targets: {clusters: [lab]}}\n",
+		"base/kustomization.yaml": "resources: [objects.yaml]\n",
+		"base/objects.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: probe}
+spec:
+  selector: {matchLabels: {app: probe}}
+  template:
+    metadata: {labels: {app: probe}}
+    spec: {containers: [{name: probe, image: example.com/probe:1}]}
+---
+apiVersion: factory.example.com/v1
+kind: Namespace
+metadata: {name: line-1}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: probe}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: fast}
+provisioner: example.com/fast
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: lab}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: namespaces.factory.example.com}
+spec:
+  group: factory.example.com
+  scope: Namespaced
+  names: {kind: Namespace, plural: namespaces}
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}
+`,
+	})
+	out := t.TempDir()
+	if _, stderr, err := run(t, "render", repo, "--out", out); err != nil {
+		t.Fatalf("render: %v\n%s", err, stderr)
+	}
+	want := []string{
+		"lab/lab/base/000-customresourcedefinition.apiextensions.k8s.io-namespaces.factory.example.com.yaml",
+		"lab/lab/base/001-namespace-lab.yaml",
+		"lab/lab/base/002-storageclass.storage.k8s.io-fast.yaml",
+		"lab/lab/base/003-namespace.factory.example.com-line-1.yaml",
+		"lab/lab/base/004-configmap-probe.yaml",
+		"lab/lab/base/005-deployment.apps-probe.yaml",
+	}
+	if diff := cmp.Diff(want, treeFiles(t, out)); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}
+
+func TestRenderLabelsObjectsAsMembersOfTheirApplySetUnlessAskedNot(t *testing.T) {
+	for _, labelled := range []bool{true, false} {
+		t.Run(fmt.Sprint("applyset-labels=", labelled), func(t *testing.T) {
+			out, stderr, err := run(t, "render", "../../fixtures/smart-factory", "-o", "json", fmt.Sprint("--applyset-labels=", labelled))
+			if err != nil {
+				t.Fatalf("render: %v\n%s", err, stderr)
+			}
+			var targets []targetJSON
+			if err := json.Unmarshal([]byte(out), &targets); err != nil {
+				t.Fatal(err)
+			}
+			for _, tg := range targets {
+				want := reconciler.ApplySetLabels(tg.Solution, tg.Tier)[reconciler.PartOfLabel]
+				for _, o := range tg.Objects {
+					got, ok := o.GetLabels()[reconciler.PartOfLabel]
+					if labelled && got != want || !labelled && ok {
+						t.Errorf("%s %s: %s/%s labelled %s=%q, want %q", tg.Cluster, tg.Tier, o.GetKind(), o.GetName(), reconciler.PartOfLabel, got, want)
+					}
+				}
+			}
+		})
 	}
 }
 
