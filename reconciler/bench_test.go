@@ -34,7 +34,7 @@ func BenchmarkNoOpReconcile(b *testing.B) {
 	b.Run("tandem", func(b *testing.B) {
 		counter := &requestCounter{}
 		r := New(fleetResolver(f, counter), Options{
-			Version: "0.1.0", PollInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+			Version: "0.1.0", Logger: slog.New(slog.DiscardHandler),
 		})
 		target := []Target{{Cluster: "bench", Tiers: []TierSet{{
 			Solution: "bench", Tier: "edge", Revision: "rev-1", Objects: tenObjects("bench-tandem"),

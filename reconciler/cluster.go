@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -35,6 +36,8 @@ type cluster struct {
 	client  client.Client
 	mapper  meta.RESTMapper
 	manager *ssa.ResourceManager
+	// dynamic watches what a pass waits for.
+	dynamic dynamic.Interface
 	// config is the configuration the connection was made from, as
 	// comparable, so that changed credentials make a new one.
 	config *rest.Config
@@ -63,10 +66,18 @@ func connect(name string, resolved *rest.Config, opts *Options) (*cluster, error
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
+	// Watches last as long as a health check; the request timeout would
+	// cut them short. They share the connections all the same.
+	watchCfg := rest.CopyConfig(cfg)
+	watchCfg.Timeout = 0
+	dyn, err := dynamic.NewForConfigAndClient(watchCfg, &http.Client{Transport: httpClient.Transport})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
 	manager := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}),
 		ssa.Owner{Field: opts.FieldManager, Group: "tandem.dev"})
 	manager.SetConcurrency(ssaConcurrency)
-	return &cluster{name: name, client: c, mapper: mapper, manager: manager, config: comparableConfig(resolved)}, nil
+	return &cluster{name: name, client: c, mapper: mapper, manager: manager, dynamic: dyn, config: comparableConfig(resolved)}, nil
 }
 
 // madeFrom reports whether the connection could have been made from cfg:

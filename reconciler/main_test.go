@@ -136,7 +136,6 @@ func testOptions(t *testing.T) Options {
 	return Options{
 		Version:       "0.1.0",
 		HealthTimeout: 90 * time.Second,
-		PollInterval:  250 * time.Millisecond,
 		Observe: func(r Result) {
 			t.Logf("%s/%s/%s %s: %s", r.Cluster, r.Solution, r.Tier, r.Phase, r.Message)
 		},

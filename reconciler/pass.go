@@ -16,10 +16,16 @@ import (
 )
 
 // reconcileCluster runs one pass over a cluster: every tier once its
-// dependencies are Ready, independent tiers concurrently.
-func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
+// dependencies are Ready, independent tiers concurrently. Writes run under
+// ctx; waits, for a slot, a dependency or health, end with waitCtx too,
+// which a newer target for the cluster cancels.
+func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target) []Result {
 	started := time.Now()
+	if err := r.acquire(waitCtx); err != nil {
+		return nil
+	}
 	cp, err := r.openCluster(ctx, t)
+	r.release()
 	if err != nil {
 		phase := PhaseFailed
 		if isUnreachable(err) {
@@ -27,7 +33,7 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 		}
 		results := make([]Result, len(t.Tiers))
 		for i, ts := range t.Tiers {
-			results[i] = r.finish(ctx, Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+			results[i] = r.finish(ctx, waitCtx, Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
 				Phase: phase, Message: err.Error(), ChangeSet: ssa.NewChangeSet(),
 				Started: started, Finished: time.Now()})
 		}
@@ -43,17 +49,17 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, t Target) []Result {
 	for i, ts := range cp.tiers {
 		wg.Go(func() {
 			defer close(done[i])
-			err := cmp.Or(cp.errs[i], waitFor(ctx, cp.tiers, cp.deps[i], done, results))
+			err := cmp.Or(cp.errs[i], waitFor(waitCtx, cp.tiers, cp.deps[i], done, results))
 			res := Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
 				ChangeSet: ssa.NewChangeSet(), Started: time.Now()}
 			if err != nil {
 				res.Phase, res.Message, res.Finished = PhaseFailed, err.Error(), time.Now()
-				results[i] = r.finish(ctx, res)
+				results[i] = r.finish(ctx, waitCtx, res)
 				return
 			}
 			p := cp.tierPass(i, &r.opts)
 			p.result = res
-			results[i] = r.finish(ctx, p.run(ctx))
+			results[i] = r.finish(ctx, waitCtx, p.run(ctx, waitCtx, r.sem))
 		})
 	}
 	wg.Wait()
@@ -78,6 +84,8 @@ type clusterPass struct {
 	// last objects.
 	allowEmpty map[string]bool
 	parentOf   map[string]*corev1.Secret
+	// owners names the instance owning each ApplySet id on the cluster.
+	owners map[string]string
 	// rendered holds every object the tier sets render.
 	rendered map[object.ObjMetadata]bool
 	// deps are the indexes of the tier sets each waits for, and errs
@@ -100,10 +108,12 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 		}
 		return nil, fmt.Errorf("cluster %s: %w", t.Cluster, err)
 	}
-	tiers, removed := withRemovedTiers(t.Tiers, parents)
+	tiers, removed := withRemovedTiers(t.Tiers, parents, r.opts.Instance)
 	parentOf := make(map[string]*corev1.Secret, len(parents))
+	owners := make(map[string]string, len(parents))
 	for i := range parents {
 		parentOf[parents[i].Name] = &parents[i]
+		owners[parents[i].Labels[IDLabel]] = parents[i].Annotations[OwnerAnnotation]
 	}
 	rendered := make(map[object.ObjMetadata]bool)
 	for _, ts := range t.Tiers {
@@ -113,7 +123,7 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 	}
 	deps, errs := dependencies(tiers)
 	return &clusterPass{cluster: c, tiers: tiers, removed: removed, allowEmpty: emptyAllowed(t),
-		parentOf: parentOf, rendered: rendered, deps: deps, errs: errs}, nil
+		parentOf: parentOf, owners: owners, rendered: rendered, deps: deps, errs: errs}, nil
 }
 
 // tierPass returns the pass over the i-th tier set.
@@ -127,6 +137,7 @@ func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
 		allowEmpty: cp.allowEmpty[ts.Solution],
 		removed:    cp.removed[i],
 		rendered:   cp.rendered,
+		owners:     cp.owners,
 		parentName: name,
 		id:         ApplySetID(name),
 		parent:     cp.parentOf[name],
@@ -150,12 +161,13 @@ func waitFor(ctx context.Context, tiers []TierSet, deps []int, done []chan struc
 	return nil
 }
 
-// withRemovedTiers adds an empty tier set for each tandem parent of a
-// (solution, tier) the target no longer has, to prune what the tier left
-// behind; removed marks those. Such a tier set is at its solution's
-// revision, or at the parent's last one when the target has nothing of the
-// solution.
-func withRemovedTiers(tiers []TierSet, parents []corev1.Secret) ([]TierSet, []bool) {
+// withRemovedTiers adds an empty tier set for each parent the instance owns
+// of a (solution, tier) the target no longer has, to prune what the tier
+// left behind; removed marks those. Parents of other instances, and those
+// that name no owner until a render claims them, are none of its business.
+// Such a tier set is at its solution's revision, or at the parent's last
+// one when the target has nothing of the solution.
+func withRemovedTiers(tiers []TierSet, parents []corev1.Secret, instance string) ([]TierSet, []bool) {
 	revision := make(map[string]string)
 	wanted := make(map[[2]string]bool)
 	for _, t := range tiers {
@@ -167,7 +179,7 @@ func withRemovedTiers(tiers []TierSet, parents []corev1.Secret) ([]TierSet, []bo
 	for _, p := range parents {
 		sol, tier := p.Labels[renderer.LabelSolution], p.Labels[renderer.LabelTier]
 		if sol == "" || tier == "" || wanted[[2]string{sol, tier}] || p.Name != ParentName(sol, tier) ||
-			!ownedByTandem(p.Annotations[ToolingAnnotation]) {
+			!ownedByTandem(p.Annotations[ToolingAnnotation]) || p.Annotations[OwnerAnnotation] != instance {
 			continue
 		}
 		rev := cmp.Or(revision[sol], p.Annotations[RevisionAnnotation])

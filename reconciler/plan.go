@@ -75,7 +75,13 @@ func (p Plan) Counts() Counts {
 // sorted; a cluster that cannot be reached has plans saying so, and the
 // others are planned all the same.
 func (r *Reconciler) Plan(ctx context.Context, targets []Target) []Plan {
-	plans := eachCluster(ctx, r.sem, targets, r.planCluster)
+	plans := eachCluster(targets, func(t Target) []Plan {
+		if err := r.acquire(ctx); err != nil {
+			return nil
+		}
+		defer r.release()
+		return r.planCluster(ctx, t)
+	})
 	slices.SortFunc(plans, func(a, b Plan) int {
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier))
 	})

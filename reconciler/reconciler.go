@@ -17,13 +17,20 @@ type Options struct {
 	// Version of tandem, recorded in the ApplySet tooling annotation as
 	// tandem/v<Version>; "0.0.0".
 	Version string
-	// Concurrency bounds how many clusters reconcile at once; 4.
+	// Instance names the tandem that owns what this Reconciler applies,
+	// recorded on every ApplySet parent it writes; it passes over no
+	// parent another instance owns. "tandem".
+	Instance string
+	// TakeOver lets the Reconciler claim the (solution, tier)s it renders
+	// from whichever instance owns them on a cluster.
+	TakeOver bool
+	// Concurrency bounds how many clusters are read or written at once:
+	// connecting, listing, applying and pruning a tier each hold one of
+	// Concurrency slots, waiting for health holds none; 4.
 	Concurrency int
 	// HealthTimeout bounds the wait for applied objects to become
-	// healthy; 5 minutes.
+	// healthy, unless a tier set gives its own; 5 minutes.
 	HealthTimeout time.Duration
-	// PollInterval is how often health is polled; 2 seconds.
-	PollInterval time.Duration
 	// DriftInterval is how often Run re-applies an unchanged revision to
 	// undo drift; 5 minutes.
 	DriftInterval time.Duration
@@ -46,9 +53,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	o.FieldManager = cmp.Or(o.FieldManager, "tandem")
 	o.Version = cmp.Or(o.Version, "0.0.0")
+	o.Instance = cmp.Or(o.Instance, "tandem")
 	o.Concurrency = cmp.Or(o.Concurrency, 4)
 	o.HealthTimeout = cmp.Or(o.HealthTimeout, 5*time.Minute)
-	o.PollInterval = cmp.Or(o.PollInterval, 2*time.Second)
 	o.DriftInterval = cmp.Or(o.DriftInterval, 5*time.Minute)
 	o.RetryInterval = cmp.Or(o.RetryInterval, 10*time.Second)
 	o.MaxRetryInterval = cmp.Or(o.MaxRetryInterval, 5*time.Minute)
@@ -91,31 +98,25 @@ func New(resolver Resolver, opts Options) *Reconciler {
 	}
 }
 
-// Apply reconciles every target once, clusters concurrently up to the
-// configured bound, and returns a result per (cluster, solution, tier),
-// sorted. A cluster that fails or cannot be reached fails alone.
+// Apply reconciles every target once, clusters concurrently, and returns a
+// result per (cluster, solution, tier), sorted. Reading and writing a
+// cluster holds one of the configured slots, waiting for health none. A
+// cluster that fails or cannot be reached fails alone.
 func (r *Reconciler) Apply(ctx context.Context, targets []Target) []Result {
-	results := eachCluster(ctx, r.sem, targets, r.reconcileCluster)
+	results := eachCluster(targets, func(t Target) []Result { return r.reconcileCluster(ctx, ctx, t) })
 	sortResults(results)
 	return results
 }
 
-// eachCluster runs pass over every target, clusters concurrently while
-// holding a slot of sem, and gathers what the passes return. A target whose
-// turn has not come when ctx ends is left out.
-func eachCluster[T any](ctx context.Context, sem chan struct{}, targets []Target, pass func(context.Context, Target) []T) []T {
+// eachCluster runs pass over every target concurrently and gathers what
+// the passes return.
+func eachCluster[T any](targets []Target, pass func(Target) []T) []T {
 	var mu sync.Mutex
 	var out []T
 	var wg sync.WaitGroup
 	for _, t := range targets {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			res := pass(ctx, t)
-			<-sem
+			res := pass(t)
 			mu.Lock()
 			out = append(out, res...)
 			mu.Unlock()
@@ -124,6 +125,18 @@ func eachCluster[T any](ctx context.Context, sem chan struct{}, targets []Target
 	wg.Wait()
 	return out
 }
+
+// acquire takes one of the slots, unless ctx ends first.
+func (r *Reconciler) acquire(ctx context.Context) error {
+	select {
+	case r.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Reconciler) release() { <-r.sem }
 
 // Status returns the latest result of every (cluster, solution, tier),
 // sorted.
@@ -145,13 +158,19 @@ func sortResults(results []Result) {
 }
 
 // finish records a final result, logs it and hands it to the observer.
-// A pass that did not get to Ready because ctx was canceled, as on shutdown,
-// is abandoned rather than failed: it is logged and otherwise left out, so
-// the status keeps the last real outcome for the next run to improve on.
-func (r *Reconciler) finish(ctx context.Context, res Result) Result {
-	if res.Phase != PhaseReady && errors.Is(ctx.Err(), context.Canceled) {
+// A pass that did not get to Ready because ctx was canceled, as on
+// shutdown, or waitCtx, by a newer target for the cluster, is abandoned
+// rather than failed: it is logged and otherwise left out, so the status
+// keeps the last real outcome, or the Progressing one, for the next pass to
+// improve on.
+func (r *Reconciler) finish(ctx, waitCtx context.Context, res Result) Result {
+	if res.Phase != PhaseReady && (errors.Is(ctx.Err(), context.Canceled) || errors.Is(waitCtx.Err(), context.Canceled)) {
+		reason := "shutdown"
+		if ctx.Err() == nil {
+			reason = "superseded by a newer target"
+		}
 		r.opts.Logger.Info("reconcile abandoned", "cluster", res.Cluster, "solution", res.Solution,
-			"tier", res.Tier, "revision", res.Revision)
+			"tier", res.Tier, "revision", res.Revision, "reason", reason)
 		return res
 	}
 	r.mu.Lock()

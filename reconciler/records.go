@@ -21,8 +21,10 @@ type Record struct {
 	Tier     string
 	// ID is the ApplySet id its members are labelled with.
 	ID string
-	// Tooling names the tandem version that last wrote it.
+	// Tooling names the tandem version that last wrote it, and Owner the
+	// tandem instance that owns it.
 	Tooling string
+	Owner   string
 	// Revision is the revision last applied in full.
 	Revision string
 	// Phase and Message are the outcome of the last reconcile, in phase
@@ -61,6 +63,7 @@ func recordOf(s *corev1.Secret) Record {
 		Tier:       s.Labels[renderer.LabelTier],
 		ID:         s.Labels[IDLabel],
 		Tooling:    s.Annotations[ToolingAnnotation],
+		Owner:      s.Annotations[OwnerAnnotation],
 		Revision:   s.Annotations[RevisionAnnotation],
 		Phase:      Phase(s.Annotations[PhaseAnnotation]),
 		Message:    s.Annotations[MessageAnnotation],

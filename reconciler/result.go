@@ -77,6 +77,11 @@ type Result struct {
 	// ChangeSet lists what happened to every object: created, configured,
 	// unchanged, deleted (pruned) or skipped (orphaned, left in place).
 	ChangeSet *ssa.ChangeSet
+	// Ignored lists the objects carrying the ApplySet's label that the
+	// pass left alone, not being provably its members; Adopted the
+	// existing objects it took over.
+	Ignored []Ignored
+	Adopted []Adopted
 	// Corrected counts the objects put back into their desired state on a
 	// pass over the revision already applied: the drift that was undone.
 	Corrected int

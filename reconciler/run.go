@@ -92,7 +92,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 
 // keep reconciles one cluster until ctx ends. Only Run ends keepers: a
 // cluster whose target is gone, because Run has yet to see it go or it is
-// coming back, waits for a wake-up.
+// coming back, waits for a wake-up. A wake-up during a pass preempts it:
+// the pass stops waiting, for a slot, a dependency or health, keeps what it
+// applied, and the next pass starts at once with the new target.
 func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}) {
 	failures := 0
 	for {
@@ -107,15 +109,12 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 				continue
 			}
 		}
-		select {
-		case r.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		results := r.reconcileCluster(ctx, t)
-		<-r.sem
+		results, preempted := r.preemptible(ctx, wake, t)
 		if ctx.Err() != nil {
 			return
+		}
+		if preempted {
+			continue
 		}
 
 		delay := r.opts.DriftInterval
@@ -135,6 +134,27 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 		case <-timer.C:
 		}
 	}
+}
+
+// preemptible runs a pass over the cluster that a wake-up cuts short, and
+// reports whether one did.
+func (r *Reconciler) preemptible(ctx context.Context, wake <-chan struct{}, t Target) ([]Result, bool) {
+	waitCtx, preempt := context.WithCancel(ctx)
+	defer preempt()
+	woken := make(chan bool, 1)
+	passDone := make(chan struct{})
+	go func() {
+		select {
+		case <-wake:
+			preempt()
+			woken <- true
+		case <-passDone:
+			woken <- false
+		}
+	}()
+	results := r.reconcileCluster(ctx, waitCtx, t)
+	close(passDone)
+	return results, <-woken
 }
 
 // backoff returns the delay before the next attempt after failures

@@ -1,12 +1,14 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -44,7 +46,11 @@ type tierPass struct {
 	// rendered holds every object some tier set of the cluster renders:
 	// a member another set renders is moving there, and its apply takes
 	// it over, so it is never pruned.
-	rendered   map[object.ObjMetadata]bool
+	rendered map[object.ObjMetadata]bool
+	// owners names the instance owning each ApplySet id on the cluster,
+	// to tell an object moving between this instance's tiers from one
+	// another instance holds.
+	owners     map[string]string
 	parentName string
 	id         string
 	// parent is the ApplySet parent as read, nil on the first apply.
@@ -56,20 +62,24 @@ type tierPass struct {
 	log     *slog.Logger
 }
 
-func (p *tierPass) run(ctx context.Context) Result {
+func (p *tierPass) run(ctx, waitCtx context.Context, slots chan struct{}) Result {
 	p.result.ChangeSet = ssa.NewChangeSet()
-	err := p.reconcile(ctx)
+	err := p.reconcile(ctx, waitCtx, slots)
 	p.result.Finished = time.Now()
 	switch {
 	case err == nil:
 	case isUnreachable(err):
 		p.result.Phase, p.result.Message = PhaseUnreachable, err.Error()
-	case ctx.Err() != nil:
-		// Cut short from outside; Reconciler.finish tells an abandoned
-		// pass from a failed one, and there is no recording it now.
+	case ctx.Err() != nil || waitCtx.Err() != nil:
+		// Cut short from outside, by shutdown or a newer target;
+		// Reconciler.finish tells an abandoned pass from a failed one,
+		// and there is no recording it now.
 		p.result.Phase, p.result.Message = PhaseFailed, err.Error()
 	default:
 		p.result.Phase, p.result.Message = PhaseFailed, err.Error()
+		if p.foreign() {
+			break
+		}
 		if recErr := p.record(ctx, nil); recErr != nil {
 			p.log.Warn("record failure on ApplySet parent", "error", recErr)
 		}
@@ -80,10 +90,62 @@ func (p *tierPass) run(ctx context.Context) Result {
 	return p.result
 }
 
-func (p *tierPass) reconcile(ctx context.Context) error {
+// reconcile applies and prunes while holding one of slots, then waits for
+// health holding none: a slow site costs no other site its turn. waitCtx
+// ends the waits, for a slot and for health, when a newer target for the
+// cluster arrives; what was applied stays.
+func (p *tierPass) reconcile(ctx, waitCtx context.Context, slots chan struct{}) error {
+	select {
+	case slots <- struct{}{}:
+	case <-waitCtx.Done():
+		return waitCtx.Err()
+	}
+	toWait, err := p.apply(ctx, waitCtx)
+	<-slots
+	if err != nil || p.removed {
+		return err
+	}
+	if len(toWait) > 0 {
+		p.result.Phase = PhaseProgressing
+		p.result.Message = fmt.Sprintf("waiting for %d objects to become ready", len(toWait))
+		p.opts.Observe(p.result)
+		if err := p.cluster.waitHealthy(waitCtx, p.id, toWait, p.healthTimeout()); err != nil {
+			return fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
+		}
+	}
+	p.result.Phase = PhaseReady
+	p.result.Message = fmt.Sprintf("revision %s applied, %d objects ready", p.set.Revision, len(p.set.Objects))
+	if p.set.NoWait {
+		p.result.Message = fmt.Sprintf("revision %s applied, %d objects (health not waited for)", p.set.Revision, len(p.set.Objects))
+	}
+	if len(p.result.Adopted) > 0 {
+		names := make([]string, len(p.result.Adopted))
+		for i, a := range p.result.Adopted {
+			names[i] = a.Subject
+		}
+		p.result.Message += "; adopted " + strings.Join(names, ", ")
+	}
+	return p.record(ctx, nil)
+}
+
+func (p *tierPass) healthTimeout() time.Duration {
+	return cmp.Or(p.set.HealthTimeout, p.opts.HealthTimeout)
+}
+
+// apply surveys the cluster, then applies what differs and prunes what
+// left, and records the revision as applied. It returns what is left to
+// wait for.
+func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstructured, error) {
 	s, err := p.survey(ctx)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	p.result.Ignored, p.result.Adopted = s.ignored, s.adopted
+	for _, ig := range s.ignored {
+		p.log.Warn("left alone", "object", ig.Subject, "reason", ig.Reason)
+	}
+	for _, a := range s.adopted {
+		p.log.Info("adopting", "object", a.Subject, "previous", a.Previous)
 	}
 
 	// The parent must name every group-kind before a member of that kind
@@ -93,30 +155,25 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		GroupKindsAnnotation: formatGroupKinds(append(gks, parseGroupKinds(p.annotation(GroupKindsAnnotation))...)),
 		NamespacesAnnotation: formatNamespaces(append(namespaces, parseList(p.annotation(NamespacesAnnotation))...)),
 	}); err != nil {
-		return err
+		return nil, err
 	}
 
 	for _, key := range s.unchanged {
 		p.result.ChangeSet.Add(entry(s.desired[key], ssa.UnchangedAction))
 	}
 	if len(s.apply) > 0 {
-		changes, err := p.cluster.manager.ApplyAllStaged(ctx, s.apply, ssa.ApplyOptions{
-			WaitInterval: p.opts.PollInterval,
-			WaitTimeout:  p.opts.HealthTimeout,
-		})
-		if changes != nil {
-			p.result.ChangeSet.Append(changes.Entries)
-			p.proveUnchanged(s, changes)
-		}
+		changes, err := p.applyStaged(ctx, waitCtx, s.apply)
+		p.result.ChangeSet.Append(changes.Entries)
+		p.proveUnchanged(s, changes)
 		if err != nil {
-			return fmt.Errorf("apply revision %s: %w", p.set.Revision, err)
+			return nil, fmt.Errorf("apply revision %s: %w", p.set.Revision, err)
 		}
 	}
 	if err := p.prune(ctx, s.prune, s.orphan); err != nil {
-		return err
+		return nil, err
 	}
 	if p.removed {
-		return p.deleteParent(ctx)
+		return nil, p.deleteParent(ctx)
 	}
 
 	appliedBefore := p.annotation(RevisionAnnotation) == p.set.Revision
@@ -131,21 +188,58 @@ func (p *tierPass) reconcile(ctx context.Context) error {
 		NamespacesAnnotation: formatNamespaces(namespaces),
 		RevisionAnnotation:   p.set.Revision,
 	}
-
-	if toWait := s.toWait(p.result.ChangeSet); len(toWait) > 0 {
+	toWait := s.toWait(p.result.ChangeSet)
+	if p.set.NoWait {
+		toWait = nil
+	}
+	if len(toWait) > 0 {
+		// Say so on the cluster while waiting, which may take long.
 		p.result.Phase = PhaseProgressing
-		p.result.Message = fmt.Sprintf("waiting for %d objects to become ready", len(toWait))
-		p.opts.Observe(p.result)
-		if err := p.cluster.manager.WaitForSetWithContext(ctx, toWait, ssa.WaitOptions{
-			Interval: p.opts.PollInterval,
-			Timeout:  p.opts.HealthTimeout,
-		}); err != nil {
-			return fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
+		p.result.Message = fmt.Sprintf("revision %s applied, waiting for %d objects to become ready", p.set.Revision, len(toWait))
+		if err := p.record(ctx, nil); err != nil {
+			return nil, err
 		}
 	}
-	p.result.Phase = PhaseReady
-	p.result.Message = fmt.Sprintf("revision %s applied, %d objects ready", p.set.Revision, len(s.desired))
-	return p.record(ctx, nil)
+	return toWait, nil
+}
+
+// applyStaged applies objs as ssa's ApplyAllStaged does, definitions
+// (CustomResourceDefinitions, Namespaces, ClusterRoles) first, then
+// classes, then the rest, each stage waiting for the one before to be
+// healthy; but it waits by watching, and only as long as waitCtx lasts.
+func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
+	var defs, classes, rest []*unstructured.Unstructured
+	for _, o := range objs {
+		switch {
+		case utils.IsClusterDefinition(o):
+			defs = append(defs, o)
+		case utils.IsClassDefinition(o):
+			classes = append(classes, o)
+		default:
+			rest = append(rest, o)
+		}
+	}
+	changes := ssa.NewChangeSet()
+	stages := [][]*unstructured.Unstructured{defs, classes, rest}
+	for i, stage := range stages {
+		if len(stage) == 0 {
+			continue
+		}
+		cs, err := p.cluster.manager.ApplyAll(ctx, stage, ssa.ApplyOptions{})
+		if cs != nil {
+			changes.Append(cs.Entries)
+		}
+		if err != nil {
+			return changes, err
+		}
+		// A later stage may need what this one defines.
+		if slices.ContainsFunc(stages[i+1:], func(later []*unstructured.Unstructured) bool { return len(later) > 0 }) {
+			if err := p.cluster.waitHealthy(waitCtx, p.id, stage, p.healthTimeout()); err != nil {
+				return changes, fmt.Errorf("wait for definitions: %w", err)
+			}
+		}
+	}
+	return changes, nil
 }
 
 // survey is what a pass finds on the cluster and decides from it before it
@@ -161,25 +255,42 @@ type survey struct {
 	// PruneAnnotation=disabled, which only leave the ApplySet; both in
 	// apply order.
 	prune, orphan []*unstructured.Unstructured
+	// ignored holds the objects carrying the ApplySet's label that are
+	// not its members, and adopted the existing objects the pass takes
+	// over; both in apply order.
+	ignored []Ignored
+	adopted []Adopted
 }
 
 // survey reads the tier's ApplySet members, one list per group-kind, and
 // sorts the desired and live objects into what to apply, what is in sync
-// and what to prune. It writes nothing.
+// and what to prune. It refuses a tier another instance owns, and objects
+// that exist without tandem having created them. It writes nothing.
 func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	if p.parent != nil && !ownedByTandem(p.parent.Annotations[ToolingAnnotation]) {
 		return nil, fmt.Errorf("ApplySet parent Secret/%s/%s is managed by %q, not tandem",
 			Namespace, p.parentName, p.parent.Annotations[ToolingAnnotation])
 	}
+	if err := p.checkOwner(); err != nil {
+		return nil, err
+	}
 	desired, err := p.desired()
 	if err != nil {
 		return nil, err
 	}
-	live, err := p.cluster.listMembers(ctx, p.id, p.listVersions(desired))
+	listed, err := p.cluster.listMembers(ctx, p.id, p.listVersions(desired))
 	if err != nil {
 		return nil, err
 	}
-	s := &survey{desired: desired, live: live}
+	live, ignored := p.members(desired, listed)
+	adopted, err := p.checkAdoption(ctx, desired, live, ignored, listed)
+	if err != nil {
+		return nil, err
+	}
+	s := &survey{desired: desired, live: live, adopted: adopted}
+	for _, key := range slices.SortedFunc(maps.Keys(ignored), compareObjects) {
+		s.ignored = append(s.ignored, ignored[key])
+	}
 	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
 		obj := desired[key]
 		if l, ok := live[key]; ok && (inSync(obj, l, p.opts.FieldManager) || p.cluster.proofs.proven(key, obj, l)) {
@@ -199,16 +310,31 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 		}
 	}
 	if len(desired) == 0 && len(s.prune) > 0 && !p.allowEmpty {
-		return nil, fmt.Errorf("refusing to prune all %d objects: %w; set spec.allowEmpty on solution %s to prune them",
-			len(s.prune), errEmptyRender, p.set.Solution)
+		for _, obj := range s.prune {
+			p.log.Warn("prune refused", "object", utils.FmtUnstructured(obj), "reason", errEmptyRender.Error())
+		}
+		return nil, fmt.Errorf("refusing to prune all %d objects (%s): %w; set spec.allowEmpty on solution %s to prune them",
+			len(s.prune), subjects(s.prune, 5), errEmptyRender, p.set.Solution)
 	}
 	return s, nil
 }
 
+// subjects names up to n objects, and says how many more there are.
+func subjects(objs []*unstructured.Unstructured, n int) string {
+	names := make([]string, 0, min(n, len(objs)))
+	for _, obj := range objs[:min(n, len(objs))] {
+		names = append(names, utils.FmtUnstructured(obj))
+	}
+	if len(objs) > n {
+		names = append(names, fmt.Sprintf("and %d more", len(objs)-n))
+	}
+	return strings.Join(names, ", ")
+}
+
 // toWait returns what a pass waits for after applying: every desired
 // object but those left unchanged, in sync or found so by the apply, that
-// are healthy as listed.
-func (s *survey) toWait(changes *ssa.ChangeSet) object.ObjMetadataSet {
+// are healthy as listed, and those annotated HealthAnnotation=ignore.
+func (s *survey) toWait(changes *ssa.ChangeSet) []*unstructured.Unstructured {
 	unchanged := make(map[object.ObjMetadata]bool, len(s.unchanged))
 	for _, key := range s.unchanged {
 		unchanged[key] = true
@@ -218,14 +344,17 @@ func (s *survey) toWait(changes *ssa.ChangeSet) object.ObjMetadataSet {
 			unchanged[e.ObjMetadata] = true
 		}
 	}
-	var wait object.ObjMetadataSet
+	var wait []*unstructured.Unstructured
 	for _, key := range slices.SortedFunc(maps.Keys(s.desired), compareObjects) {
+		if !waitsFor(s.desired[key]) {
+			continue
+		}
 		if live, ok := s.live[key]; ok && unchanged[key] {
 			if res, err := status.Compute(live); err == nil && res.Status == status.CurrentStatus {
 				continue
 			}
 		}
-		wait = append(wait, key)
+		wait = append(wait, s.desired[key])
 	}
 	return wait
 }
@@ -302,6 +431,7 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 			return fmt.Errorf("%s orphan failed: %w", utils.FmtUnstructured(obj), err)
 		}
 		p.result.ChangeSet.Add(entry(obj, ssa.SkippedAction))
+		p.log.Info("orphaned", "object", utils.FmtUnstructured(obj), "reason", PruneAnnotation+"="+PruneDisabled)
 	}
 	for _, obj := range slices.Backward(remove) {
 		uid, version := obj.GetUID(), obj.GetResourceVersion()
@@ -317,6 +447,7 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 		}
 		p.cluster.proofs.forget(object.UnstructuredToObjMetadata(obj))
 		p.result.ChangeSet.Add(entry(obj, ssa.DeletedAction))
+		p.log.Info("pruned", "object", utils.FmtUnstructured(obj))
 	}
 	return nil
 }
@@ -345,7 +476,7 @@ func (p *tierPass) annotation(key string) string {
 // pass's phase and message, and only if that changes it: a pass over an
 // unchanged site writes nothing.
 func (p *tierPass) record(ctx context.Context, changes map[string]string) error {
-	want := map[string]string{ToolingAnnotation: tooling(p.opts.Version)}
+	want := map[string]string{ToolingAnnotation: tooling(p.opts.Version), OwnerAnnotation: p.opts.Instance}
 	for _, key := range []string{GroupKindsAnnotation, NamespacesAnnotation, RevisionAnnotation, PhaseAnnotation, MessageAnnotation, SinceAnnotation} {
 		if v := p.annotation(key); v != "" {
 			want[key] = v

@@ -1,0 +1,210 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa/utils"
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Several tandems may share a cluster: teams with repositories of their
+// own, staging and production. Each has an instance name, recorded on
+// every ApplySet parent it writes, and considers only its own parents.
+const (
+	// OwnerAnnotation names, on an ApplySet parent, the tandem instance
+	// that owns the (solution, tier).
+	OwnerAnnotation = "tandem.dev/owner"
+	// AdoptAnnotation set to "true" on a live object lets a render take
+	// it over although tandem did not create it.
+	AdoptAnnotation = "tandem.dev/adopt"
+)
+
+// errConflict marks a tier refused because what it would write belongs to
+// someone else.
+var errConflict = errors.New("conflict")
+
+// Ignored is an object carrying an ApplySet's label that a pass left alone
+// because it is not provably a member, and why.
+type Ignored struct {
+	// Subject is the object, as Kind/namespace/name.
+	Subject string
+	Reason  string
+}
+
+// Adopted is an object that existed before a pass first applied it, which
+// the pass took over because its tier or the object allows it.
+type Adopted struct {
+	// Subject is the object, as Kind/namespace/name.
+	Subject string
+	// Previous is the object as it was before, as JSON without managed
+	// fields and with a Secret's values masked.
+	Previous string
+}
+
+// checkOwner refuses a (solution, tier) whose parent another instance owns,
+// unless the pass takes it over. A parent that names no owner was written
+// before owners were recorded, and is claimed.
+func (p *tierPass) checkOwner() error {
+	owner := p.annotation(OwnerAnnotation)
+	if owner == "" || owner == p.opts.Instance {
+		return nil
+	}
+	if p.opts.TakeOver {
+		p.log.Warn("taking over from another tandem instance", "owner", owner, "instance", p.opts.Instance)
+		return nil
+	}
+	return fmt.Errorf("%w: solution %s tier %s is owned on cluster %s by tandem instance %q (ApplySet parent Secret/%s/%s), not by this instance %q; nothing applied or pruned: stop the other instance, or run this one with --take-over to hand the tier over",
+		errConflict, p.set.Solution, p.set.Tier, p.cluster.name, owner, Namespace, p.parentName, p.opts.Instance)
+}
+
+// foreign reports whether the parent belongs to another instance, so that
+// the pass must not write it.
+func (p *tierPass) foreign() bool {
+	owner := p.annotation(OwnerAnnotation)
+	return owner != "" && owner != p.opts.Instance && !p.opts.TakeOver
+}
+
+// members sorts what the ApplySet label lists into the members a pass may
+// update and prune, and objects that only carry the label, which it leaves
+// alone: those in namespaces the ApplySet neither records nor renders
+// into, and those tandem's field manager never applied. A label is easily
+// copied (kubectl get -o yaml), and deleting a copy would be losing data.
+func (p *tierPass) members(desired, listed map[object.ObjMetadata]*unstructured.Unstructured) (map[object.ObjMetadata]*unstructured.Unstructured, map[object.ObjMetadata]Ignored) {
+	namespaces := map[string]bool{"": true}
+	for _, ns := range parseList(p.annotation(NamespacesAnnotation)) {
+		namespaces[ns] = true
+	}
+	for key := range desired {
+		namespaces[key.Namespace] = true
+	}
+	live := make(map[object.ObjMetadata]*unstructured.Unstructured, len(listed))
+	ignored := make(map[object.ObjMetadata]Ignored)
+	for key, obj := range listed {
+		switch {
+		case !namespaces[key.Namespace]:
+			ignored[key] = Ignored{utils.FmtObjMetadata(key),
+				fmt.Sprintf("it carries the ApplySet label of %s but is in namespace %s, which the ApplySet does not hold", p.parentName, key.Namespace)}
+		case !appliedBy(obj, p.opts.FieldManager):
+			ignored[key] = Ignored{utils.FmtObjMetadata(key),
+				fmt.Sprintf("it carries the ApplySet label of %s but field manager %s never applied it", p.parentName, p.opts.FieldManager)}
+		default:
+			live[key] = obj
+		}
+	}
+	return live, ignored
+}
+
+// appliedBy reports whether manager has server-side applied fields of obj.
+func appliedBy(obj *unstructured.Unstructured, manager string) bool {
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager == manager && mf.Operation == metav1.ManagedFieldsOperationApply {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAdoption looks at the desired objects that are not members yet: an
+// object of that name may already exist. One tandem applied (moving from
+// another tier of this instance, or left behind on purpose) is taken over;
+// one another instance's ApplySet holds is a conflict; any other is adopted
+// only when the tier or the object allows it, and otherwise a conflict.
+// ignored holds the listed objects that carry the label without being
+// members; those the render claims leave it. It returns the adoptions, and
+// an error naming every conflict.
+func (p *tierPass) checkAdoption(ctx context.Context, desired, live map[object.ObjMetadata]*unstructured.Unstructured, ignored map[object.ObjMetadata]Ignored, listed map[object.ObjMetadata]*unstructured.Unstructured) ([]Adopted, error) {
+	var missing []object.ObjMetadata
+	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
+		if _, ok := live[key]; !ok {
+			missing = append(missing, key)
+		}
+	}
+	existing := make([]*unstructured.Unstructured, len(missing))
+	var g errgroup.Group
+	g.SetLimit(ssaConcurrency)
+	for i, key := range missing {
+		if obj, ok := listed[key]; ok {
+			existing[i] = obj
+			delete(ignored, key)
+			continue
+		}
+		g.Go(func() error {
+			obj := &unstructured.Unstructured{}
+			obj.SetGroupVersionKind(desired[key].GroupVersionKind())
+			err := p.cluster.client.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, obj)
+			switch {
+			case err == nil:
+				existing[i] = obj
+			case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+			default:
+				return fmt.Errorf("%s read failed: %w", utils.FmtObjMetadata(key), err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	var adopted []Adopted
+	var conflicts []string
+	for i, obj := range existing {
+		if obj == nil {
+			continue
+		}
+		subject := utils.FmtObjMetadata(missing[i])
+		if id := obj.GetLabels()[PartOfLabel]; id != "" && id != p.id {
+			if owner := p.owners[id]; owner != "" && owner != p.opts.Instance {
+				conflicts = append(conflicts, fmt.Sprintf("%s belongs to an ApplySet of tandem instance %q", subject, owner))
+				continue
+			}
+		}
+		if appliedBy(obj, p.opts.FieldManager) {
+			continue
+		}
+		if !p.set.Adopt && obj.GetAnnotations()[AdoptAnnotation] != "true" {
+			conflicts = append(conflicts, fmt.Sprintf("%s exists and was not created by tandem", subject))
+			continue
+		}
+		adopted = append(adopted, Adopted{Subject: subject, Previous: previousState(obj)})
+	}
+	if len(conflicts) > 0 {
+		return nil, fmt.Errorf("%w: %s; nothing applied: set adopt: true on tier %s of solution %s, or annotate the object %s=true, to take it over",
+			errConflict, strings.Join(conflicts, "; "), p.set.Tier, p.set.Solution, AdoptAnnotation)
+	}
+	return adopted, nil
+}
+
+// previousState is an object as an adoption records it: JSON, without
+// managed fields, with a Secret's values masked.
+func previousState(obj *unstructured.Unstructured) string {
+	prev := obj.DeepCopy()
+	prev.SetManagedFields(nil)
+	if utils.IsSecret(prev) {
+		for _, field := range []string{"data", "stringData"} {
+			if data, ok, _ := unstructured.NestedMap(prev.Object, field); ok {
+				for k := range data {
+					data[k] = maskedValue
+				}
+				_ = unstructured.SetNestedMap(prev.Object, data, field)
+			}
+		}
+	}
+	data, err := json.Marshal(prev.Object)
+	if err != nil {
+		return fmt.Sprintf("(not encodable: %v)", err)
+	}
+	return string(data)
+}

@@ -1,0 +1,250 @@
+package reconciler
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// instance returns a Reconciler acting as the named tandem instance.
+func instance(t *testing.T, name string, takeOver bool) *Reconciler {
+	t.Helper()
+	opts := testOptions(t)
+	opts.Instance, opts.TakeOver = name, takeOver
+	return New(fleetResolver(clusters(t), nil), opts)
+}
+
+// shopTier is a tier of a namespace and the named ConfigMaps.
+func shopTier(sol, ns, rev string, names ...string) TierSet {
+	objs := []*unstructured.Unstructured{namespace(ns)}
+	for _, n := range names {
+		objs = append(objs, configMap(ns, n, map[string]any{"k": n}))
+	}
+	return TierSet{Solution: sol, Tier: "edge", Revision: rev, Objects: objs}
+}
+
+func parent(t *testing.T, kube client.Client, sol, tier string) *corev1.Secret {
+	t.Helper()
+	var s corev1.Secret
+	if err := kube.Get(context.Background(), client.ObjectKey{Namespace: Namespace, Name: ParentName(sol, tier)}, &s); err != nil {
+		t.Fatalf("read the parent of %s/%s: %v", sol, tier, err)
+	}
+	return &s
+}
+
+func TestAnotherInstanceNeitherPrunesNorRewritesTiersItDoesNotOwn(t *testing.T) {
+	a, b := instance(t, "repo-a@main", false), instance(t, "repo-c@main", false)
+	kube := kubeClient(t, clusters(t), "plant-a")
+	ctx := context.Background()
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("a-shop", "a-shop", "a1", "x", "y")}}})), PhaseReady)
+	before := parent(t, kube, "a-shop", "edge")
+
+	// B's target is all B runs on the cluster: A's tier is not B's to remove.
+	results := b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("b-shop", "b-shop", "b1", "z")}}})
+	requirePhase(t, onlyResult(t, results), PhaseReady)
+	if results[0].Solution != "b-shop" {
+		t.Errorf("B reported on %s/%s", results[0].Solution, results[0].Tier)
+	}
+	for _, n := range []string{"x", "y"} {
+		if _, ok := exists(t, kube, "a-shop", n); !ok {
+			t.Errorf("ConfigMap/a-shop/%s of instance A is gone", n)
+		}
+	}
+	after := parent(t, kube, "a-shop", "edge")
+	if after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("B rewrote A's parent: annotations now %v", after.Annotations)
+	}
+	if got := parent(t, kube, "b-shop", "edge").Annotations[OwnerAnnotation]; got != "repo-c@main" {
+		t.Errorf("B's parent names owner %q, want repo-c@main", got)
+	}
+}
+
+func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
+	a := instance(t, "repo-a@main", false)
+	kube := kubeClient(t, clusters(t), "plant-a")
+	ctx := context.Background()
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "a1", "x", "y")}}})), PhaseReady)
+
+	// The same solution name in another repository: refused, nothing of
+	// A's touched, though B's render lacks y.
+	b := instance(t, "repo-c@main", false)
+	res := onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "c1", "x")}}}))
+	requirePhase(t, res, PhaseFailed)
+	for _, want := range []string{`"repo-a@main"`, `"repo-c@main"`, "--take-over", "nothing applied or pruned"} {
+		if !strings.Contains(res.Message, want) {
+			t.Errorf("conflict message %q does not say %s", res.Message, want)
+		}
+	}
+	if _, ok := exists(t, kube, "shop", "y"); !ok {
+		t.Error("ConfigMap/shop/y of instance A was pruned by B")
+	}
+	p := parent(t, kube, "shop", "edge")
+	if p.Annotations[OwnerAnnotation] != "repo-a@main" || p.Annotations[PhaseAnnotation] != string(PhaseReady) || p.Annotations[RevisionAnnotation] != "a1" {
+		t.Errorf("B rewrote A's parent: %v", p.Annotations)
+	}
+
+	// Handed over explicitly, B prunes only what its render lacks.
+	b = instance(t, "repo-c@main", true)
+	res = onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "c1", "x")}}}))
+	requirePhase(t, res, PhaseReady)
+	if _, ok := exists(t, kube, "shop", "y"); ok {
+		t.Error("ConfigMap/shop/y, which the new owner's render lacks, was not pruned")
+	}
+	if _, ok := exists(t, kube, "shop", "x"); !ok {
+		t.Error("ConfigMap/shop/x is gone")
+	}
+	if got := parent(t, kube, "shop", "edge").Annotations[OwnerAnnotation]; got != "repo-c@main" {
+		t.Errorf("owner after take-over is %q, want repo-c@main", got)
+	}
+
+	// And now A is the one refused.
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "a2", "x", "y")}}})), PhaseFailed)
+}
+
+func TestParentWithoutOwnerIsClaimedByTheFirstInstanceThatRendersIt(t *testing.T) {
+	a := instance(t, "repo-a@main", false)
+	kube := kubeClient(t, clusters(t), "plant-a")
+	ctx := context.Background()
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r1", "x")}}})), PhaseReady)
+	p := parent(t, kube, "legacy", "edge")
+	delete(p.Annotations, OwnerAnnotation)
+	if err := kube.Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another instance not rendering it leaves it alone...
+	b := instance(t, "repo-c@main", false)
+	if res := b.Apply(ctx, []Target{{Cluster: "plant-a"}}); len(res) != 0 {
+		t.Errorf("an instance rendering nothing passed over an unowned parent: %+v", res)
+	}
+	// ...and the first to render it claims it.
+	requirePhase(t, onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r2", "x")}}})), PhaseReady)
+	if got := parent(t, kube, "legacy", "edge").Annotations[OwnerAnnotation]; got != "repo-c@main" {
+		t.Errorf("owner is %q, want repo-c@main", got)
+	}
+}
+
+func TestPruneLeavesCopiesOutsideTheApplySetAndNamesThem(t *testing.T) {
+	_, kube, apply := pruneFixture(t, "copied")
+	ctx := context.Background()
+	// kubectl get -o yaml | sed | kubectl create: the label and all.
+	for _, ns := range []string{"kube-system", "elsewhere"} {
+		if ns == "elsewhere" {
+			if err := kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cm, _ := exists(t, kube, "copied", "b")
+		cp := cm.DeepCopy()
+		cp.Namespace, cp.ResourceVersion, cp.UID = ns, "", ""
+		if err := kube.Create(ctx, cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One made by hand in the ApplySet's own namespace, label and all.
+	hand := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Namespace: "copied"}}
+	hand.Labels = map[string]string{PartOfLabel: ApplySetID(ParentName("copied", "edge"))}
+	if err := kube.Create(ctx, hand); err != nil {
+		t.Fatal(err)
+	}
+
+	res := apply("rev-2", "a", "c")
+	requirePhase(t, res, PhaseReady)
+	if _, ok := exists(t, kube, "copied", "b"); ok {
+		t.Error("ConfigMap/copied/b, which left the render, was not pruned")
+	}
+	for _, key := range [][2]string{{"kube-system", "b"}, {"elsewhere", "b"}, {"copied", "by-hand"}} {
+		if _, ok := exists(t, kube, key[0], key[1]); !ok {
+			t.Errorf("ConfigMap/%s/%s, which only carries the label, was deleted", key[0], key[1])
+		}
+	}
+	if c := res.Counts(); c.Deleted != 1 {
+		t.Errorf("%d deleted, want 1\n%s", c.Deleted, res.ChangeSet)
+	}
+	var named []string
+	for _, ig := range res.Ignored {
+		named = append(named, ig.Subject)
+	}
+	want := []string{"ConfigMap/copied/by-hand", "ConfigMap/elsewhere/b", "ConfigMap/kube-system/b"}
+	if strings.Join(named, " ") != strings.Join(want, " ") {
+		t.Errorf("left alone %v, want %v", named, want)
+	}
+}
+
+func TestExistingObjectIsAConflictUnlessTheTierOrObjectAllowsAdoption(t *testing.T) {
+	f := clusters(t)
+	kube := kubeClient(t, f, "plant-a")
+	r := New(fleetResolver(f, nil), testOptions(t))
+	ctx := context.Background()
+	if err := kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "adopt"}}); err != nil {
+		t.Fatal(err)
+	}
+	made := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "adopt"}, Data: map[string]string{"k": "by-hand", "operator-key": "keep"}}
+	if err := kube.Create(ctx, made); err != nil {
+		t.Fatal(err)
+	}
+	tier := TierSet{Solution: "adopt", Tier: "edge", Revision: "rev-1", Objects: []*unstructured.Unstructured{
+		configMap("adopt", "settings", map[string]any{"k": "from-git"}),
+		configMap("adopt", "other", map[string]any{"k": "from-git"}),
+	}}
+
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	requirePhase(t, res, PhaseFailed)
+	for _, want := range []string{"ConfigMap/adopt/settings exists and was not created by tandem", "adopt: true", AdoptAnnotation} {
+		if !strings.Contains(res.Message, want) {
+			t.Errorf("message %q does not say %q", res.Message, want)
+		}
+	}
+	if _, ok := exists(t, kube, "adopt", "other"); ok {
+		t.Error("a tier refused for a conflict applied its other objects")
+	}
+	if cm, _ := exists(t, kube, "adopt", "settings"); cm.Data["k"] != "by-hand" {
+		t.Errorf("the hand-made ConfigMap was overwritten: %v", cm.Data)
+	}
+
+	// The live object opts in.
+	cm, _ := exists(t, kube, "adopt", "settings")
+	cm.Annotations = map[string]string{AdoptAnnotation: "true"}
+	if err := kube.Update(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	res = onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	requirePhase(t, res, PhaseReady)
+	if len(res.Adopted) != 1 || res.Adopted[0].Subject != "ConfigMap/adopt/settings" || !strings.Contains(res.Adopted[0].Previous, `"by-hand"`) {
+		t.Errorf("adoptions %+v, want ConfigMap/adopt/settings with its previous data", res.Adopted)
+	}
+	if !strings.Contains(res.Message, "adopted ConfigMap/adopt/settings") {
+		t.Errorf("message %q does not name the adoption", res.Message)
+	}
+	if cm, _ := exists(t, kube, "adopt", "settings"); cm.Data["k"] != "from-git" {
+		t.Errorf("the adopted ConfigMap holds %v, want k=from-git", cm.Data)
+	}
+}
+
+func TestTierAllowingAdoptionTakesOverExistingObjects(t *testing.T) {
+	f := clusters(t)
+	kube := kubeClient(t, f, "plant-a")
+	r := New(fleetResolver(f, nil), testOptions(t))
+	ctx := context.Background()
+	if err := kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "adopt-tier"}}); err != nil {
+		t.Fatal(err)
+	}
+	tier := TierSet{Solution: "adopt-tier", Tier: "edge", Revision: "rev-1", Adopt: true,
+		Objects: []*unstructured.Unstructured{namespace("adopt-tier")}}
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	requirePhase(t, res, PhaseReady)
+	if len(res.Adopted) != 1 || res.Adopted[0].Subject != "Namespace/adopt-tier" {
+		t.Errorf("adoptions %+v, want Namespace/adopt-tier", res.Adopted)
+	}
+	// Adopted once, it is tandem's: the next pass adopts nothing.
+	res = onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	requirePhase(t, res, PhaseReady)
+	if len(res.Adopted) != 0 {
+		t.Errorf("second pass adopted %+v again", res.Adopted)
+	}
+}
