@@ -31,6 +31,7 @@ type applyOptions struct {
 	remote      gitFlags
 	cacheDir    string
 	clusters    clusterFlags
+	instance    instanceFlags
 	only        []string
 	timeout     time.Duration
 	concurrency int
@@ -90,9 +91,10 @@ target is not Ready, 2 usage error.`,
 	o.remote.register(f)
 	f.StringVar(&o.cacheDir, "cache-dir", "", "keep the mirror of --repo in `DIR` for later runs (default: a temporary directory)")
 	o.clusters.register(f)
+	o.instance.register(f, true)
 	f.StringSliceVar(&o.only, "cluster", nil, "apply only to cluster `NAME`; repeatable")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long fetching, applying and waiting for health may take in all")
-	f.IntVar(&o.concurrency, "concurrency", 4, "clusters reconciled at once")
+	f.IntVar(&o.concurrency, "concurrency", 4, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
@@ -143,6 +145,8 @@ func (o *applyOptions) run(ctx context.Context, cmd *cobra.Command, args []strin
 	progress := newProgress(stderr, targets)
 	r := reconciler.New(resolver, reconciler.Options{
 		Version:       toolingVersion(),
+		Instance:      o.instance.orDerived(o.identity(args)),
+		TakeOver:      o.instance.takeOver,
 		Concurrency:   o.concurrency,
 		HealthTimeout: o.timeout,
 		// Progress reports every result; the reconciler's log would
@@ -164,6 +168,19 @@ func (o *applyOptions) run(ctx context.Context, cmd *cobra.Command, args []strin
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d target(s) not Ready", n, len(results))}
 	}
 	return nil
+}
+
+// identity is the instance identity of what apply reads: the remote and
+// its ref, or the checkout PATH is in.
+func (o *applyOptions) identity(args []string) string {
+	if o.remote.spec.URL != "" {
+		return sources.Identity(o.remote.spec.URL, o.remote.spec.Ref.String(), "")
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	return localIdentity(dir)
 }
 
 // render renders the repository whole and returns the revision to record.

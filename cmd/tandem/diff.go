@@ -33,6 +33,7 @@ type diffOptions struct {
 	maxSize          int
 	live             bool
 	clusters         clusterFlags
+	instance         instanceFlags
 	only             []string
 }
 
@@ -108,12 +109,13 @@ could not be compared (after the report of the others).`,
 	f.IntVar(&o.maxSize, "max-size", diff.DefaultMarkdownSize, "cap markdown output at `BYTES`")
 	f.BoolVar(&o.live, "live", false, "compare the head revision with the live clusters, through a server-side dry-run apply")
 	o.clusters.register(f)
+	o.instance.register(f, false)
 	f.StringSliceVar(&o.only, "cluster", nil, "with --live, compare only cluster `NAME`; repeatable")
 	return cmd
 }
 
 // liveFlags are the flags only --live reads.
-var liveFlags = []string{"kubeconfig", "cluster-secrets", "cluster-secrets-namespace", "cluster"}
+var liveFlags = []string{"kubeconfig", "cluster-secrets", "cluster-secrets-namespace", "cluster", "instance"}
 
 func runDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 	write, err := o.writer(cmd.OutOrStdout())
@@ -201,8 +203,9 @@ func runLiveDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 	}
 
 	r := reconciler.New(resolver, reconciler.Options{
-		Version: toolingVersion(),
-		Logger:  slog.New(slog.DiscardHandler),
+		Version:  toolingVersion(),
+		Instance: o.instance.orDerived(o.liveIdentity(args)),
+		Logger:   slog.New(slog.DiscardHandler),
 	})
 	report, err := diff.Live(head, r.Plan(ctx, targets))
 	if err != nil {
@@ -223,6 +226,23 @@ func runLiveDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s changes %d object(s) on the live clusters (--exit-code)", head.Name, len(report.Changes))}
 	}
 	return nil
+}
+
+// liveIdentity is the instance identity --live compares as: that of the
+// directory, the remote or the local repository at --repo.
+func (o diffOptions) liveIdentity(args []string) string {
+	switch {
+	case len(args) == 1:
+		return localIdentity(args[0])
+	case isRemote(o.repo):
+		ref := ""
+		if r, err := sources.ParseRef(o.head); err == nil && o.head != "HEAD" {
+			ref = r.String()
+		}
+		return sources.Identity(o.repo, ref, "")
+	default:
+		return localIdentity(o.repo)
+	}
 }
 
 // renderRevisions renders revisions of the repository at --repo, local or

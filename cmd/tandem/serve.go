@@ -29,6 +29,7 @@ type serveOptions struct {
 	listen            string
 	webhookSecretFile string
 	clusters          clusterFlags
+	instance          instanceFlags
 	leader            leaderFlags
 	reconcile         reconciler.Options
 	logFormat         string
@@ -77,10 +78,11 @@ be restarted as a candidate.`,
 	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
 	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
 	o.clusters.register(f)
+	o.instance.register(f, true)
 	o.leader.register(f)
-	f.IntVar(&o.reconcile.Concurrency, "concurrency", 4, "clusters reconciled at once")
+	f.IntVar(&o.reconcile.Concurrency, "concurrency", 4, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
 	f.DurationVar(&o.reconcile.DriftInterval, "drift-interval", 5*time.Minute, "how often to re-apply the current revision to undo drift")
-	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy")
+	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy, unless a tier sets health.timeout")
 	f.DurationVar(&o.reconcile.RetryInterval, "retry-interval", 10*time.Second, "first delay after a failed pass of a cluster; doubles up to --max-retry-interval")
 	f.DurationVar(&o.reconcile.MaxRetryInterval, "max-retry-interval", 5*time.Minute, "longest delay between retries of a failing cluster")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long stopping may take on SIGTERM; passes in flight are abandoned and converge on the next start")
@@ -134,6 +136,8 @@ func serve(ctx context.Context, o *serveOptions) error {
 
 	ropts := o.reconcile
 	ropts.Version, ropts.Logger = toolingVersion(), log
+	ropts.Instance = o.instance.orDerived(sources.Identity(spec.URL, spec.Ref.String(), ""))
+	ropts.TakeOver = o.instance.takeOver
 	d := daemon.New(daemon.Config{Repository: repo, Poller: poller, Logger: log},
 		func(observe func(reconciler.Result)) *reconciler.Reconciler {
 			ropts.Observe = observe
@@ -147,7 +151,7 @@ func serve(ctx context.Context, o *serveOptions) error {
 	srv := &http.Server{Handler: d.Handler(hook), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(listener) }()
-	log.Info("tandem serving", "version", version, "repo", spec.URL, "ref", spec.Ref.String(),
+	log.Info("tandem serving", "version", version, "instance", ropts.Instance, "repo", spec.URL, "ref", spec.Ref.String(),
 		"listen", listener.Addr().String(), "webhook", hook != nil)
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))

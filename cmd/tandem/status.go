@@ -117,6 +117,9 @@ type targetRow struct {
 	Message         string    `json:"message,omitempty"`
 	// Changes counts what the daemon's latest pass did.
 	Changes *daemon.Changes `json:"changes,omitempty"`
+	// Owner is the tandem instance that owns the tier on the cluster, as
+	// the cluster records it.
+	Owner string `json:"owner,omitempty"`
 }
 
 func (o *statusOptions) run(cmd *cobra.Command) error {
@@ -290,7 +293,7 @@ func (o *statusOptions) readCluster(ctx context.Context, cc clientcmd.ClientConf
 	for i, r := range records {
 		rows[i] = targetRow{
 			Solution: r.Solution, Tier: r.Tier, Cluster: cluster,
-			Phase: string(r.Phase), Revision: r.Revision, Since: r.Since, Message: r.Message,
+			Phase: string(r.Phase), Revision: r.Revision, Since: r.Since, Message: r.Message, Owner: r.Owner,
 		}
 	}
 	return rows
