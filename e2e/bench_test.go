@@ -81,33 +81,59 @@ func BenchmarkDaemonRSS(b *testing.B) {
 // cluster of that name, "edge" on every site.
 var benchTiers = []string{"cloud", "edge"}
 
+// benchRepo shapes the config repository a benchmark generates: a solution
+// with a cloud tier on the cluster of that name and an edge tier on every
+// site, of 10 objects each.
+type benchRepo struct {
+	// sites is how many edge sites the solution has.
+	sites int
+	// workload makes one of each tier's objects the Deployment "gateway",
+	// whose replicas follow spec.scale: one per scale in the cloud, as many
+	// as the cloud's at every site. The clusters then run workloads (full
+	// clusters); without it every object is healthy once stored, and API
+	// servers alone suffice.
+	workload bool
+}
+
 // newLightFleet starts API servers for a cloud and the given number of
 // edge sites, and a Git repository holding a solution for them whose 10
 // objects per tier are healthy as soon as they are stored.
 func newLightFleet(b testing.TB, sites int, opts fleetOptions) *fleetEnv {
 	b.Helper()
+	return newBenchFleet(b, benchRepo{sites: sites}, opts)
+}
+
+// newBenchFleet starts the clusters a generated repository targets, and
+// the Git server holding it; full clusters when its tiers run a workload.
+func newBenchFleet(b testing.TB, repo benchRepo, opts fleetOptions) *fleetEnv {
+	b.Helper()
 	if testing.Short() {
 		b.Skip("starts Kubernetes control planes")
 	}
-	repo := b.TempDir()
-	clusters := writeLightRepo(b, repo, sites)
-	res, err := renderer.Render(context.Background(), os.DirFS(repo), renderer.Options{})
+	dir := b.TempDir()
+	clusters := writeBenchRepo(b, dir, repo)
+	res, err := renderer.Render(context.Background(), os.DirFS(dir), renderer.Options{})
 	if err != nil {
 		b.Fatalf("render the generated repository: %v", err)
 	}
-	if got, want := len(res.Targets), 1+sites; got != want {
+	if got, want := len(res.Targets), 1+repo.sites; got != want {
 		b.Fatalf("the generated repository renders %d targets, want %d", got, want)
 	}
-	opts.APIServerOnly = true
-	return newFleetEnvWith(b, clusters, repo, opts)
+	opts.APIServerOnly = !repo.workload
+	return newFleetEnvWith(b, clusters, dir, opts)
 }
 
-// writeLightRepo writes a config repository with a cloud tier and an edge
-// tier of 10 objects each and the given number of Site files, and returns
-// the cluster names it targets, cloud first.
-func writeLightRepo(b testing.TB, dir string, sites int) []string {
+// writeBenchRepo writes the config repository repo describes into dir, and
+// returns the cluster names it targets, cloud first.
+func writeBenchRepo(b testing.TB, dir string, repo benchRepo) []string {
 	b.Helper()
-	files := map[string]string{"tandem.yaml": `apiVersion: tandem.dev/v1alpha1
+	objects, cloudReplicas, edgeReplicas := benchObjects+benchThresholds, "", ""
+	if repo.workload {
+		objects = benchObjects + benchGateway
+		cloudReplicas = "    replicas:\n    - {workload: gateway, perScale: 1, max: 200}\n"
+		edgeReplicas = "    replicas:\n    - {workload: gateway, linkedTo: cloud/gateway, ratio: 1, max: 200}\n"
+	}
+	solution := fmt.Sprintf(`apiVersion: tandem.dev/v1alpha1
 kind: Solution
 metadata:
   name: bench
@@ -118,17 +144,18 @@ spec:
     path: tiers/cloud
     targets:
       clusters: [cloud]
-  - name: edge
+%s  - name: edge
     path: tiers/edge
     targets:
       sites: {matchLabels: {tier: edge}}
-`}
+%s`, cloudReplicas, edgeReplicas)
+	files := map[string]string{"tandem.yaml": solution}
 	for _, tier := range benchTiers {
 		files["tiers/"+tier+"/kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- objects.yaml\n"
-		files["tiers/"+tier+"/objects.yaml"] = strings.ReplaceAll(benchObjects, "NAMESPACE", "bench-"+tier)
+		files["tiers/"+tier+"/objects.yaml"] = strings.ReplaceAll(objects, "NAMESPACE", "bench-"+tier)
 	}
 	clusters := []string{"cloud"}
-	for i := 1; i <= sites; i++ {
+	for i := 1; i <= repo.sites; i++ {
 		name := fmt.Sprintf("site-%02d", i)
 		clusters = append(clusters, name)
 		files["sites/"+name+".yaml"] = fmt.Sprintf(`apiVersion: tandem.dev/v1alpha1
@@ -153,9 +180,10 @@ spec:
 	return clusters
 }
 
-// benchObjects are a tier's 10 objects of 8 group-kinds, none of which needs
-// a controller to become Ready. The settings ConfigMap's generation is what
-// each benchmarked commit changes.
+// benchObjects are 9 of a tier's 10 objects, of 8 group-kinds, none of
+// which needs a controller to become Ready; benchThresholds or benchGateway
+// is the tenth. The settings ConfigMap's generation is what each commit of
+// BenchmarkCommitToApplied changes.
 const benchObjects = `apiVersion: v1
 kind: Namespace
 metadata:
@@ -177,15 +205,6 @@ metadata:
   namespace: NAMESPACE
 data:
   telemetry: plants/+/telemetry/#
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: thresholds
-  namespace: NAMESPACE
-data:
-  vibration: "0.8"
-  temperature: "75"
 ---
 apiVersion: v1
 kind: Secret
@@ -242,6 +261,42 @@ spec:
   ingress:
   - ports:
     - {port: 4840}
+`
+
+// benchThresholds completes a tier healthy as soon as it is stored.
+const benchThresholds = `---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: thresholds
+  namespace: NAMESPACE
+data:
+  vibration: "0.8"
+  temperature: "75"
+`
+
+// benchGateway completes a tier that runs a workload: healthy once its
+// Pods are Available on the cluster's kwok Node.
+const benchGateway = `---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: gateway
+  namespace: NAMESPACE
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: gateway}
+  template:
+    metadata:
+      labels: {app: gateway}
+    spec:
+      serviceAccountName: gateway
+      containers:
+      - name: gateway
+        image: registry.example.com/gateway:1.0.0
+        ports:
+        - {containerPort: 4840}
 `
 
 // waitAppliedQuickly polls the status every 10 ms until every target is
