@@ -11,7 +11,11 @@
 // the replicas linked scaling computes (package scaling), and the labels
 // tandem.dev/solution, tandem.dev/tier and tandem.dev/site. A site with its
 // own overlay gets a build of its own, shared with the sites that use the
-// same overlay.
+// same overlay. Each build's objects are placed in the namespaces they are
+// applied in, once: the tier's namespace for namespaced objects without
+// one, none for cluster-scoped objects, with scopes known from kustomize's
+// OpenAPI data and the revision's CRDs. An object left without a namespace,
+// or one writing to what tandem reserves (ReservedNamespace), is an error.
 //
 // A render is deterministic: the same revision gives byte-identical output.
 // It is also all or nothing: on any error Render returns no result.

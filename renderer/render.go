@@ -40,7 +40,8 @@ type Target struct {
 	// DependsOn names the tiers of the same solution, on the same cluster,
 	// that must be applied and healthy before this one.
 	DependsOn []string
-	// Objects are in kustomize's legacy order: namespaces and CRDs first.
+	// Objects are in kustomize's legacy order, namespaces and CRDs first,
+	// each in the namespace it is applied in.
 	Objects []*unstructured.Unstructured
 	// Health and Adopt are the tier's.
 	Health Health
