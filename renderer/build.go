@@ -10,8 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
-	"sigs.k8s.io/kustomize/api/resource"
-	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // run renders one revision. It builds each kustomize directory at most
@@ -107,63 +105,6 @@ func noWorkload(m resmap.ResMap, tier, name string) string {
 // build, so this is a guess, good enough for a hint.
 func renamed(rendered, name string) bool {
 	return rendered != name && strings.Contains(rendered, name)
-}
-
-// checkKustomizeReplicas warns about each entry of the replicas field of
-// the i-th tier's kustomization that one of the tier's replica rules
-// overrides: kustomize sets those replicas, then the rule sets its own.
-func (r *run) checkKustomizeReplicas(sol *Solution, i int, base resmap.ResMap) {
-	tier := &sol.Spec.Tiers[i]
-	file := path.Join(tier.dir, kustomizationIn(r.kfs.fsys, tier.dir))
-	entries := kustomizeReplicas(r.kfs.fsys, file)
-	for j, rule := range tier.Replicas {
-		for k, e := range entries {
-			// An entry names a workload of the build, by its name as
-			// rendered or, when none has that name, before a rename.
-			if e.name == rule.Workload || (renamed(rule.Workload, e.name) && !slices.ContainsFunc(base.Resources(), func(res *resource.Resource) bool { return res.GetName() == e.name })) {
-				field := fmt.Sprintf("replicas[%d]", k)
-				r.warn(file, positions{field: e.line}, field, "kustomize sets %s to %s replicas, which %s spec.tiers[%d].replicas[%d] overrides",
-					e.name, e.count, sol.File, i, j)
-			}
-		}
-	}
-}
-
-// replicaEntry is one entry of a kustomization's replicas field.
-type replicaEntry struct {
-	name, count string
-	line        int
-}
-
-// kustomizeReplicas returns the replicas field of the kustomization file,
-// or nothing when it cannot be read: the build that read it succeeded.
-func kustomizeReplicas(fsys fs.FS, file string) []replicaEntry {
-	data, err := fs.ReadFile(fsys, file)
-	if err != nil {
-		return nil
-	}
-	node, err := kyaml.Parse(string(data))
-	if err != nil {
-		return nil
-	}
-	list, err := node.Pipe(kyaml.Lookup("replicas"))
-	if err != nil || list == nil {
-		return nil
-	}
-	items, err := list.Elements()
-	if err != nil {
-		return nil
-	}
-	var out []replicaEntry
-	for _, item := range items {
-		name, _ := item.GetString("name")
-		count := item.Field("count")
-		if name == "" || count == nil {
-			continue
-		}
-		out = append(out, replicaEntry{name: name, count: count.Value.YNode().Value, line: item.YNode().Line})
-	}
-	return out
 }
 
 // overlayDir returns the directory to build for tier at p: the site's
