@@ -33,6 +33,11 @@ var smartFactoryTargets = []string{
 // TestApplyAndStatusOnClusters applies the fixture to four clusters and reads
 // back what they say, step by step: the clusters are shared by the steps, as
 // starting them takes most of the time.
+// factoryInstance is the instance every apply of the smart factory acts as:
+// the test applies it from several copies of the repository, which are one
+// deployment.
+const factoryInstance = "smart-factory-test"
+
 func TestApplyAndStatusOnClusters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Kubernetes control planes")
@@ -42,7 +47,7 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 	dirRevision := ""
 
 	step(t, "first apply creates every object and waits until Ready", func(t *testing.T) {
-		stdout, stderr, err := run(t, "apply", smartFactory, "--kubeconfig", kubeconfig, "--timeout", "2m")
+		stdout, stderr, err := run(t, "apply", smartFactory, "--kubeconfig", kubeconfig, "--timeout", "2m", "--instance", factoryInstance)
 		if err != nil {
 			t.Fatalf("apply: %v\n%s\n%s", err, stderr, stdout)
 		}
@@ -62,7 +67,7 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 	})
 
 	step(t, "second apply changes nothing", func(t *testing.T) {
-		results := applyJSON(t, 0, smartFactory, "--kubeconfig", kubeconfig)
+		results := applyJSON(t, 0, smartFactory, "--kubeconfig", kubeconfig, "--instance", factoryInstance)
 		for _, r := range results {
 			if r.Changes.Created+r.Changes.Configured+r.Changes.Deleted != 0 || r.Changes.Unchanged == 0 {
 				t.Errorf("%s/%s/%s: changes %+v, want only unchanged objects", r.Cluster, r.Solution, r.Tier, r.Changes)
@@ -83,11 +88,29 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 		}
 	})
 
+	step(t, "another repository holding the same solution is refused", func(t *testing.T) {
+		repo, _ := fixtureRepository(t, "config")
+		results := applyJSON(t, exitFailure, filepath.Join(repo, "config"), "--kubeconfig", kubeconfig)
+		for _, r := range results {
+			if r.Phase != string(reconciler.PhaseFailed) || (!strings.Contains(r.Message, `by tandem instance "`+factoryInstance+`"`) &&
+				!strings.Contains(r.Message, "dependency")) {
+				t.Errorf("%s/%s/%s: %s %q; want Failed, naming the owner %s", r.Cluster, r.Solution, r.Tier, r.Phase, r.Message, factoryInstance)
+			}
+		}
+		report := statusJSON(t, 0, "--kubeconfig", kubeconfig)
+		requireRecords(t, report, dirRevision, nil)
+		for _, r := range report.Targets {
+			if r.Owner != factoryInstance {
+				t.Errorf("%s/%s/%s: owner %q, want %s", r.Cluster, r.Solution, r.Tier, r.Owner, factoryInstance)
+			}
+		}
+	})
+
 	step(t, "apply --revision reads a commit of the repository PATH is in", func(t *testing.T) {
 		repo, commits := fixtureRepository(t, "config")
 		// HEAD has scale 5; HEAD~1 is what the clusters run already.
 		results := applyJSON(t, 0, filepath.Join(repo, "config"), "--revision", "HEAD~1",
-			"--cluster", "cloud", "--cluster", "plant-a", "--kubeconfig", kubeconfig)
+			"--cluster", "cloud", "--cluster", "plant-a", "--kubeconfig", kubeconfig, "--instance", factoryInstance)
 		requireTargets(t, results, smartFactoryTargets[:3])
 		for _, r := range results {
 			if r.Revision != "sha1:"+commits[0] || r.Changes.Unchanged == 0 || r.Changes.Configured != 0 {
@@ -100,7 +123,7 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 	step(t, "apply --repo fetches a commit of a remote", func(t *testing.T) {
 		repo, commits := fixtureRepository(t, "")
 		remoteRevision = "sha1:" + commits[0]
-		results := applyJSON(t, 0, "--repo", "file://"+repo, "--ref", commits[0], "--kubeconfig", kubeconfig)
+		results := applyJSON(t, 0, "--repo", "file://"+repo, "--ref", commits[0], "--kubeconfig", kubeconfig, "--instance", factoryInstance)
 		requireTargets(t, results, smartFactoryTargets)
 		for _, r := range results {
 			if r.Revision != remoteRevision || r.Changes.Configured+r.Changes.Created != 0 {
@@ -130,7 +153,7 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 		if err := fleet.Cluster("plant-c").StopAPIServer(); err != nil {
 			t.Fatal(err)
 		}
-		results := applyJSON(t, exitFailure, smartFactory, "--kubeconfig", kubeconfig)
+		results := applyJSON(t, exitFailure, smartFactory, "--kubeconfig", kubeconfig, "--instance", factoryInstance)
 		requireTargets(t, results, smartFactoryTargets)
 		for _, r := range results {
 			want := reconciler.PhaseReady
