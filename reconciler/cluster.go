@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"sync"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -116,38 +118,55 @@ func (c *cluster) listParents(ctx context.Context) ([]corev1.Secret, error) {
 }
 
 // listMembers lists the objects labelled as members of the ApplySet id, one
-// label-selected list across namespaces per group-kind. versions says which
-// version to list a group-kind at (the one desired objects use, so they
-// compare with what is read); without one the server's preferred version is
-// used. A group-kind the cluster does not serve has no members.
+// label-selected list across namespaces per group-kind, a few at a time.
+// versions says which version to list a group-kind at (the one desired
+// objects use, so they compare with what is read); without one the server's
+// preferred version is used. A group-kind the cluster does not serve has no
+// members.
 func (c *cluster) listMembers(ctx context.Context, id string, versions map[schema.GroupKind]string) (map[object.ObjMetadata]*unstructured.Unstructured, error) {
+	var mu sync.Mutex
 	members := make(map[object.ObjMetadata]*unstructured.Unstructured)
+	var g errgroup.Group
+	g.SetLimit(ssaConcurrency)
 	for gk, version := range versions {
-		if version == "" {
-			mapping, err := c.mapper.RESTMapping(gk)
-			if meta.IsNoMatchError(err) {
-				continue
+		g.Go(func() error {
+			items, err := c.listKind(ctx, id, gk, version)
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range items {
+				members[object.UnstructuredToObjMetadata(&items[i])] = &items[i]
 			}
-			if err != nil {
-				return nil, fmt.Errorf("list members of kind %s: %w", gk, err)
-			}
-			version = mapping.GroupVersionKind.Version
-		}
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(schema.GroupVersionKind{Group: gk.Group, Version: version, Kind: gk.Kind + "List"})
-		err := c.client.List(ctx, list, client.MatchingLabels{PartOfLabel: id})
-		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
-			continue
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return members, nil
+}
+
+// listKind lists the members of one group-kind.
+func (c *cluster) listKind(ctx context.Context, id string, gk schema.GroupKind, version string) ([]unstructured.Unstructured, error) {
+	if version == "" {
+		mapping, err := c.mapper.RESTMapping(gk)
+		if meta.IsNoMatchError(err) {
+			return nil, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list members of kind %s: %w", gk, err)
 		}
-		for i := range list.Items {
-			obj := &list.Items[i]
-			members[object.UnstructuredToObjMetadata(obj)] = obj
-		}
+		version = mapping.GroupVersionKind.Version
 	}
-	return members, nil
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(schema.GroupVersionKind{Group: gk.Group, Version: version, Kind: gk.Kind + "List"})
+	err := c.client.List(ctx, list, client.MatchingLabels{PartOfLabel: id})
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list members of kind %s: %w", gk, err)
+	}
+	return list.Items, nil
 }
 
 // key returns the identity obj has on the cluster: without a namespace

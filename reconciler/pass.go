@@ -21,11 +21,12 @@ import (
 // which a newer target for the cluster cancels.
 func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target) []Result {
 	started := time.Now()
-	if err := r.acquire(waitCtx); err != nil {
+	turn, err := r.slots.begin(waitCtx)
+	if err != nil {
 		return nil
 	}
+	defer turn.end()
 	cp, err := r.openCluster(ctx, t)
-	r.release()
 	if err != nil {
 		phase := PhaseFailed
 		if isUnreachable(err) {
@@ -59,7 +60,7 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target) []
 			}
 			p := cp.tierPass(i, &r.opts)
 			p.result = res
-			results[i] = r.finish(ctx, waitCtx, p.run(ctx, waitCtx, r.sem))
+			results[i] = r.finish(ctx, waitCtx, p.run(ctx, waitCtx, turn))
 		})
 	}
 	wg.Wait()

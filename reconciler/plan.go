@@ -76,10 +76,10 @@ func (p Plan) Counts() Counts {
 // others are planned all the same.
 func (r *Reconciler) Plan(ctx context.Context, targets []Target) []Plan {
 	plans := eachCluster(targets, func(t Target) []Plan {
-		if err := r.acquire(ctx); err != nil {
+		if err := r.slots.take(ctx); err != nil {
 			return nil
 		}
-		defer r.release()
+		defer r.slots.give()
 		return r.planCluster(ctx, t)
 	})
 	slices.SortFunc(plans, func(a, b Plan) int {

@@ -73,7 +73,7 @@ func (o Options) withDefaults() Options {
 type Reconciler struct {
 	resolver Resolver
 	opts     Options
-	sem      chan struct{}
+	slots    slots
 
 	mu       sync.Mutex
 	clusters map[string]*cluster
@@ -89,7 +89,7 @@ func New(resolver Resolver, opts Options) *Reconciler {
 	return &Reconciler{
 		resolver: resolver,
 		opts:     opts,
-		sem:      make(chan struct{}, opts.Concurrency),
+		slots:    make(slots, opts.Concurrency),
 		clusters: make(map[string]*cluster),
 		targets:  make(map[string]Target),
 		wake:     make(map[string]chan struct{}),
@@ -126,17 +126,7 @@ func eachCluster[T any](targets []Target, pass func(Target) []T) []T {
 	return out
 }
 
-// acquire takes one of the slots, unless ctx ends first.
-func (r *Reconciler) acquire(ctx context.Context) error {
-	select {
-	case r.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
-func (r *Reconciler) release() { <-r.sem }
 
 // Status returns the latest result of every (cluster, solution, tier),
 // sorted.

@@ -62,9 +62,9 @@ type tierPass struct {
 	log     *slog.Logger
 }
 
-func (p *tierPass) run(ctx, waitCtx context.Context, slots chan struct{}) Result {
+func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 	p.result.ChangeSet = ssa.NewChangeSet()
-	err := p.reconcile(ctx, waitCtx, slots)
+	err := p.reconcile(ctx, waitCtx, turn)
 	p.result.Finished = time.Now()
 	switch {
 	case err == nil:
@@ -90,18 +90,16 @@ func (p *tierPass) run(ctx, waitCtx context.Context, slots chan struct{}) Result
 	return p.result
 }
 
-// reconcile applies and prunes while holding one of slots, then waits for
-// health holding none: a slow site costs no other site its turn. waitCtx
-// ends the waits, for a slot and for health, when a newer target for the
-// cluster arrives; what was applied stays.
-func (p *tierPass) reconcile(ctx, waitCtx context.Context, slots chan struct{}) error {
-	select {
-	case slots <- struct{}{}:
-	case <-waitCtx.Done():
-		return waitCtx.Err()
+// reconcile applies and prunes while holding a slot, then waits for health
+// holding none: a slow site costs no other site its turn. waitCtx ends the
+// waits, for a slot and for health, when a newer target for the cluster
+// arrives; what was applied stays.
+func (p *tierPass) reconcile(ctx, waitCtx context.Context, turn *turn) error {
+	if err := turn.take(waitCtx); err != nil {
+		return err
 	}
 	toWait, err := p.apply(ctx, waitCtx)
-	<-slots
+	turn.give()
 	if err != nil || p.removed {
 		return err
 	}

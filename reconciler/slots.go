@@ -1,0 +1,61 @@
+package reconciler
+
+import "context"
+
+// slots bound how many clusters are read and written at once: a slot is
+// held while connecting, listing, applying and pruning, never while waiting
+// for health, a dependency or a timer.
+type slots chan struct{}
+
+// take takes a slot, unless ctx ends first.
+func (s slots) take(ctx context.Context) error {
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// give returns a slot.
+func (s slots) give() { <-s }
+
+// turn is a pass over one cluster holding the slot it opened the cluster
+// with, which its first tier to apply takes over: a cluster whose turn came
+// applies at once, rather than queueing again behind the others.
+type turn struct {
+	slots slots
+	held  chan struct{}
+}
+
+// begin takes a slot for a pass over a cluster.
+func (s slots) begin(ctx context.Context) (*turn, error) {
+	if err := s.take(ctx); err != nil {
+		return nil, err
+	}
+	t := &turn{slots: s, held: make(chan struct{}, 1)}
+	t.held <- struct{}{}
+	return t, nil
+}
+
+// take takes the pass's held slot, or else a new one.
+func (t *turn) take(ctx context.Context) error {
+	select {
+	case <-t.held:
+		return nil
+	default:
+		return t.slots.take(ctx)
+	}
+}
+
+// give returns a slot taken with take.
+func (t *turn) give() { t.slots.give() }
+
+// end returns the held slot if no tier took it.
+func (t *turn) end() {
+	select {
+	case <-t.held:
+		t.slots.give()
+	default:
+	}
+}
