@@ -26,7 +26,7 @@ type Options struct {
 	TakeOver bool
 	// Concurrency bounds how many clusters are read or written at once:
 	// connecting, listing, applying and pruning a tier each hold one of
-	// Concurrency slots, waiting for health holds none; 4.
+	// Concurrency slots, waiting for health holds none; 16.
 	Concurrency int
 	// HealthTimeout bounds the wait for applied objects to become
 	// healthy, unless a tier set gives its own; 5 minutes.
@@ -54,7 +54,7 @@ func (o Options) withDefaults() Options {
 	o.FieldManager = cmp.Or(o.FieldManager, "tandem")
 	o.Version = cmp.Or(o.Version, "0.0.0")
 	o.Instance = cmp.Or(o.Instance, "tandem")
-	o.Concurrency = cmp.Or(o.Concurrency, 4)
+	o.Concurrency = cmp.Or(o.Concurrency, 16)
 	o.HealthTimeout = cmp.Or(o.HealthTimeout, 5*time.Minute)
 	o.DriftInterval = cmp.Or(o.DriftInterval, 5*time.Minute)
 	o.RetryInterval = cmp.Or(o.RetryInterval, 10*time.Second)
@@ -125,8 +125,6 @@ func eachCluster[T any](targets []Target, pass func(Target) []T) []T {
 	wg.Wait()
 	return out
 }
-
-
 
 // Status returns the latest result of every (cluster, solution, tier),
 // sorted.

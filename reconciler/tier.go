@@ -170,6 +170,7 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 	if err := p.prune(ctx, s.prune, s.orphan); err != nil {
 		return nil, err
 	}
+	p.log.Debug("applied and pruned", "duration", time.Since(p.result.Started).Round(time.Millisecond))
 	if p.removed {
 		return nil, p.deleteParent(ctx)
 	}

@@ -94,7 +94,7 @@ target is not Ready, 2 usage error.`,
 	o.instance.register(f, true)
 	f.StringSliceVar(&o.only, "cluster", nil, "apply only to cluster `NAME`; repeatable")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long fetching, applying and waiting for health may take in all")
-	f.IntVar(&o.concurrency, "concurrency", 4, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
+	f.IntVar(&o.concurrency, "concurrency", 16, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }

@@ -80,7 +80,7 @@ be restarted as a candidate.`,
 	o.clusters.register(f)
 	o.instance.register(f, true)
 	o.leader.register(f)
-	f.IntVar(&o.reconcile.Concurrency, "concurrency", 4, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
+	f.IntVar(&o.reconcile.Concurrency, "concurrency", 16, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
 	f.DurationVar(&o.reconcile.DriftInterval, "drift-interval", 5*time.Minute, "how often to re-apply the current revision to undo drift")
 	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy, unless a tier sets health.timeout")
 	f.DurationVar(&o.reconcile.RetryInterval, "retry-interval", 10*time.Second, "first delay after a failed pass of a cluster; doubles up to --max-retry-interval")
