@@ -63,6 +63,7 @@ func (c *cluster) waitHealthy(ctx context.Context, id string, objs []*unstructur
 		scopes[scope{mapping.Resource, obj.GetNamespace()}] = true
 	}
 
+	began := time.Now()
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errHealthTimeout)
 	seen := make(chan *unstructured.Unstructured)
 	deleted := make(chan object.ObjMetadata)
@@ -122,10 +123,12 @@ func (c *cluster) waitHealthy(ctx context.Context, id string, objs []*unstructur
 				pending[key] = "deleted"
 			}
 		case <-ctx.Done():
-			if cause := context.Cause(ctx); !errors.Is(cause, errHealthTimeout) {
+			// Canceled is a newer target or shutdown; any deadline, the
+			// health timeout or the caller's, is a health failure.
+			if cause := context.Cause(ctx); errors.Is(cause, context.Canceled) {
 				return cause
 			}
-			return fmt.Errorf("%w after %s: %s", errHealthTimeout, timeout, describePending(pending))
+			return fmt.Errorf("%w after %s: %s", errHealthTimeout, time.Since(began).Round(time.Second), describePending(pending))
 		}
 	}
 	return nil
