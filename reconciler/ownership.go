@@ -39,18 +39,18 @@ var errConflict = errors.New("conflict")
 // because it is not provably a member, and why.
 type Ignored struct {
 	// Subject is the object, as Kind/namespace/name.
-	Subject string
-	Reason  string
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
 }
 
 // Adopted is an object that existed before a pass first applied it, which
 // the pass took over because its tier or the object allows it.
 type Adopted struct {
 	// Subject is the object, as Kind/namespace/name.
-	Subject string
+	Subject string `json:"subject"`
 	// Previous is the object as it was before, as JSON without managed
 	// fields and with a Secret's values masked.
-	Previous string
+	Previous string `json:"previous"`
 }
 
 // checkOwner refuses a (solution, tier) whose parent another instance owns,

@@ -52,6 +52,15 @@ func (p *progress) observe(r reconciler.Result) {
 		}
 	}
 	p.printed[key] = len(r.ChangeSet.Entries)
+	if r.Finished.IsZero() {
+		return
+	}
+	for _, a := range r.Adopted {
+		fmt.Fprintf(p.w, "%*s  %s adopted, it was: %s\n", p.clusterWidth, "", a.Subject, a.Previous)
+	}
+	for _, ig := range r.Ignored {
+		fmt.Fprintf(p.w, "%*s  %s left alone: %s\n", p.clusterWidth, "", ig.Subject, ig.Reason)
+	}
 }
 
 // writeApplySummary prints a table of what each pass changed, like
@@ -96,8 +105,12 @@ type applyResultJSON struct {
 	Changes   daemon.Changes `json:"changes"`
 	Corrected int            `json:"corrected"`
 	Objects   []objectJSON   `json:"objects"`
-	Started   time.Time      `json:"started,omitzero"`
-	Finished  time.Time      `json:"finished,omitzero"`
+	// Adopted and Ignored are the existing objects the pass took over,
+	// and those carrying the tier's ApplySet label that it left alone.
+	Adopted  []reconciler.Adopted `json:"adopted,omitempty"`
+	Ignored  []reconciler.Ignored `json:"ignored,omitempty"`
+	Started  time.Time            `json:"started,omitzero"`
+	Finished time.Time            `json:"finished,omitzero"`
 }
 
 type objectJSON struct {
@@ -113,7 +126,7 @@ func writeApplyJSON(w io.Writer, results []reconciler.Result) error {
 			Cluster: r.Cluster, Solution: r.Solution, Tier: r.Tier, Revision: r.Revision,
 			Phase: string(r.Phase), Message: r.Message, Corrected: r.Corrected,
 			Changes: daemon.Changes{Created: c.Created, Configured: c.Configured, Unchanged: c.Unchanged, Deleted: c.Deleted, Skipped: c.Skipped},
-			Objects: []objectJSON{},
+			Objects: []objectJSON{}, Adopted: r.Adopted, Ignored: r.Ignored,
 			Started: r.Started, Finished: r.Finished,
 		}
 		if r.ChangeSet != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/e2e/testbed"
@@ -146,6 +147,33 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 			t.Errorf("apply started although the repository does not render:\n%s", stderr)
 		}
 		requireRecords(t, statusJSON(t, 0, "--kubeconfig", kubeconfig), remoteRevision, nil)
+	})
+
+	step(t, "a copy of a member in another namespace is left alone and named", func(t *testing.T) {
+		kube := kubeClient(t, fleet, "plant-a")
+		var members corev1.ConfigMapList
+		if err := kube.List(t.Context(), &members, client.InNamespace("factory-edge"), client.HasLabels{reconciler.PartOfLabel}); err != nil || len(members.Items) == 0 {
+			t.Fatalf("list the edge tier's ConfigMaps: %v (%d found)", err, len(members.Items))
+		}
+		copied := members.Items[0].DeepCopy()
+		copied.Namespace, copied.ResourceVersion, copied.UID = "default", "", ""
+		if err := kube.Create(t.Context(), copied); err != nil {
+			t.Fatal(err)
+		}
+		results := applyJSON(t, 0, smartFactory, "--kubeconfig", kubeconfig, "--instance", factoryInstance, "--cluster", "plant-a")
+		want := "ConfigMap/default/" + copied.Name
+		found := false
+		for _, r := range results {
+			for _, ig := range r.Ignored {
+				found = found || ig.Subject == want && strings.Contains(ig.Reason, "namespace default")
+			}
+		}
+		if !found {
+			t.Errorf("no result names %s as left alone: %+v", want, results)
+		}
+		if err := kube.Get(t.Context(), client.ObjectKeyFromObject(copied), copied); err != nil {
+			t.Errorf("the copy is gone: %v", err)
+		}
 	})
 
 	// The last step: plant-c stays unreachable.
