@@ -51,6 +51,34 @@ func (t *turn) take(ctx context.Context) error {
 // give returns a slot taken with take.
 func (t *turn) give() { t.slots.give() }
 
+// slot is one tier pass's hold on a slot of its turn, given up while it
+// waits and taken again after.
+type slot struct {
+	turn *turn
+	held bool
+}
+
+// take holds a slot, unless ctx ends first; holding one already, it
+// returns at once.
+func (s *slot) take(ctx context.Context) error {
+	if s.held {
+		return nil
+	}
+	if err := s.turn.take(ctx); err != nil {
+		return err
+	}
+	s.held = true
+	return nil
+}
+
+// give gives up the slot held, if any.
+func (s *slot) give() {
+	if s.held {
+		s.turn.give()
+		s.held = false
+	}
+}
+
 // end returns the held slot if no tier took it.
 func (t *turn) end() {
 	select {

@@ -58,13 +58,17 @@ type tierPass struct {
 	// settled holds the parent annotations of a render applied and pruned
 	// in full, for the pass's last record.
 	settled map[string]string
-	result  Result
-	log     *slog.Logger
+	// slot is held while the pass reads and writes the cluster.
+	slot   *slot
+	result Result
+	log    *slog.Logger
 }
 
 func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 	p.result.ChangeSet = ssa.NewChangeSet()
-	err := p.reconcile(ctx, waitCtx, turn)
+	p.slot = &slot{turn: turn}
+	err := p.reconcile(ctx, waitCtx)
+	p.slot.give()
 	p.result.Finished = time.Now()
 	switch {
 	case err == nil:
@@ -94,12 +98,12 @@ func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 // holding none: a slow site costs no other site its turn. waitCtx ends the
 // waits, for a slot and for health, when a newer target for the cluster
 // arrives; what was applied stays.
-func (p *tierPass) reconcile(ctx, waitCtx context.Context, turn *turn) error {
-	if err := turn.take(waitCtx); err != nil {
+func (p *tierPass) reconcile(ctx, waitCtx context.Context) error {
+	if err := p.slot.take(waitCtx); err != nil {
 		return err
 	}
 	toWait, err := p.apply(ctx, waitCtx)
-	turn.give()
+	p.slot.give()
 	if err != nil || p.removed {
 		return err
 	}
@@ -205,7 +209,8 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 // applyStaged applies objs as ssa's ApplyAllStaged does, definitions
 // (CustomResourceDefinitions, Namespaces, ClusterRoles) first, then
 // classes, then the rest, each stage waiting for the one before to be
-// healthy; but it waits by watching, and only as long as waitCtx lasts.
+// healthy; but it waits by watching, giving up its slot meanwhile, and only
+// as long as waitCtx lasts.
 func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
 	var defs, classes, rest []*unstructured.Unstructured
 	for _, o := range objs {
@@ -233,7 +238,12 @@ func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructure
 		}
 		// A later stage may need what this one defines.
 		if slices.ContainsFunc(stages[i+1:], func(later []*unstructured.Unstructured) bool { return len(later) > 0 }) {
-			if err := p.cluster.waitHealthy(waitCtx, p.id, stage, p.healthTimeout()); err != nil {
+			p.slot.give()
+			err := p.cluster.waitHealthy(waitCtx, p.id, stage, p.healthTimeout())
+			if err == nil {
+				err = p.slot.take(waitCtx)
+			}
+			if err != nil {
 				return changes, fmt.Errorf("wait for definitions: %w", err)
 			}
 		}
