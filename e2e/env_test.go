@@ -133,6 +133,23 @@ func (e *fleetEnv) replica() *fleetEnv {
 	return &r
 }
 
+// otherRepository is a second "tandem serve", a tandem instance of its own,
+// on e's clusters: it follows the repository name, created on e's Git
+// server from the files of dir, and authors commits in a clone of it. The
+// push webhook reaches only e, so it fetches every second instead.
+func (e *fleetEnv) otherRepository(name, dir string) *fleetEnv {
+	e.t.Helper()
+	r := e.replica()
+	var err error
+	if r.repoURL, err = e.git.CreateRepo(name, dir, "Initial "+name+" solution"); err != nil {
+		e.t.Fatal(err)
+	}
+	r.clone = filepath.Join(e.t.TempDir(), "clone")
+	r.gitRun("clone", "--quiet", r.repoURL, r.clone)
+	r.daemonArgs = append(slices.Clone(e.daemonArgs), "--interval", "1s")
+	return r
+}
+
 // startDaemon starts "tandem serve" and waits until it answers /healthz.
 func (e *fleetEnv) startDaemon() {
 	e.t.Helper()
