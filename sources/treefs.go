@@ -45,12 +45,22 @@ var (
 )
 
 func newTreeFS(repo *Repository, root *object.Tree, modTime time.Time) *treeFS {
+	sorted := &object.Tree{Hash: root.Hash, Entries: byName(root.Entries)}
 	return &treeFS{
 		repo:    repo,
 		root:    root.Hash,
 		modTime: modTime,
-		trees:   map[plumbing.Hash]*object.Tree{root.Hash: root},
+		trees:   map[plumbing.Hash]*object.Tree{root.Hash: sorted},
 	}
+}
+
+// byName returns a copy of a directory's entries sorted by name: git sorts
+// subdirectories as if their names ended in "/", so tiers.yaml comes before
+// tiers/ in a tree object, and resolve searches by name.
+func byName(entries []object.TreeEntry) []object.TreeEntry {
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b object.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
+	return sorted
 }
 
 // node is one resolved entry of the tree.
@@ -111,8 +121,7 @@ func (t *treeFS) resolve(op, name string, followLast bool) (node, error) {
 	return cur, nil
 }
 
-// entries returns a directory's entries sorted by name (git sorts
-// subdirectories as if their names ended in "/").
+// entries returns a directory's entries sorted by name.
 func (t *treeFS) entries(dir node) ([]object.TreeEntry, error) {
 	if dir.mode == filemode.Submodule {
 		return nil, nil
@@ -129,8 +138,7 @@ func (t *treeFS) entries(dir node) ([]object.TreeEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree.Entries = slices.Clone(tree.Entries)
-	slices.SortFunc(tree.Entries, func(a, b object.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
+	tree.Entries = byName(tree.Entries)
 	t.mu.Lock()
 	t.trees[dir.hash] = tree
 	t.mu.Unlock()

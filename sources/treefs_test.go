@@ -27,6 +27,7 @@ var configFiles = map[string]string{
 	"tiers/edge/base/README.md":         "",
 	"tiers/edge-overlays/a/patch.yaml":  "replicas: 1\n",
 	"tiers/edge.yaml":                   "name sorts between edge/ and edge-overlays/ in git's order\n",
+	"tiers.yaml":                        "name sorts before tiers/ in git's order, at the root too\n",
 	"scripts/check.sh":                  "#!/bin/sh\nexit 0\n",
 	"tiers/platform-edge/namespace.yml": "kind: Namespace\n",
 }
