@@ -21,7 +21,16 @@
 // written (a Secret's stringData) needs that dry-run once: the connection
 // remembers it found the object in sync until the object or what is desired
 // of it changes. Health comes from kstatus, first on the listed objects and
-// then, for what is not yet current, by polling until a timeout.
+// then, for what is not yet current, on the events of a watch of them until
+// a timeout; waiting holds none of the slots that bound how many clusters
+// are read and written at once, and a newer target for the cluster ends
+// the wait.
+//
+// Each parent records the tandem instance that owns it: a Reconciler
+// passes over its own parents alone, refuses a (solution, tier) another
+// instance owns, prunes only members its field manager applied in the
+// namespaces the parent records, and takes over an existing object tandem
+// did not create only when the tier or the object allows adoption.
 //
 // Plan takes the same path without writing: objects in sync are unchanged,
 // the others go through a server-side dry-run apply, and stale members are

@@ -67,6 +67,10 @@ func (c *cluster) waitHealthy(ctx context.Context, id string, objs []*unstructur
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errHealthTimeout)
 	seen := make(chan *unstructured.Unstructured)
 	deleted := make(chan object.ObjMetadata)
+	// watchErrs keeps the last failure to list or watch each resource,
+	// for a timeout to say why it saw nothing.
+	var errMu sync.Mutex
+	watchErrs := make(map[schema.GroupVersionResource]error)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -81,6 +85,13 @@ func (c *cluster) waitHealthy(ctx context.Context, id string, objs []*unstructur
 				case <-ctx.Done():
 				}
 			}
+		}
+		if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+			errMu.Lock()
+			watchErrs[s.gvr] = err
+			errMu.Unlock()
+		}); err != nil {
+			return fmt.Errorf("watch %s: %w", s.gvr, err)
 		}
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    send,
@@ -128,7 +139,13 @@ func (c *cluster) waitHealthy(ctx context.Context, id string, objs []*unstructur
 			if cause := context.Cause(ctx); errors.Is(cause, context.Canceled) {
 				return cause
 			}
-			return fmt.Errorf("%w after %s: %s", errHealthTimeout, time.Since(began).Round(time.Second), describePending(pending))
+			msg := describePending(pending)
+			errMu.Lock()
+			for gvr, err := range watchErrs {
+				msg += fmt.Sprintf("; watching %s failed: %v", gvr.GroupResource(), err)
+			}
+			errMu.Unlock()
+			return fmt.Errorf("%w after %s: %s", errHealthTimeout, time.Since(began).Round(time.Second), msg)
 		}
 	}
 	return nil

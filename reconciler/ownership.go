@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // Several tandems may share a cluster: teams with repositories of their
@@ -69,9 +71,12 @@ func (p *tierPass) checkOwner() error {
 		errConflict, p.set.Solution, p.set.Tier, p.cluster.name, owner, Namespace, p.parentName, p.opts.Instance)
 }
 
-// foreign reports whether the parent belongs to another instance, so that
-// the pass must not write it.
+// foreign reports whether the parent belongs to another instance or
+// another tool, so that the pass must not write it.
 func (p *tierPass) foreign() bool {
+	if p.parent != nil && !ownedByTandem(p.parent.Annotations[ToolingAnnotation]) {
+		return true
+	}
 	owner := p.annotation(OwnerAnnotation)
 	return owner != "" && owner != p.opts.Instance && !p.opts.TakeOver
 }
@@ -159,15 +164,16 @@ func (p *tierPass) checkAdoption(ctx context.Context, desired, live map[object.O
 	}
 
 	var adopted []Adopted
-	var conflicts []string
+	var held, unmanaged []string
 	for i, obj := range existing {
 		if obj == nil {
 			continue
 		}
 		subject := utils.FmtObjMetadata(missing[i])
-		if id := obj.GetLabels()[PartOfLabel]; id != "" && id != p.id {
-			if owner := p.owners[id]; owner != "" && owner != p.opts.Instance {
-				conflicts = append(conflicts, fmt.Sprintf("%s belongs to an ApplySet of tandem instance %q", subject, owner))
+		if holder := p.holders[obj.GetLabels()[PartOfLabel]]; holder != nil && holder.Name != p.parentName {
+			if owner := holder.Annotations[OwnerAnnotation]; owner != "" && owner != p.opts.Instance {
+				held = append(held, fmt.Sprintf("%s belongs to solution %s tier %s of tandem instance %q",
+					subject, holder.Labels[renderer.LabelSolution], holder.Labels[renderer.LabelTier], owner))
 				continue
 			}
 		}
@@ -175,23 +181,40 @@ func (p *tierPass) checkAdoption(ctx context.Context, desired, live map[object.O
 			continue
 		}
 		if !p.set.Adopt && obj.GetAnnotations()[AdoptAnnotation] != "true" {
-			conflicts = append(conflicts, fmt.Sprintf("%s exists and was not created by tandem", subject))
+			unmanaged = append(unmanaged, fmt.Sprintf("%s exists and was not created by tandem", subject))
 			continue
 		}
 		adopted = append(adopted, Adopted{Subject: subject, Previous: previousState(obj)})
 	}
-	if len(conflicts) > 0 {
-		return nil, fmt.Errorf("%w: %s; nothing applied: set adopt: true on tier %s of solution %s, or annotate the object %s=true, to take it over",
-			errConflict, strings.Join(conflicts, "; "), p.set.Tier, p.set.Solution, AdoptAnnotation)
+	var errs []error
+	if len(held) > 0 {
+		errs = append(errs, fmt.Errorf("%w: %s; nothing applied: remove it from that tier first",
+			errConflict, strings.Join(held, "; ")))
+	}
+	if len(unmanaged) > 0 {
+		errs = append(errs, fmt.Errorf("%w: %s; nothing applied: set adopt: true on tier %s of solution %s, or annotate the object %s=true, to take it over",
+			errConflict, strings.Join(unmanaged, "; "), p.set.Tier, p.set.Solution, AdoptAnnotation))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return adopted, nil
 }
 
+// lastApplied is the annotation in which kubectl apply keeps the whole
+// object it applied, a Secret's values included.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
 // previousState is an object as an adoption records it: JSON, without
-// managed fields, with a Secret's values masked.
+// managed fields, with a Secret's values masked and without the copy of it
+// kubectl apply keeps.
 func previousState(obj *unstructured.Unstructured) string {
 	prev := obj.DeepCopy()
 	prev.SetManagedFields(nil)
+	if a := prev.GetAnnotations(); a[lastApplied] != "" {
+		delete(a, lastApplied)
+		prev.SetAnnotations(a)
+	}
 	if utils.IsSecret(prev) {
 		for _, field := range []string{"data", "stringData"} {
 			if data, ok, _ := unstructured.NestedMap(prev.Object, field); ok {

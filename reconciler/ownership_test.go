@@ -248,3 +248,73 @@ func TestTierAllowingAdoptionTakesOverExistingObjects(t *testing.T) {
 		t.Errorf("second pass adopted %+v again", res.Adopted)
 	}
 }
+
+func TestParentOfAnotherToolIsNeverWritten(t *testing.T) {
+	r := instance(t, "repo-a@main", false)
+	kube := kubeClient(t, clusters(t), "plant-a")
+	ctx := context.Background()
+	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x")}}})), PhaseReady)
+	name := ParentName("kc", "edge")
+	kubectlParent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name,
+		Labels:      map[string]string{IDLabel: ApplySetID(name), "tandem.dev/solution": "kc", "tandem.dev/tier": "edge"},
+		Annotations: map[string]string{ToolingAnnotation: "kubectl/v1.37.2", GroupKindsAnnotation: "ConfigMap"}}}
+	if err := kube.Create(ctx, kubectlParent); err != nil {
+		t.Fatal(err)
+	}
+	for pass := 1; pass <= 2; pass++ {
+		for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x"), shopTier("kc", "kc", "r1", "y")}}}) {
+			if res.Solution == "kc" && (res.Phase != PhaseFailed || !strings.Contains(res.Message, `managed by "kubectl/v1.37.2"`)) {
+				t.Errorf("pass %d: kc/edge %s %q; want Failed, naming kubectl", pass, res.Phase, res.Message)
+			}
+		}
+		if got := parent(t, kube, "kc", "edge").Annotations; got[ToolingAnnotation] != "kubectl/v1.37.2" || got[OwnerAnnotation] != "" {
+			t.Fatalf("pass %d rewrote kubectl's parent: %v", pass, got)
+		}
+	}
+}
+
+func TestParentWithoutOwnerOfARemovedSolutionIsClaimedAndPrunedWhenAllowed(t *testing.T) {
+	r := instance(t, "repo-a@main", false)
+	kube := kubeClient(t, clusters(t), "plant-a")
+	ctx := context.Background()
+	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("retired", "retired", "r1", "x")}}})), PhaseReady)
+	p := parent(t, kube, "retired", "edge")
+	delete(p.Annotations, OwnerAnnotation)
+	if err := kube.Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// The way to remove a solution: allowEmpty and no targets.
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: []string{"retired"}}}))
+	requirePhase(t, res, PhaseReady)
+	if _, ok := exists(t, kube, "retired", "x"); ok {
+		t.Error("ConfigMap/retired/x of a solution removed with allowEmpty was not pruned")
+	}
+}
+
+func TestObjectOfAnotherInstancesTierIsAConflictNamingThatTier(t *testing.T) {
+	a := instance(t, "repo-a@main", false)
+	ctx := context.Background()
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("holder", "shared", "r1", "x")}}})), PhaseReady)
+	b := instance(t, "repo-c@main", true)
+	wants := shopTier("taker", "shared", "r1", "x")
+	wants.Adopt = true
+	res := onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{wants}}}))
+	requirePhase(t, res, PhaseFailed)
+	for _, want := range []string{"ConfigMap/shared/x belongs to solution holder tier edge of tandem instance \"repo-a@main\"", "remove it from that tier first"} {
+		if !strings.Contains(res.Message, want) {
+			t.Errorf("message %q does not say %q", res.Message, want)
+		}
+	}
+	if strings.Contains(res.Message, "adopt: true") {
+		t.Errorf("message %q offers adoption, which cannot take another instance's object", res.Message)
+	}
+}
+
+func TestPreviousStateMasksSecretValuesAndDropsKubectlsCopy(t *testing.T) {
+	s := obj("v1", "Secret", "ns", "db", map[string]any{"data": map[string]any{"password": "aHVudGVyMg=="}})
+	s.SetAnnotations(map[string]string{lastApplied: `{"apiVersion":"v1","data":{"password":"aHVudGVyMg=="},"kind":"Secret"}`, "team": "db"})
+	prev := previousState(s)
+	if strings.Contains(prev, "aHVudGVyMg==") || !strings.Contains(prev, `"password":"***"`) || !strings.Contains(prev, `"team":"db"`) {
+		t.Errorf("previous state %s: want the value masked, kubectl's copy gone, other annotations kept", prev)
+	}
+}

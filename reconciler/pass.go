@@ -85,8 +85,8 @@ type clusterPass struct {
 	// last objects.
 	allowEmpty map[string]bool
 	parentOf   map[string]*corev1.Secret
-	// owners names the instance owning each ApplySet id on the cluster.
-	owners map[string]string
+	// holders are the parents by ApplySet id.
+	holders map[string]*corev1.Secret
 	// rendered holds every object the tier sets render.
 	rendered map[object.ObjMetadata]bool
 	// deps are the indexes of the tier sets each waits for, and errs
@@ -109,12 +109,12 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 		}
 		return nil, fmt.Errorf("cluster %s: %w", t.Cluster, err)
 	}
-	tiers, removed := withRemovedTiers(t.Tiers, parents, r.opts.Instance)
+	tiers, removed := withRemovedTiers(t, parents, r.opts.Instance)
 	parentOf := make(map[string]*corev1.Secret, len(parents))
-	owners := make(map[string]string, len(parents))
+	holders := make(map[string]*corev1.Secret, len(parents))
 	for i := range parents {
 		parentOf[parents[i].Name] = &parents[i]
-		owners[parents[i].Labels[IDLabel]] = parents[i].Annotations[OwnerAnnotation]
+		holders[parents[i].Labels[IDLabel]] = &parents[i]
 	}
 	rendered := make(map[object.ObjMetadata]bool)
 	for _, ts := range t.Tiers {
@@ -124,7 +124,7 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 	}
 	deps, errs := dependencies(tiers)
 	return &clusterPass{cluster: c, tiers: tiers, removed: removed, allowEmpty: emptyAllowed(t),
-		parentOf: parentOf, owners: owners, rendered: rendered, deps: deps, errs: errs}, nil
+		parentOf: parentOf, holders: holders, rendered: rendered, deps: deps, errs: errs}, nil
 }
 
 // tierPass returns the pass over the i-th tier set.
@@ -138,7 +138,7 @@ func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
 		allowEmpty: cp.allowEmpty[ts.Solution],
 		removed:    cp.removed[i],
 		rendered:   cp.rendered,
-		owners:     cp.owners,
+		holders:    cp.holders,
 		parentName: name,
 		id:         ApplySetID(name),
 		parent:     cp.parentOf[name],
@@ -153,7 +153,10 @@ func waitFor(ctx context.Context, tiers []TierSet, deps []int, done []chan struc
 		select {
 		case <-done[d]:
 		case <-ctx.Done():
-			return ctx.Err()
+		}
+		// A newer target wins over a dependency done at the same time.
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if results[d].Phase != PhaseReady {
 			return fmt.Errorf("dependency %s is %s; not applied", tiers[d].Tier, results[d].Phase)
@@ -164,11 +167,14 @@ func waitFor(ctx context.Context, tiers []TierSet, deps []int, done []chan struc
 
 // withRemovedTiers adds an empty tier set for each parent the instance owns
 // of a (solution, tier) the target no longer has, to prune what the tier
-// left behind; removed marks those. Parents of other instances, and those
-// that name no owner until a render claims them, are none of its business.
-// Such a tier set is at its solution's revision, or at the parent's last
-// one when the target has nothing of the solution.
-func withRemovedTiers(tiers []TierSet, parents []corev1.Secret, instance string) ([]TierSet, []bool) {
+// left behind; removed marks those. Parents of other instances are none of
+// its business; one that names no owner, written before owners were
+// recorded, is claimed when the target names its solution, by rendering
+// it or allowing it to be empty. Such a tier set is at its solution's
+// revision, or at the parent's last one when the target has nothing of the
+// solution.
+func withRemovedTiers(t Target, parents []corev1.Secret, instance string) ([]TierSet, []bool) {
+	tiers := t.Tiers
 	revision := make(map[string]string)
 	wanted := make(map[[2]string]bool)
 	for _, t := range tiers {
@@ -179,8 +185,11 @@ func withRemovedTiers(tiers []TierSet, parents []corev1.Secret, instance string)
 	removed := make([]bool, len(tiers))
 	for _, p := range parents {
 		sol, tier := p.Labels[renderer.LabelSolution], p.Labels[renderer.LabelTier]
+		owner := p.Annotations[OwnerAnnotation]
+		_, named := revision[sol]
+		claimed := owner == "" && (named || slices.Contains(t.AllowEmpty, sol))
 		if sol == "" || tier == "" || wanted[[2]string{sol, tier}] || p.Name != ParentName(sol, tier) ||
-			!ownedByTandem(p.Annotations[ToolingAnnotation]) || p.Annotations[OwnerAnnotation] != instance {
+			!ownedByTandem(p.Annotations[ToolingAnnotation]) || owner != instance && !claimed {
 			continue
 		}
 		rev := cmp.Or(revision[sol], p.Annotations[RevisionAnnotation])

@@ -148,3 +148,46 @@ func TestTierWithoutHealthWaitIsReadyOnceAppliedAndItsDependentsProceed(t *testi
 		t.Errorf("with the object ignored: phases %s, want all Ready", got)
 	}
 }
+
+func TestCallerDeadlineRecordsTheHealthFailureOnTheCluster(t *testing.T) {
+	f := clusters(t)
+	kube := kubeClient(t, f, "plant-a")
+	opts := testOptions(t)
+	opts.HealthTimeout = time.Hour
+	r := New(fleetResolver(f, nil), opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{{Solution: "late", Tier: "edge", Revision: "r1",
+		Objects: []*unstructured.Unstructured{namespace("late"), unschedulable("late", "app")}}}}}))
+	requirePhase(t, res, PhaseFailed)
+	if !strings.Contains(res.Message, "Deployment/late/app") {
+		t.Errorf("message %q does not name the Deployment", res.Message)
+	}
+	if got := parent(t, kube, "late", "edge").Annotations; got[PhaseAnnotation] != string(PhaseFailed) || !strings.Contains(got[MessageAnnotation], "Deployment/late/app") {
+		t.Errorf("the cluster records %s %q, want the health failure", got[PhaseAnnotation], got[MessageAnnotation])
+	}
+}
+
+func TestSupersededPassTakesNoSlotAndPassesNoDependency(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := []chan struct{}{make(chan struct{})}
+	close(done[0])
+	for range 200 {
+		s := make(slots, 1)
+		if s.take(ctx) == nil {
+			t.Fatal("a canceled pass took a free slot")
+		}
+		turn, err := s.begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (&slot{turn: turn}).take(ctx) == nil {
+			t.Fatal("a canceled pass took its turn's held slot")
+		}
+		turn.end()
+		if waitFor(ctx, []TierSet{{Tier: "platform"}}, []int{0}, done, []Result{{Phase: PhaseReady}}) == nil {
+			t.Fatal("a canceled pass went on after a Ready dependency")
+		}
+	}
+}

@@ -261,3 +261,36 @@ func TestPruneLeavesAnObjectRecreatedSinceItWasListed(t *testing.T) {
 		t.Error("the re-created ConfigMap/recreated/b was deleted")
 	}
 }
+
+func TestObjectMovingToATierThatDoesNotApplyYetIsStillPruned(t *testing.T) {
+	f := clusters(t)
+	r := New(fleetResolver(f, nil), testOptions(t))
+	kube := kubeClient(t, f, "plant-a")
+	ctx := context.Background()
+	tier := func(name, rev string, deps []string, objs ...*unstructured.Unstructured) TierSet {
+		return TierSet{Solution: "mv", Tier: name, Revision: rev, DependsOn: deps, Objects: objs}
+	}
+	rejected := configMap("mv", "bad", nil)
+	rejected.Object["data"] = "not a map"
+	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
+		tier("a", "r1", nil, namespace("mv"), configMap("mv", "x", map[string]any{"k": "v"})),
+	}}})), PhaseReady)
+	// x moves from a to b, but b waits for c, which fails.
+	for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
+		tier("a", "r2", nil, namespace("mv")),
+		tier("b", "r2", []string{"c"}, configMap("mv", "x", map[string]any{"k": "v"})),
+		tier("c", "r2", nil, rejected),
+	}}}) {
+		if want := map[string]Phase{"a": PhaseReady, "b": PhaseFailed, "c": PhaseFailed}[res.Tier]; res.Phase != want {
+			t.Errorf("r2 %s: %s (%s), want %s", res.Tier, res.Phase, res.Message, want)
+		}
+	}
+	// Then the render drops it: the tier whose label it still carries
+	// prunes it.
+	for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: []string{"mv"}, Tiers: []TierSet{tier("a", "r3", nil, namespace("mv"))}}}) {
+		t.Logf("r3 %s: %s %s", res.Tier, res.Phase, res.Message)
+	}
+	if _, ok := exists(t, kube, "mv", "x"); ok {
+		t.Error("ConfigMap/mv/x, dropped from the render on its way to another tier, was never pruned")
+	}
+}

@@ -7,14 +7,22 @@ import "context"
 // for health, a dependency or a timer.
 type slots chan struct{}
 
-// take takes a slot, unless ctx ends first.
+// take takes a slot, unless ctx ends first or has ended: a pass that a
+// newer target superseded never applies, even when a slot is free.
 func (s slots) take(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case s <- struct{}{}:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if err := ctx.Err(); err != nil {
+		<-s
+		return err
+	}
+	return nil
 }
 
 // give returns a slot.
@@ -38,8 +46,12 @@ func (s slots) begin(ctx context.Context) (*turn, error) {
 	return t, nil
 }
 
-// take takes the pass's held slot, or else a new one.
+// take takes the pass's held slot, or else a new one, unless ctx has
+// ended.
 func (t *turn) take(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case <-t.held:
 		return nil

@@ -47,10 +47,10 @@ type tierPass struct {
 	// a member another set renders is moving there, and its apply takes
 	// it over, so it is never pruned.
 	rendered map[object.ObjMetadata]bool
-	// owners names the instance owning each ApplySet id on the cluster,
-	// to tell an object moving between this instance's tiers from one
-	// another instance holds.
-	owners     map[string]string
+	// holders are the ApplySet parents on the cluster by id, to tell an
+	// object moving between this instance's tiers from one another
+	// instance holds.
+	holders    map[string]*corev1.Secret
 	parentName string
 	id         string
 	// parent is the ApplySet parent as read, nil on the first apply.
@@ -74,7 +74,7 @@ func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 	case err == nil:
 	case isUnreachable(err):
 		p.result.Phase, p.result.Message = PhaseUnreachable, err.Error()
-	case ctx.Err() != nil || waitCtx.Err() != nil:
+	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(waitCtx.Err(), context.Canceled):
 		// Cut short from outside, by shutdown or a newer target;
 		// Reconciler.finish tells an abandoned pass from a failed one,
 		// and there is no recording it now.
@@ -84,7 +84,11 @@ func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 		if p.foreign() {
 			break
 		}
-		if recErr := p.record(ctx, nil); recErr != nil {
+		// A deadline of the caller's may have ended the pass: the
+		// failure is recorded all the same, within a bound of its own.
+		recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.RequestTimeout)
+		defer cancel()
+		if recErr := p.record(recCtx, nil); recErr != nil {
 			p.log.Warn("record failure on ApplySet parent", "error", recErr)
 		}
 	}
@@ -151,8 +155,13 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 	}
 
 	// The parent must name every group-kind before a member of that kind
-	// exists, so that an interrupted apply still leaves findable members.
-	gks, namespaces := inventoryOf(s.desired)
+	// exists, so that an interrupted apply still leaves findable members;
+	// and keep naming those of members still on their way to another tier.
+	held := maps.Clone(s.desired)
+	for _, obj := range s.moving {
+		held[object.UnstructuredToObjMetadata(obj)] = obj
+	}
+	gks, namespaces := inventoryOf(held)
 	if err := p.record(ctx, map[string]string{
 		GroupKindsAnnotation: formatGroupKinds(append(gks, parseGroupKinds(p.annotation(GroupKindsAnnotation))...)),
 		NamespacesAnnotation: formatNamespaces(append(namespaces, parseList(p.annotation(NamespacesAnnotation))...)),
@@ -239,7 +248,7 @@ func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructure
 		// A later stage may need what this one defines.
 		if slices.ContainsFunc(stages[i+1:], func(later []*unstructured.Unstructured) bool { return len(later) > 0 }) {
 			p.slot.give()
-			err := p.cluster.waitHealthy(waitCtx, p.id, stage, p.healthTimeout())
+			err := p.cluster.waitHealthy(waitCtx, p.id, slices.DeleteFunc(slices.Clone(stage), func(o *unstructured.Unstructured) bool { return !waitsFor(o) }), p.healthTimeout())
 			if err == nil {
 				err = p.slot.take(waitCtx)
 			}
@@ -269,6 +278,8 @@ type survey struct {
 	// over; both in apply order.
 	ignored []Ignored
 	adopted []Adopted
+	// moving holds the members another tier set of the cluster renders.
+	moving []*unstructured.Unstructured
 }
 
 // survey reads the tier's ApplySet members, one list per group-kind, and
@@ -311,7 +322,9 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	for _, obj := range staleMembers(desired, live) {
 		switch {
 		case p.rendered[object.UnstructuredToObjMetadata(obj)]:
-			// Moving to another tier set, whose apply takes it over.
+			// Moving to another tier set, whose apply takes it over;
+			// until then it stays in this ApplySet's inventory.
+			s.moving = append(s.moving, obj)
 		case obj.GetAnnotations()[PruneAnnotation] == PruneDisabled:
 			s.orphan = append(s.orphan, obj)
 		default:

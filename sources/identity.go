@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -16,11 +17,12 @@ import (
 // repository is a directory of a larger one. It is the same for every URL
 // of one repository (https://, ssh://, user@host:path, with or without
 // credentials or ".git"), so that a daemon and a hand-run apply of the same
-// branch are one owner of what they apply. A local directory that is no Git
-// repository is "dir:" and its absolute path.
+// branch are one owner of what they apply. A pinned commit names no branch:
+// the identity is then the repository's alone, the same for every commit
+// pinned, as each CI run of a detached checkout pins another one.
 func Identity(rawURL, ref, dir string) string {
 	id := repositoryName(rawURL)
-	if ref != "" {
+	if ref != "" && !commitSHA.MatchString(ref) {
 		id += "@" + shortRef(ref)
 	}
 	if dir = strings.Trim(path.Clean("/"+filepath.ToSlash(dir)), "/"); dir != "" {
@@ -66,7 +68,9 @@ func shortRef(ref string) string {
 
 // Identity names the checkout as a tandem following it would: the URL of
 // its origin remote (its own path when it has none), the branch checked
-// out (the commit when none is) and the directory OpenLocal was given.
+// out and the directory OpenLocal was given. A detached HEAD, as CI checks
+// out, names the branch at the same commit, local or of origin, if there is
+// one.
 func (l *LocalRepository) Identity() (string, error) {
 	repoURL := strings.TrimPrefix(l.r.url, "file://")
 	if l.sub != "" {
@@ -81,7 +85,34 @@ func (l *LocalRepository) Identity() (string, error) {
 	}
 	ref := head.Target().String()
 	if head.Type() == plumbing.HashReference {
-		ref = head.Hash().String()
+		ref = l.branchAt(head.Hash())
 	}
 	return Identity(repoURL, ref, l.sub), nil
+}
+
+// branchAt returns the full name of a branch whose head is commit, a local
+// one before one of origin's, or "".
+func (l *LocalRepository) branchAt(commit plumbing.Hash) string {
+	refs, err := l.r.git.References()
+	if err != nil {
+		return ""
+	}
+	var local, remote []string
+	_ = refs.ForEach(func(ref *plumbing.Reference) error {
+		name := ref.Name()
+		switch {
+		case ref.Type() != plumbing.HashReference || ref.Hash() != commit:
+		case name.IsBranch():
+			local = append(local, name.String())
+		case name.IsRemote() && strings.HasPrefix(name.String(), "refs/remotes/origin/") && name.String() != "refs/remotes/origin/HEAD":
+			remote = append(remote, plumbing.NewBranchReferenceName(strings.TrimPrefix(name.String(), "refs/remotes/origin/")).String())
+		}
+		return nil
+	})
+	slices.Sort(local)
+	slices.Sort(remote)
+	if names := append(local, remote...); len(names) > 0 {
+		return names[0]
+	}
+	return ""
 }

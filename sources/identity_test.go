@@ -17,7 +17,7 @@ func TestIdentityIsTheSameForEveryURLOfOneRepository(t *testing.T) {
 		{"ssh://git@git.example.com/iot/config.git", "refs/heads/main", "", "git.example.com/iot/config@main"},
 		{"git@git.example.com:iot/config.git", "refs/heads/main", "", "git.example.com/iot/config@main"},
 		{"https://git.example.com:8443/iot/config", "refs/tags/v1.2.0", "", "git.example.com:8443/iot/config@tags/v1.2.0"},
-		{"file:///srv/git/config.git", "0123456789abcdef0123456789abcdef01234567", "", "/srv/git/config@0123456789abcdef0123456789abcdef01234567"},
+		{"file:///srv/git/config.git", "0123456789abcdef0123456789abcdef01234567", "", "/srv/git/config"},
 		{"https://git.example.com/iot/mono", "refs/heads/prod", "deploy/fleet/", "git.example.com/iot/mono@prod//deploy/fleet"},
 		{"/srv/git/config", "", "", "/srv/git/config"},
 	}
@@ -65,5 +65,18 @@ func TestLocalIdentityNamesOriginBranchAndDirectory(t *testing.T) {
 	defer local.Close()
 	if got, err := local.Identity(); err != nil || got != "git.example.com/iot/mono@prod//fleet" {
 		t.Errorf("with origin: Identity() = %q, %v; want git.example.com/iot/mono@prod//fleet", got, err)
+	}
+
+	// CI checks out a commit, and its branch is one of origin's.
+	git("update-ref", "refs/remotes/origin/prod", "HEAD")
+	git("checkout", "--quiet", "--detach", "HEAD")
+	git("branch", "--quiet", "-D", "prod")
+	local, err = OpenLocal(filepath.Join(dir, "fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	if got, err := local.Identity(); err != nil || got != "git.example.com/iot/mono@prod//fleet" {
+		t.Errorf("detached at origin/prod: Identity() = %q, %v; want git.example.com/iot/mono@prod//fleet", got, err)
 	}
 }

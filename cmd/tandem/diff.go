@@ -205,6 +205,10 @@ func runLiveDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 	r := reconciler.New(resolver, reconciler.Options{
 		Version:  toolingVersion(),
 		Instance: o.instance.orDerived(o.liveIdentity(args)),
+		// A pull request's branch is not the instance that applies it
+		// once merged: unless told which instance to compare as, plan
+		// every rendered tier whoever owns it.
+		TakeOver: o.instance.name == "",
 		Logger:   slog.New(slog.DiscardHandler),
 	})
 	report, err := diff.Live(head, r.Plan(ctx, targets))

@@ -17,10 +17,12 @@ type instanceFlags struct {
 }
 
 func (i *instanceFlags) register(f *pflag.FlagSet, writes bool) {
-	f.StringVar(&i.name, "instance", "", "act as tandem instance `NAME`, the owner recorded on the ApplySet parents of every cluster (default: the repository, ref and path followed, as host/path@ref)")
-	if writes {
-		f.BoolVar(&i.takeOver, "take-over", false, "take over the solutions and tiers this revision renders from whichever tandem instance owns them on a cluster")
+	if !writes {
+		f.StringVar(&i.name, "instance", "", "with --live, compare as tandem instance `NAME`: show the tiers another instance owns as conflicts, and plan the pruning of this one's removed tiers (default: compare the tiers the head renders, whoever owns them)")
+		return
 	}
+	f.StringVar(&i.name, "instance", "", "act as tandem instance `NAME`, the owner recorded on the ApplySet parents of every cluster (default: the repository, ref and path followed, as host/path@ref)")
+	f.BoolVar(&i.takeOver, "take-over", false, "take over the solutions and tiers this revision renders from whichever tandem instance owns them on a cluster; drop the flag once they are handed over, or two instances both given it take them from each other")
 }
 
 // orDerived returns the --instance name, or the identity derived from what
