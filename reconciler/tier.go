@@ -112,9 +112,7 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) error {
 		return err
 	}
 	if len(toWait) > 0 {
-		p.result.Phase = PhaseProgressing
-		p.result.Message = fmt.Sprintf("waiting for %d objects to become ready", len(toWait))
-		p.opts.Observe(p.result)
+		p.opts.Observe(p.result) // Progressing, as apply recorded it
 		if err := p.cluster.waitHealthy(waitCtx, p.id, toWait, p.healthTimeout()); err != nil {
 			return fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
 		}
