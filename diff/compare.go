@@ -176,7 +176,8 @@ type placed struct {
 }
 
 // Compare pairs the objects of base and head and reports every object head
-// adds, removes or changes, with a summary grouped per tier.
+// adds, removes or changes, with a summary grouped per tier. Secret values
+// are compared in clear and reported masked (see MaskSecret).
 func Compare(base, head Revision) (*Report, error) {
 	before, after := index(base.Result), index(head.Result)
 	keys := make([]ObjectKey, 0, len(after))
@@ -199,11 +200,11 @@ func Compare(base, head Revision) (*Report, error) {
 		h, inHead := after[k]
 		switch {
 		case !inBase:
-			changes = append(changes, Change{ObjectKey: k, Solution: h.solution, Tier: h.tier, Site: h.site, Action: Added, Head: h.obj})
+			changes = append(changes, Change{ObjectKey: k, Solution: h.solution, Tier: h.tier, Site: h.site, Action: Added, Head: MaskSecret(h.obj)})
 		case !inHead:
-			changes = append(changes, Change{ObjectKey: k, Solution: b.solution, Tier: b.tier, Site: b.site, Action: Removed, Base: b.obj})
+			changes = append(changes, Change{ObjectKey: k, Solution: b.solution, Tier: b.tier, Site: b.site, Action: Removed, Base: MaskSecret(b.obj)})
 		case !identical(b.obj.Object, h.obj.Object):
-			changes = append(changes, Change{ObjectKey: k, Solution: h.solution, Tier: h.tier, Site: h.site, Action: Changed, Base: b.obj, Head: h.obj})
+			changes = append(changes, Change{ObjectKey: k, Solution: h.solution, Tier: h.tier, Site: h.site, Action: Changed, Base: MaskSecret(b.obj), Head: MaskSecret(h.obj)})
 		}
 	}
 

@@ -15,7 +15,9 @@
 // unified diff of the object's YAML, and a summary in which the sites of a
 // tier that change in exactly the same way form one Group, so that a change
 // to a thousand sites reads as a handful of lines. Replica counts, container
-// images and model versions are called out as Highlights.
+// images and model versions are called out as Highlights. Secret values are
+// compared in clear and shown masked, each as a short digest (MaskSecret), so
+// a reviewer sees which keys changed and never a value.
 //
 // Live makes the same Report from the reconciler's plan of a head revision
 // against the live clusters (reconciler.Reconciler.Plan): the objects a
