@@ -13,16 +13,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tandem-gitops/tandem/diff"
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
 func newRenderCommand() *cobra.Command {
 	var (
-		opts      renderer.Options
-		output    string
-		outDir    string
-		applySets bool
+		opts        renderer.Options
+		output      string
+		outDir      string
+		applySets   bool
+		showSecrets bool
 	)
 	cmd := &cobra.Command{
 		Use:   "render [PATH]",
@@ -41,6 +43,11 @@ once a commit is applied, kubectl's server-side diff of its render is empty:
   tandem render . --cluster plant-a | kubectl --context plant-a diff --server-side --field-manager tandem -f -
   tandem render . --out rendered/ && kubectl --context plant-a diff --server-side --field-manager tandem -R -f rendered/plant-a/
 
+Secret values are masked, each shown as a short digest of the value
+("***sha256:1a2b3c4d") under its key, so that a render can be read, pasted
+or kept without leaking them; --show-secrets prints them as they are
+applied, as a render to be diffed or applied by kubectl needs.
+
 Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 		Example: `  tandem render fixtures/smart-factory
   tandem render . --site plant-a
@@ -56,6 +63,9 @@ Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 			}
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			targets := asApplied(res.Targets, applySets)
+			if !showSecrets {
+				maskSecrets(targets)
+			}
 			if outDir != "" {
 				return writeTree(outDir, targets, output)
 			}
@@ -71,6 +81,7 @@ Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 	f.StringVar(&opts.Cluster, "cluster", "", "render only the targets on cluster `NAME`")
 	f.StringVar(&opts.Site, "site", "", "render only the targets of site `NAME`")
 	f.BoolVar(&applySets, "applyset-labels", true, "label every object as a member of its tier's ApplySet, as tandem applies it")
+	f.BoolVar(&showSecrets, "show-secrets", false, "print Secret values in clear instead of a digest of each")
 	return cmd
 }
 
@@ -97,6 +108,16 @@ func asApplied(targets []renderer.Target, applySets bool) []renderer.Target {
 		out[i] = t
 	}
 	return out
+}
+
+// maskSecrets replaces the values of every Secret of targets by a digest
+// of each, as diff shows them.
+func maskSecrets(targets []renderer.Target) {
+	for _, t := range targets {
+		for i, o := range t.Objects {
+			t.Objects[i] = diff.MaskSecret(o)
+		}
+	}
 }
 
 // pathArg accepts an optional repository path.
