@@ -30,10 +30,11 @@ var errReadOnly = errors.New("the repository is read-only")
 // nothing else, no network, no git clone, no files of the host.
 type kustomizeFS struct {
 	fsys fs.FS
-	// refused is the last kustomization refused for naming remote
-	// resources. Kustomize takes any error reading a kustomization for "no
+	// refused is the last file refused, for naming remote files or for
+	// its size. Kustomize takes any error reading a kustomization for "no
 	// kustomization here", so the build reports this one instead.
 	refused error
+	budget  budget
 }
 
 var _ filesys.FileSystem = (*kustomizeFS)(nil)
@@ -155,11 +156,17 @@ func (k *kustomizeFS) ReadFile(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(r)) {
-		if err := k.checkLocal(r, data); err != nil {
-			k.refused = err
-			return nil, err
-		}
+	kustomization := slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(r))
+	docs, err := k.budget.check(r, data)
+	if err == nil {
+		err = checkNoURLs(r, docs, kustomization)
+	}
+	if err == nil && kustomization {
+		err = k.checkLocal(r, data)
+	}
+	if err != nil {
+		k.refused = err
+		return nil, err
 	}
 	return data, nil
 }
