@@ -76,6 +76,9 @@ target is not Ready, 2 usage error.`,
   tandem apply --repo https://git.example.com/iot/config.git --ref main -o json`,
 		Args: pathArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requirePositive(cmd.Flags(), "concurrency", "timeout", "git-timeout"); err != nil {
+				return err
+			}
 			if err := o.validate(cmd.Flags(), args); err != nil {
 				return &usageError{err}
 			}
@@ -103,10 +106,6 @@ func (o *applyOptions) validate(f *pflag.FlagSet, args []string) error {
 	switch {
 	case o.output != "text" && o.output != "json":
 		return fmt.Errorf("unknown output format %q: want text or json", o.output)
-	case o.timeout <= 0:
-		return errors.New("--timeout must be positive")
-	case o.concurrency < 1:
-		return errors.New("--concurrency must be at least 1")
 	}
 	if o.remote.spec.URL == "" {
 		for _, name := range []string{"ref", "cache-dir"} {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes shared by every command.
@@ -66,6 +68,25 @@ type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// requirePositive checks that each named flag of f is positive: a duration
+// above zero, a count of at least one. A negative interval would spin and
+// a count below one cannot bound anything, so either is a usage error.
+func requirePositive(f *pflag.FlagSet, names ...string) error {
+	for _, name := range names {
+		switch f.Lookup(name).Value.Type() {
+		case "duration":
+			if d, _ := f.GetDuration(name); d <= 0 {
+				return &usageError{fmt.Errorf("--%s must be positive, got %s", name, d)}
+			}
+		case "int":
+			if n, _ := f.GetInt(name); n < 1 {
+				return &usageError{fmt.Errorf("--%s must be at least 1, got %d", name, n)}
+			}
+		}
+	}
+	return nil
+}
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{

@@ -66,6 +66,9 @@ be restarted as a candidate.`,
   tandem serve --repo file:///srv/git/config.git --listen 127.0.0.1:8080 --drift-interval 1m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requirePositive(cmd.Flags(), positiveFlags...); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, o)
@@ -91,6 +94,11 @@ be restarted as a candidate.`,
 	cmd.MarkFlagRequired("repo")
 	return cmd
 }
+
+// positiveFlags are the counts and durations of serve that must be positive.
+var positiveFlags = []string{"concurrency", "interval", "git-timeout", "drift-interval", "health-timeout",
+	"retry-interval", "max-retry-interval", "shutdown-timeout",
+	"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period"}
 
 func defaultCacheDir() string {
 	if dir, err := os.UserCacheDir(); err == nil {
