@@ -82,6 +82,7 @@ target is not Ready, 2 usage error.`,
 			if err := o.validate(cmd.Flags(), args); err != nil {
 				return &usageError{err}
 			}
+			clientLogsTo(cmd.ErrOrStderr())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ctx, cancel := context.WithTimeout(ctx, o.timeout)

@@ -89,6 +89,7 @@ could not be compared (after the report of the others).`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.live {
+				clientLogsTo(cmd.ErrOrStderr())
 				return runLiveDiff(cmd, args, o)
 			}
 			for _, name := range liveFlags {

@@ -3,10 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Exit codes shared by every command.
@@ -86,6 +90,21 @@ func requirePositive(f *pflag.FlagSet, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// routeClientLogs sends what the controller-runtime clients log to h, in
+// the command's own format, so that --log-format json stays one object per
+// line; unset, controller-runtime prints a multi-line warning once a process
+// is 30 s old. It takes the first logger it is given, so each command calls
+// this once, before it creates any client.
+func routeClientLogs(h slog.Handler) {
+	ctrllog.SetLogger(logr.FromSlogHandler(h))
+}
+
+// clientLogsTo routes the clients' logs of a command that logs nothing of
+// its own to w, as text, beside its progress and warnings.
+func clientLogsTo(w io.Writer) {
+	routeClientLogs(slog.NewTextHandler(w, nil))
 }
 
 func newRootCommand() *cobra.Command {

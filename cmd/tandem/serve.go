@@ -112,6 +112,7 @@ func serve(ctx context.Context, o *serveOptions) error {
 	if err != nil {
 		return &usageError{err}
 	}
+	routeClientLogs(log.Handler())
 	o.git.spec.Interval = o.interval
 	if err := o.git.resolve(); err != nil {
 		return &usageError{err}

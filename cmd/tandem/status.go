@@ -69,6 +69,7 @@ not be read at all, 2 usage error.`,
 			if err := o.validate(); err != nil {
 				return &usageError{err}
 			}
+			clientLogsTo(cmd.ErrOrStderr())
 			return o.run(cmd)
 		},
 	}
