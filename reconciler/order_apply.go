@@ -21,6 +21,9 @@ func SortForApply(objs []*unstructured.Unstructured) {
 	})
 }
 
+// applyStages is how many stages ApplyAllStaged applies in.
+const applyStages = 3
+
 // applyStage is the stage of ApplyAllStaged that applies o.
 func applyStage(o *unstructured.Unstructured) int {
 	switch {

@@ -216,14 +216,8 @@ func previousState(obj *unstructured.Unstructured) string {
 		prev.SetAnnotations(a)
 	}
 	if utils.IsSecret(prev) {
-		for _, field := range []string{"data", "stringData"} {
-			if data, ok, _ := unstructured.NestedMap(prev.Object, field); ok {
-				for k := range data {
-					data[k] = maskedValue
-				}
-				_ = unstructured.SetNestedMap(prev.Object, data, field)
-			}
-		}
+		maskValues(prev, "data")
+		maskValues(prev, "stringData")
 	}
 	data, err := json.Marshal(prev.Object)
 	if err != nil {

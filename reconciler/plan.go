@@ -276,12 +276,7 @@ func maskSecret(c *Change) error {
 		if u == nil {
 			continue
 		}
-		if data, ok, _ := unstructured.NestedMap(u.Object, "stringData"); ok {
-			for k := range data {
-				data[k] = maskedValue
-			}
-			_ = unstructured.SetNestedMap(u.Object, data, "stringData")
-		}
+		maskValues(u, "stringData")
 	}
 	if err := ssa.SanitizeUnstructuredData(c.Live, c.Planned); err != nil {
 		return fmt.Errorf("%s: mask data: %w", c.Subject, err)
@@ -291,3 +286,13 @@ func maskSecret(c *Change) error {
 
 // maskedValue is ssa's mask of a Secret value.
 const maskedValue = "***"
+
+// maskValues replaces every value of the map field of u with maskedValue.
+func maskValues(u *unstructured.Unstructured, field string) {
+	if data, ok, _ := unstructured.NestedMap(u.Object, field); ok {
+		for k := range data {
+			data[k] = maskedValue
+		}
+		_ = unstructured.SetNestedMap(u.Object, data, field)
+	}
+}

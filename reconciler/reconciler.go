@@ -145,6 +145,13 @@ func sortResults(results []Result) {
 	})
 }
 
+// cutShort reports whether a pass was stopped from outside: ctx canceled,
+// on shutdown, or waitCtx, by a newer target for the cluster. A deadline is
+// no such stop; what it cut short is a failure.
+func cutShort(ctx, waitCtx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled) || errors.Is(waitCtx.Err(), context.Canceled)
+}
+
 // finish records a final result, logs it and hands it to the observer.
 // A pass that did not get to Ready because ctx was canceled, as on
 // shutdown, or waitCtx, by a newer target for the cluster, is abandoned
@@ -152,7 +159,7 @@ func sortResults(results []Result) {
 // keeps the last real outcome, or the Progressing one, for the next pass to
 // improve on.
 func (r *Reconciler) finish(ctx, waitCtx context.Context, res Result) Result {
-	if res.Phase != PhaseReady && (errors.Is(ctx.Err(), context.Canceled) || errors.Is(waitCtx.Err(), context.Canceled)) {
+	if res.Phase != PhaseReady && cutShort(ctx, waitCtx) {
 		reason := "shutdown"
 		if ctx.Err() == nil {
 			reason = "superseded by a newer target"

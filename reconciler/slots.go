@@ -63,6 +63,15 @@ func (t *turn) take(ctx context.Context) error {
 // give returns a slot taken with take.
 func (t *turn) give() { t.slots.give() }
 
+// end returns the held slot if no tier took it.
+func (t *turn) end() {
+	select {
+	case <-t.held:
+		t.slots.give()
+	default:
+	}
+}
+
 // slot is one tier pass's hold on a slot of its turn, given up while it
 // waits and taken again after.
 type slot struct {
@@ -88,14 +97,5 @@ func (s *slot) give() {
 	if s.held {
 		s.turn.give()
 		s.held = false
-	}
-}
-
-// end returns the held slot if no tier took it.
-func (t *turn) end() {
-	select {
-	case <-t.held:
-		t.slots.give()
-	default:
 	}
 }

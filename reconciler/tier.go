@@ -68,13 +68,12 @@ func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 	p.result.ChangeSet = ssa.NewChangeSet()
 	p.slot = &slot{turn: turn}
 	err := p.reconcile(ctx, waitCtx)
-	p.slot.give()
 	p.result.Finished = time.Now()
 	switch {
 	case err == nil:
 	case isUnreachable(err):
 		p.result.Phase, p.result.Message = PhaseUnreachable, err.Error()
-	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(waitCtx.Err(), context.Canceled):
+	case cutShort(ctx, waitCtx):
 		// Cut short from outside, by shutdown or a newer target;
 		// Reconciler.finish tells an abandoned pass from a failed one,
 		// and there is no recording it now.
@@ -219,19 +218,11 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 // healthy; but it waits by watching, giving up its slot meanwhile, and only
 // as long as waitCtx lasts.
 func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
-	var defs, classes, rest []*unstructured.Unstructured
+	stages := make([][]*unstructured.Unstructured, applyStages)
 	for _, o := range objs {
-		switch {
-		case utils.IsClusterDefinition(o):
-			defs = append(defs, o)
-		case utils.IsClassDefinition(o):
-			classes = append(classes, o)
-		default:
-			rest = append(rest, o)
-		}
+		stages[applyStage(o)] = append(stages[applyStage(o)], o)
 	}
 	changes := ssa.NewChangeSet()
-	stages := [][]*unstructured.Unstructured{defs, classes, rest}
 	for i, stage := range stages {
 		if len(stage) == 0 {
 			continue
