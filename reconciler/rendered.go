@@ -18,13 +18,14 @@ func TargetsFor(res *renderer.Result, revision string) []Target {
 		}
 		last := &targets[len(targets)-1]
 		ts := TierSet{
-			Solution:  t.Solution,
-			Tier:      t.Tier,
-			Revision:  revision,
-			DependsOn: t.DependsOn,
-			Objects:   t.Objects,
-			NoWait:    !t.Health.Waits(),
-			Adopt:     t.Adopt,
+			Solution:    t.Solution,
+			Tier:        t.Tier,
+			Revision:    revision,
+			DependsOn:   t.DependsOn,
+			Objects:     t.Objects,
+			NoWait:      !t.Health.Waits(),
+			Adopt:       t.Adopt,
+			ReportDrift: t.Drift == renderer.DriftReport,
 		}
 		if t.Health.Timeout != nil {
 			ts.HealthTimeout = t.Health.Timeout.Duration

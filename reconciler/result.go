@@ -46,6 +46,10 @@ type TierSet struct {
 	// Adopt lets the pass take over objects that exist on the cluster but
 	// were not created by tandem; without it they are conflicts.
 	Adopt bool
+	// ReportDrift leaves fields other field managers added to the tier's
+	// objects in place, reporting them as Result.Drift; without it a pass
+	// removes them.
+	ReportDrift bool
 }
 
 // Phase is where a (cluster, solution, tier) stands.

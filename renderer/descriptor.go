@@ -66,9 +66,23 @@ type Tier struct {
 	// Health says whether and how long to wait for the tier's objects to
 	// become healthy after they are applied.
 	Health Health `json:"health,omitempty"`
+	// Drift says what a pass does with fields that other field managers
+	// added to the tier's objects on a cluster: DriftCorrect (the
+	// default) removes them, DriftReport only reports them.
+	Drift DriftMode `json:"drift,omitempty"`
 
 	dir string // Path, resolved inside the repository
 }
+
+// DriftMode says whether fields added by hand are removed or reported.
+type DriftMode string
+
+const (
+	// DriftCorrect removes fields other field managers added.
+	DriftCorrect DriftMode = "correct"
+	// DriftReport leaves them in place and reports them.
+	DriftReport DriftMode = "report"
+)
 
 // Health says how a tier is waited for after it is applied.
 type Health struct {

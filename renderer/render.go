@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -17,6 +18,9 @@ type Options struct {
 	Cluster string
 	// Site, when set, renders only the targets of that site.
 	Site string
+	// Timeout, when positive, is the render's time budget: a render still
+	// running when it is spent fails at the next site it reaches.
+	Timeout time.Duration
 }
 
 // Result is a rendered revision.
@@ -43,9 +47,10 @@ type Target struct {
 	// Objects are in kustomize's legacy order, namespaces and CRDs first,
 	// each in the namespace it is applied in.
 	Objects []*unstructured.Unstructured
-	// Health and Adopt are the tier's.
+	// Health, Adopt and Drift are the tier's.
 	Health Health
 	Adopt  bool
+	Drift  DriftMode
 }
 
 // Labels set on every rendered object.
@@ -67,9 +72,21 @@ const (
 // repository: an os.DirFS of a directory, or a Git commit's tree. A
 // revision renders whole or not at all: on any problem Render returns no
 // result and an error; a *ValidationError lists every problem it found.
-// The same fsys renders byte-identical results.
+// The same fsys renders byte-identical results. A render over its time
+// budget (opts.Timeout) or over the budgets on what it reads and produces
+// (MaxRevisionBytes, MaxRenderedObjects and the others) fails with an
+// error naming the budget and where the render was.
 func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
+	return render(ctx, fsys, opts, newOutput())
+}
+
+func render(ctx context.Context, fsys fs.FS, opts Options, out *output) (*Result, error) {
+	ctx, cancel := withTimeBudget(ctx, opts.Timeout)
+	defer cancel()
 	cfg, err := Load(ctx, fsys)
+	if err := overTime(ctx, opts.Timeout, "while reading the repository"); err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +97,7 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	r.checkOverlays(cfg)
 	res := &Result{Solutions: cfg.Solutions, Sites: cfg.Sites}
 	for _, sol := range cfg.Solutions {
-		targets, err := r.renderSolution(ctx, sol, cfg.Sites, opts)
+		targets, err := r.renderSolution(ctx, sol, cfg.Sites, opts, out)
 		if err != nil {
 			return nil, err
 		}
@@ -101,8 +118,8 @@ func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 
 // renderSolution renders every tier of sol onto every place it runs.
 // Problems with the descriptors go to r.problems; it returns an error only
-// when ctx is done.
-func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, opts Options) ([]Target, error) {
+// when ctx is done or the render is over a budget, out's or the time's.
+func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, opts Options, out *output) ([]Target, error) {
 	model, err := sol.Scaling(sol.Spec.Scale)
 	if err != nil {
 		return nil, err // Load validated the rules; this is a bug, not input
@@ -122,8 +139,14 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 			continue
 		}
 		for _, p := range places {
-			if err := ctx.Err(); err != nil {
+			if err := overTime(ctx, opts.Timeout, "at "+p.String()); err != nil {
 				return nil, err
+			}
+			// The copy for p is charged before renderTarget makes it.
+			if shared, err := r.prepared(sol, i, r.overlayDir(tier, p)); err == nil {
+				if err := out.charge(shared); err != nil {
+					return nil, fmt.Errorf("render tier %s for %s: %w", tier.Name, p, err)
+				}
 			}
 			objs, err := r.renderTarget(sol, i, p, model)
 			if errors.Is(err, errReported) {
@@ -142,11 +165,12 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 				Objects:   objs,
 				Health:    tier.Health,
 				Adopt:     tier.Adopt,
+				Drift:     tier.Drift,
 			})
 			objects += len(objs)
 		}
 	}
-	if objects == 0 && opts == (Options{}) {
+	if objects == 0 && opts.Cluster == "" && opts.Site == "" {
 		if sol.Spec.AllowEmpty {
 			r.warn(sol.File, sol.pos, "spec.tiers", "solution %s renders no objects on any cluster", sol.Name)
 		} else {

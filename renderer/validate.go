@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -175,6 +176,9 @@ func (l *loader) validateTier(s *Solution, t *Tier, field string) {
 	if d := t.Health.Timeout; d != nil && d.Duration <= 0 {
 		l.add(f, pos, field+".health.timeout", "timeout %s must be > 0", d.Duration)
 	}
+	if t.Drift != "" && t.Drift != DriftCorrect && t.Drift != DriftReport {
+		l.add(f, pos, field+".drift", "drift %q must be %q or %q", t.Drift, DriftCorrect, DriftReport)
+	}
 	for j, c := range t.Targets.Clusters {
 		cf := fmt.Sprintf("%s.targets.clusters[%d]", field, j)
 		for _, msg := range validation.IsDNS1123Subdomain(c) {
@@ -247,6 +251,19 @@ func (l *loader) validateReplicas(s *Solution, tiers map[string]int) {
 			l.add(s.File, s.pos, field+".workload", "workload is required")
 			valid = false
 		}
+		// A zero the descriptor spells out looks, to the scaling package,
+		// like a field left out; say what is wrong with the zero instead.
+		switch {
+		case s.pos.has(field+".perScale") && spec.LinkedTo != "":
+			l.add(s.File, s.pos, field+".perScale", "perScale and linkedTo are mutually exclusive")
+			valid = false
+		case s.pos.has(field+".perScale") && spec.PerScale == 0:
+			l.add(s.File, s.pos, field+".perScale", "perScale 0 must be greater than 0")
+			valid = false
+		case s.pos.has(field+".ratio") && spec.Ratio == 0 && spec.LinkedTo == "":
+			l.add(s.File, s.pos, field+".ratio", "ratio needs linkedTo")
+			valid = false
+		}
 		if spec.LinkedTo == "" {
 			continue
 		}
@@ -264,13 +281,26 @@ func (l *loader) validateReplicas(s *Solution, tiers map[string]int) {
 	}
 	if _, err := scaling.New(s.Spec.Scale, rules); err != nil {
 		for _, e := range unwrapAll(err) {
-			field := "spec.scale"
-			if re, ok := e.(*scaling.RuleError); ok {
-				field, e = fields[re.Index]+"."+re.Field, re.Err
-			}
-			l.addErr(s.File, s.pos, field, e)
+			l.addScalingErr(s, fields, e)
 		}
 	}
+}
+
+// addScalingErr points e, one problem the scaling package found with the
+// replica rules of s, at the descriptor field it is about; fields are the
+// rules' paths, as s.rules returns them. A count too large for a workload
+// also names the solution, since the same rule can overflow at one scale
+// and not at another.
+func (p *problems) addScalingErr(s *Solution, fields []string, e error) {
+	field := "spec.scale"
+	var re *scaling.RuleError
+	if errors.As(e, &re) && re.Index < len(fields) {
+		field, e = fields[re.Index]+"."+re.Field, re.Err
+	}
+	if errors.Is(e, scaling.ErrTooManyReplicas) {
+		e = fmt.Errorf("solution %s: %w", s.Name, e)
+	}
+	p.addErr(s.File, s.pos, field, e)
 }
 
 func unwrapAll(err error) []error {
