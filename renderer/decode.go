@@ -3,6 +3,7 @@ package renderer
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -106,6 +107,17 @@ func (d *strictDecoder) walk(n *yaml.Node, t reflect.Type, path string) any {
 		var plain any
 		if err := n.Decode(&plain); err != nil {
 			d.fail(n, path, "%v", err)
+			return nil
+		}
+		// Check the value here, where its line and field are known, not
+		// in the decode of the whole document.
+		data, err := json.Marshal(plain)
+		if err == nil && t.Kind() != reflect.Interface {
+			err = json.Unmarshal(data, reflect.New(t).Interface())
+		}
+		if err != nil {
+			d.fail(n, path, "%v", err)
+			return nil
 		}
 		return plain
 	}
@@ -152,7 +164,12 @@ func (d *strictDecoder) walk(n *yaml.Node, t reflect.Type, path string) any {
 		}
 		return v
 	case reflect.Float32, reflect.Float64:
-		return d.scalar(n, path, "a number", new(float64), "!!int", "!!float")
+		v := d.scalar(n, path, "a number", new(float64), "!!int", "!!float")
+		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			d.fail(n, path, "want a finite number, got %s", n.Value)
+			return nil
+		}
+		return v
 	default:
 		d.fail(n, path, "unsupported field type %s", t)
 		return nil

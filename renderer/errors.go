@@ -61,6 +61,7 @@ func (e *ValidationError) Unwrap() []error {
 type problems struct {
 	errs     []*FieldError
 	warnings []string
+	warned   map[string]bool // by file and field, for warnOnce
 }
 
 func (p *problems) add(file string, pos positions, field string, format string, args ...any) {
@@ -73,6 +74,20 @@ func (p *problems) addErr(file string, pos positions, field string, err error) {
 
 func (p *problems) warn(file string, pos positions, field string, format string, args ...any) {
 	p.warnings = append(p.warnings, (&FieldError{File: file, Line: pos.line(field), Field: field, Err: fmt.Errorf(format, args...)}).Error())
+}
+
+// warnOnce warns as warn does, the first time only for a file's field: a
+// rule that gives too many replicas at a hundred sites is one warning.
+func (p *problems) warnOnce(file string, pos positions, field string, format string, args ...any) {
+	key := file + "\x00" + field
+	if p.warned[key] {
+		return
+	}
+	if p.warned == nil {
+		p.warned = map[string]bool{}
+	}
+	p.warned[key] = true
+	p.warn(file, pos, field, format, args...)
 }
 
 // err returns the collected errors as a *ValidationError, or nil.

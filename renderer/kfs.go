@@ -158,6 +158,12 @@ func (k *kustomizeFS) ReadFile(p string) ([]byte, error) {
 	}
 	kustomization := slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(r))
 	docs, err := k.budget.check(r, data)
+	if err == nil && docs == nil {
+		err = checkSyntax(r, data)
+	}
+	if err == nil {
+		err = checkDuplicateKeys(r, docs)
+	}
 	if err == nil {
 		err = checkNoURLs(r, docs, kustomization)
 	}

@@ -11,7 +11,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -30,8 +29,10 @@ type Config struct {
 // Load reads every descriptor in fsys, the root of a config repository,
 // then validates and defaults them. Descriptors are the YAML documents with
 // apiVersion tandem.dev/v1alpha1, in any .yaml or .yml file outside hidden
-// directories. On failure it returns a *ValidationError that lists every
-// problem, not just the first.
+// directories. A document of a descriptor's kind, or in a tandem.* API
+// group, with any other apiVersion is an error rather than skipped, as are
+// repeated mapping keys and a YAML file that is not UTF-8. On failure it
+// returns a *ValidationError that lists every problem, not just the first.
 func Load(ctx context.Context, fsys fs.FS) (*Config, error) {
 	l := &loader{fsys: fsys}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
@@ -70,9 +71,10 @@ type loader struct {
 	sites     []*Site
 }
 
-// descriptorMarker is in every descriptor; files without it are not read
-// as YAML, which keeps the many kustomize files of a repository cheap.
-var descriptorMarker = []byte("tandem.dev/")
+// descriptorLike matches every file that may hold a descriptor, or a
+// document meant as one: files without a match are not read as YAML, which
+// keeps the many kustomize files of a repository cheap.
+var descriptorLike = regexp.MustCompile(`(?i:tandem)|\bkind["']?\s*:\s*["']?(?:` + KindSolution + `|` + KindSite + `)\b`)
 
 func (l *loader) readFile(name string) {
 	info, err := fs.Stat(l.fsys, name)
@@ -89,7 +91,11 @@ func (l *loader) readFile(name string) {
 		l.add(name, nil, "", "%v", err)
 		return
 	}
-	if !bytes.Contains(data, descriptorMarker) {
+	if err := checkUTF8(name, data); err != nil {
+		l.errs = append(l.errs, err)
+		return
+	}
+	if !descriptorLike.Match(data) {
 		return
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -100,7 +106,8 @@ func (l *loader) readFile(name string) {
 			return
 		}
 		if err != nil {
-			l.errs = append(l.errs, &FieldError{File: name, Line: yamlErrorLine(err), Err: fmt.Errorf("malformed YAML: %w", err)})
+			line, problem := yamlSyntaxError(err)
+			l.errs = append(l.errs, &FieldError{File: name, Line: line, Err: fmt.Errorf("malformed YAML: %w", problem)})
 			return
 		}
 		l.readDocument(name, &doc)
@@ -109,10 +116,20 @@ func (l *loader) readFile(name string) {
 
 func (l *loader) readDocument(file string, doc *yaml.Node) {
 	apiVersion, kind, pos := header(doc)
-	if !strings.HasPrefix(apiVersion, string(descriptorMarker)) {
+	if !descriptorShaped(apiVersion, kind) {
 		return // a Kubernetes manifest, not a descriptor
 	}
-	if apiVersion != APIVersion {
+	dups := duplicateKeys(doc)
+	for _, e := range dups {
+		e.File = file
+	}
+	l.errs = append(l.errs, dups...)
+	switch {
+	case apiVersion == APIVersion:
+	case !pos.has("apiVersion"):
+		l.errs = append(l.errs, &FieldError{File: file, Line: pos["kind"], Field: "apiVersion", Err: fmt.Errorf("apiVersion is required: want %s", APIVersion)})
+		return
+	default:
 		l.add(file, pos, "apiVersion", "unsupported apiVersion %q: want %s", apiVersion, APIVersion)
 		return
 	}
@@ -138,9 +155,19 @@ func (l *loader) readDocument(file string, doc *yaml.Node) {
 		e.File = file
 	}
 	l.errs = append(l.errs, errs...)
-	if len(errs) == 0 {
+	if len(errs) == 0 && len(dups) == 0 {
 		collect()
 	}
+}
+
+// descriptorShaped reports whether a document with this apiVersion and kind
+// is meant as a descriptor: it has tandem's apiVersion, a descriptor's kind,
+// or an API group of tandem's name. Such a document with a mistyped
+// apiVersion is an error, not a Kubernetes manifest to skip.
+func descriptorShaped(apiVersion, kind string) bool {
+	group, _, _ := strings.Cut(strings.ToLower(apiVersion), "/")
+	return apiVersion == APIVersion || kind == KindSolution || kind == KindSite ||
+		group == "tandem" || strings.HasPrefix(group, "tandem.")
 }
 
 // header returns a document's top-level apiVersion and kind, if any, and
@@ -160,16 +187,4 @@ func header(doc *yaml.Node) (apiVersion, kind string, pos positions) {
 		}
 	}
 	return apiVersion, kind, pos
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-// yamlErrorLine extracts the line a YAML syntax error names, or 0.
-func yamlErrorLine(err error) int {
-	m := yamlLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
 }

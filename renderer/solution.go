@@ -65,7 +65,10 @@ func (s *Solution) Replicas(scale float64, sites []*Site) ([]WorkloadReplicas, e
 		t := &s.Spec.Tiers[i]
 		for _, p := range placements(t, sites) {
 			for _, r := range t.Replicas {
-				n, _ := m.Replicas(scaling.Ref{Tier: t.Name, Workload: r.Workload}, p.weight())
+				n, err := m.Replicas(scaling.Ref{Tier: t.Name, Workload: r.Workload}, p.weight())
+				if err != nil {
+					return nil, fmt.Errorf("solution %s at %s: %w", s.Name, p, err)
+				}
 				out = append(out, WorkloadReplicas{Tier: t.Name, Workload: r.Workload, Cluster: p.cluster, Site: p.siteName(), Replicas: n})
 			}
 		}

@@ -58,8 +58,16 @@ func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Mod
 	for i, o := range prepared {
 		objs[i] = o.DeepCopy()
 	}
-	for _, rule := range tier.Replicas {
-		n, _ := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, p.weight())
+	for j, rule := range tier.Replicas {
+		n, err := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, p.weight())
+		if err != nil {
+			r.addReplicaErr(sol, p, err)
+			return nil, errReported
+		}
+		if n > manyReplicas && rule.Max == nil {
+			r.warnOnce(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d].replicas[%d]", i, j),
+				"workload %s/%s gets %d replicas on %s, more than %d, and the rule has no max; set max to say that many are meant", tier.Name, rule.Workload, n, p, manyReplicas)
+		}
 		if err := setReplicas(objs, rule.Workload, n); err != nil {
 			return nil, err
 		}
@@ -73,6 +81,10 @@ func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Mod
 	}
 	return objs, nil
 }
+
+// manyReplicas is the replica count past which a rule without a max is
+// more likely a typo in scale, perScale or a weight than a plan.
+const manyReplicas = 10_000
 
 // setReplicas sets spec.replicas of the workloads named name, as kustomize's
 // replicas transformer does.
@@ -196,4 +208,16 @@ func annotateModel(m resmap.ResMap, md Model) error {
 		}
 	}
 	return nil
+}
+
+// addReplicaErr reports err, the failure of a replica rule of sol at p,
+// at the rule's field.
+func (r *run) addReplicaErr(sol *Solution, p placement, err error) {
+	_, fields := sol.rules()
+	field := "spec.tiers"
+	var re *scaling.RuleError
+	if errors.As(err, &re) && re.Index < len(fields) {
+		field, err = fields[re.Index]+"."+re.Field, re.Err
+	}
+	r.addErr(sol.File, sol.pos, field, fmt.Errorf("solution %s at %s: %w", sol.Name, p, err))
 }

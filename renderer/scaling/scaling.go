@@ -73,8 +73,14 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // Build it with New; it is safe for concurrent use.
 type Model struct {
 	rules   map[Ref]*Rule
+	index   map[Ref]int   // each rule's position in the rules passed to New
 	cluster map[Ref]int32 // every rule evaluated with weight 1, in dependency order
 }
+
+// ErrTooManyReplicas says that a rule computes more replicas than a
+// workload's replicas field (an int32) can hold and has no Max to bound
+// them. Callers add what the rule belongs to.
+var ErrTooManyReplicas = errors.New("too many replicas")
 
 // New validates rules and evaluates them at scale. It reports every
 // problem it finds, each as a *RuleError, joined with errors.Join.
@@ -83,8 +89,7 @@ func New(scale float64, rules []Rule) (*Model, error) {
 	if !(scale >= 0) || math.IsInf(scale, 0) {
 		errs = append(errs, fmt.Errorf("scale %v must be a finite number ≥ 0", scale))
 	}
-	m := &Model{rules: make(map[Ref]*Rule, len(rules)), cluster: make(map[Ref]int32, len(rules))}
-	index := make(map[Ref]int, len(rules))
+	m := &Model{rules: make(map[Ref]*Rule, len(rules)), index: make(map[Ref]int, len(rules)), cluster: make(map[Ref]int32, len(rules))}
 	for i := range rules {
 		r := &rules[i]
 		fail := func(field string, format string, args ...any) {
@@ -94,7 +99,7 @@ func New(scale float64, rules []Rule) (*Model, error) {
 			fail("workload", "workload %s already has a replica rule", r.Workload)
 			continue
 		}
-		m.rules[r.Workload], index[r.Workload] = r, i
+		m.rules[r.Workload], m.index[r.Workload] = r, i
 		switch {
 		case r.LinkedTo == nil && r.PerScale == 0:
 			fail("perScale", "one of perScale or linkedTo is required")
@@ -133,7 +138,7 @@ func New(scale float64, rules []Rule) (*Model, error) {
 	}
 	for i := range rules {
 		if err := m.evaluate(scale, &rules[i], nil); err != nil {
-			return nil, &RuleError{Index: index[rules[i].Workload], Field: "linkedTo", Err: err}
+			return nil, err
 		}
 	}
 	return m, nil
@@ -146,20 +151,22 @@ func (m *Model) evaluate(scale float64, r *Rule, path []Ref) error {
 		return nil
 	}
 	if r.LinkedTo == nil {
-		m.cluster[r.Workload] = clamp(ceilProduct(scale, r.PerScale), r)
-		return nil
+		n, err := m.clamp(r, "perScale", term{"scale", scale}, term{"perScale", r.PerScale})
+		m.cluster[r.Workload] = n
+		return err
 	}
 	for i, p := range path {
 		if p == r.Workload {
-			return fmt.Errorf("linkedTo forms a cycle: %s", cycle(append(path[i:], p)))
+			return &RuleError{Index: m.index[r.Workload], Field: "linkedTo", Err: fmt.Errorf("linkedTo forms a cycle: %s", cycle(append(path[i:], p)))}
 		}
 	}
 	target := m.rules[*r.LinkedTo]
 	if err := m.evaluate(scale, target, append(path, r.Workload)); err != nil {
 		return err
 	}
-	m.cluster[r.Workload] = clamp(ceilProduct(float64(m.cluster[target.Workload]), r.Ratio), r)
-	return nil
+	n, err := m.clamp(r, "ratio", term{target.Workload.String(), float64(m.cluster[target.Workload])}, term{"ratio", r.Ratio})
+	m.cluster[r.Workload] = n
+	return err
 }
 
 func cycle(refs []Ref) string {
@@ -170,48 +177,86 @@ func cycle(refs []Ref) string {
 	return strings.Join(s, " → ")
 }
 
-// Replicas returns the replicas of workload w at a site of the given weight,
-// and false when no rule covers w. The weight only matters for a per-site
-// rule that follows a cluster rule, directly or through other per-site rules;
-// pass 1 for workloads in cluster tiers.
-func (m *Model) Replicas(w Ref, weight float64) (int32, bool) {
+// Replicas returns the replicas of workload w at a site of the given weight.
+// The weight only matters for a per-site rule that follows a cluster rule,
+// directly or through other per-site rules; pass 1 for workloads in cluster
+// tiers. It fails when no rule covers w, and with a *RuleError wrapping
+// ErrTooManyReplicas when the weight takes the count past what a workload
+// can have.
+func (m *Model) Replicas(w Ref, weight float64) (int32, error) {
 	r, ok := m.rules[w]
 	if !ok {
-		return 0, false
+		return 0, fmt.Errorf("no replica rule for workload %s", w)
 	}
 	if !r.PerSite || r.LinkedTo == nil {
-		return m.cluster[w], true
+		return m.cluster[w], nil
 	}
 	target := m.rules[*r.LinkedTo]
 	if !target.PerSite {
-		return clamp(ceilProduct(float64(m.cluster[target.Workload]), r.Ratio, weight), r), true
+		return m.clamp(r, "ratio", term{target.Workload.String(), float64(m.cluster[target.Workload])}, term{"ratio", r.Ratio}, term{"site weight", weight})
 	}
-	linked, _ := m.Replicas(target.Workload, weight)
-	return clamp(ceilProduct(float64(linked), r.Ratio), r), true
+	linked, err := m.Replicas(target.Workload, weight)
+	if err != nil {
+		return 0, err
+	}
+	return m.clamp(r, "ratio", term{target.Workload.String(), float64(linked)}, term{"ratio", r.Ratio})
 }
 
 func positive(f float64) bool { return f > 0 && !math.IsInf(f, 0) }
 
-// clamp bounds n by the rule's Min and Max.
-func clamp(n int64, r *Rule) int32 {
-	if r.Max != nil && n > int64(*r.Max) {
-		n = int64(*r.Max)
-	}
-	if n < int64(r.Min) {
-		n = int64(r.Min)
-	}
-	return int32(min(n, math.MaxInt32))
+// term is one factor of a replica count, named for an error message.
+type term struct {
+	name  string
+	value float64
 }
 
-// ceilProduct returns the ceiling of the product of factors, computed on
+// String prints a whole value of up to 15 digits as an integer and any
+// other value in its shortest form.
+func (t term) String() string {
+	if t.value == math.Trunc(t.value) && math.Abs(t.value) < 1e15 {
+		return strconv.FormatInt(int64(t.value), 10)
+	}
+	return strconv.FormatFloat(t.value, 'g', -1, 64)
+}
+
+// clamp returns the ceiling of the product of terms bounded by the rule's
+// Min and Max. A count past math.MaxInt32 that Max does not bound is an
+// error at field, rather than a number the workload silently never gets.
+func (m *Model) clamp(r *Rule, field string, terms ...term) (int32, error) {
+	n := ceilProduct(terms...)
+	if r.Max != nil && n.Cmp(big.NewInt(int64(*r.Max))) > 0 {
+		return *r.Max, nil
+	}
+	if n.Cmp(big.NewInt(math.MaxInt32)) > 0 {
+		parts := make([]string, len(terms))
+		for i, t := range terms {
+			parts[i] = t.name + " " + t.String()
+		}
+		return 0, &RuleError{Index: m.index[r.Workload], Field: field, Err: fmt.Errorf("%w: %s would get %s replicas (%s), more than the %d a workload can have; lower %s or set max",
+			ErrTooManyReplicas, r.Workload, count(n), strings.Join(parts, " × "), math.MaxInt32, field)}
+	}
+	return int32(max(n.Int64(), int64(r.Min))), nil
+}
+
+// count prints a replica count: exactly when it is short, else in
+// scientific notation.
+func count(n *big.Int) string {
+	if n.BitLen() <= 64 {
+		return n.String()
+	}
+	return new(big.Float).SetInt(n).Text('g', 3)
+}
+
+// ceilProduct returns the ceiling of the product of terms, computed on
 // their shortest decimal forms so that 30 × 0.1 is 3, as a person reading
 // the descriptor expects, and not the 4 that float64 rounding would give.
-func ceilProduct(factors ...float64) int64 {
+// New refuses the NaN and infinite values that have no decimal form.
+func ceilProduct(terms ...term) *big.Int {
 	p := new(big.Rat).SetInt64(1)
 	var f big.Rat
-	for _, x := range factors {
-		if _, ok := f.SetString(strconv.FormatFloat(x, 'g', -1, 64)); !ok {
-			return 0
+	for _, t := range terms {
+		if _, ok := f.SetString(strconv.FormatFloat(t.value, 'g', -1, 64)); !ok {
+			return new(big.Int)
 		}
 		p.Mul(p, &f)
 	}
@@ -219,8 +264,5 @@ func ceilProduct(factors ...float64) int64 {
 	if r.Sign() > 0 {
 		q.Add(q, big.NewInt(1))
 	}
-	if !q.IsInt64() {
-		return math.MaxInt64
-	}
-	return q.Int64()
+	return q
 }

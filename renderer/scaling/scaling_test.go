@@ -75,9 +75,9 @@ func TestReplicasFollowTheFormula(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			got, ok := m.Replicas(tt.w, tt.weight)
-			if !ok || got != tt.want {
-				t.Errorf("Replicas(%s, %v) = %d, %v; want %d", tt.w, tt.weight, got, ok, tt.want)
+			got, err := m.Replicas(tt.w, tt.weight)
+			if err != nil || got != tt.want {
+				t.Errorf("Replicas(%s, %v) = %d, %v; want %d", tt.w, tt.weight, got, err, tt.want)
 			}
 		})
 	}
@@ -88,8 +88,8 @@ func TestReplicasReportsWorkloadsWithoutRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := m.Replicas(ingest, 1); ok {
-		t.Error("Replicas of a workload without rule reported ok")
+	if _, err := m.Replicas(ingest, 1); err == nil {
+		t.Error("Replicas of a workload without rule succeeded")
 	}
 }
 
@@ -115,6 +115,11 @@ func TestNewRejectsImpossibleRules(t *testing.T) {
 		{"duplicate workload", 1, []Rule{{Workload: ingest, PerScale: 1}, {Workload: ingest, PerScale: 2}}, 1, "workload", "already has"},
 		{"unknown link", 1, []Rule{{Workload: inference, PerSite: true, LinkedTo: &unknown, Ratio: 1}}, 0, "linkedTo", "no replica rule for workload cloud/nope"},
 		{"cluster follows site", 1, []Rule{{Workload: inference, PerSite: true, PerScale: 1}, {Workload: ingest, LinkedTo: &inference, Ratio: 1}}, 1, "linkedTo", "scaled per site"},
+		{"more replicas than an int32 holds", 1e308, []Rule{{Workload: ingest, PerScale: 1}}, 0, "perScale",
+			"too many replicas: cloud/ingest would get 1e+308 replicas (scale 1e+308 × perScale 1), more than the 2147483647 a workload can have; lower perScale or set max"},
+		{"a product past an int32", 1e9, []Rule{{Workload: ingest, PerScale: 1e3}}, 0, "perScale", "cloud/ingest would get 1000000000000 replicas"},
+		{"a link past an int32", 1e9, []Rule{{Workload: ingest, PerScale: 2}, {Workload: broker, LinkedTo: &ingest, Ratio: 2}}, 1, "ratio",
+			"cloud/broker would get 4000000000 replicas (cloud/ingest 2000000000 × ratio 2)"},
 		{"cycle", 1, []Rule{
 			{Workload: ingest, LinkedTo: &broker, Ratio: 1},
 			{Workload: broker, LinkedTo: &ingest, Ratio: 1},
@@ -137,6 +142,32 @@ func TestNewRejectsImpossibleRules(t *testing.T) {
 				t.Errorf("error %#v does not point at rule %d field %s", re, tt.wantIndex, tt.wantField)
 			}
 		})
+	}
+}
+
+func TestNewBoundsHugeCountsByMax(t *testing.T) {
+	m, err := New(1e308, []Rule{{Workload: ingest, PerScale: 1, Max: ptr(40)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.Replicas(ingest, 1); n != 40 || err != nil {
+		t.Errorf("Replicas = %d, %v; want 40", n, err)
+	}
+}
+
+func TestReplicasRefusesASiteWeightPastAnInt32(t *testing.T) {
+	m, err := New(1, []Rule{{Workload: ingest, PerScale: 10}, {Workload: inference, PerSite: true, LinkedTo: &ingest, Ratio: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Replicas(inference, 1e300)
+	var re *RuleError
+	if !errors.Is(err, ErrTooManyReplicas) || !errors.As(err, &re) || re.Index != 1 || re.Field != "ratio" {
+		t.Fatalf("Replicas error = %v; want ErrTooManyReplicas at rule 1 field ratio", err)
+	}
+	want := "edge/inference would get 1e+301 replicas (cloud/ingest 10 × ratio 1 × site weight 1e+300)"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
 	}
 }
 
