@@ -2,10 +2,13 @@ package renderer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -23,6 +26,16 @@ const (
 	// file a revision's render reads, each file counted once.
 	MaxRevisionNodes = 10_000_000
 	MaxRevisionBytes = 256 << 20
+)
+
+// Budgets on what one revision's render produces: the objects of every
+// target and their bytes (keys and scalars, about their size as JSON).
+// The budgets on the YAML read bound each kustomize build; these bound the
+// copies made of the builds, one per site, and a target's copy is refused
+// before it is made. Together they are what bounds a render's memory.
+const (
+	MaxRenderedObjects = 500_000
+	MaxRenderedBytes   = 512 << 20
 )
 
 // expansion is the size of YAML once its aliases are expanded.
@@ -101,4 +114,93 @@ func expand(n *yaml.Node, sizes map[*yaml.Node]expansion) expansion {
 	s.nodes, s.bytes = min(s.nodes, MaxRevisionNodes+1), min(s.bytes, MaxRevisionBytes+1)
 	sizes[n] = s
 	return s
+}
+
+// output tracks what a revision's render has produced so far, against
+// the budgets on its output.
+type output struct {
+	maxObjects, maxBytes int64
+	objects, bytes       int64
+	sizes                map[*unstructured.Unstructured]int64 // of a build's objects, by the first
+}
+
+func newOutput() *output {
+	return &output{maxObjects: MaxRenderedObjects, maxBytes: MaxRenderedBytes}
+}
+
+// charge counts one more copy of objs, the objects of a build, and returns
+// an error naming the budget when the copy would take the revision over it.
+func (o *output) charge(objs []*unstructured.Unstructured) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	size, ok := o.sizes[objs[0]]
+	if !ok {
+		for _, obj := range objs {
+			size += valueSize(obj.Object)
+		}
+		if o.sizes == nil {
+			o.sizes = map[*unstructured.Unstructured]int64{}
+		}
+		o.sizes[objs[0]] = size
+	}
+	o.objects += int64(len(objs))
+	o.bytes += size
+	switch {
+	case o.objects > o.maxObjects:
+		return fmt.Errorf("the rendered output passes %d objects, the budget for one revision", o.maxObjects)
+	case o.bytes > o.maxBytes:
+		return fmt.Errorf("the rendered output passes %d bytes, the budget for one revision", o.maxBytes)
+	}
+	return nil
+}
+
+// valueSize is the bytes of the keys and scalars of v, a value of an
+// unstructured object.
+func valueSize(v any) int64 {
+	switch v := v.(type) {
+	case map[string]any:
+		var n int64
+		for k, e := range v {
+			n += int64(len(k)) + valueSize(e)
+		}
+		return n
+	case []any:
+		var n int64
+		for _, e := range v {
+			n += valueSize(e)
+		}
+		return n
+	case string:
+		return int64(len(v))
+	default:
+		return 8
+	}
+}
+
+// errTimeBudget is the cause of a render's context ending when the
+// render's time budget is spent.
+var errTimeBudget = errors.New("render time budget spent")
+
+// withTimeBudget returns ctx ending after budget, with errTimeBudget as
+// its cause; ctx itself when budget is zero or less.
+func withTimeBudget(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
+	if budget <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, budget, errTimeBudget)
+}
+
+// overTime returns an error once ctx is done: that the time budget is
+// spent, saying where the render was, when the budget ended it, and ctx's
+// own error otherwise. Kustomize cannot be stopped in the middle of a
+// build, so a render checks between builds.
+func overTime(ctx context.Context, budget time.Duration, where string) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	if errors.Is(context.Cause(ctx), errTimeBudget) {
+		return fmt.Errorf("exceeded the render time budget of %s %s", budget, where)
+	}
+	return ctx.Err()
 }
