@@ -35,6 +35,7 @@ type serveOptions struct {
 	logFormat         string
 	logLevel          string
 	shutdownTimeout   time.Duration
+	renderTimeout     time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -77,7 +78,7 @@ be restarted as a candidate.`,
 	f := cmd.Flags()
 	o.git.register(f)
 	f.DurationVar(&o.interval, "interval", sources.DefaultInterval, "how often to fetch the config repository")
-	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the repository mirror; reused across restarts")
+	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the repository mirror and the note of the commit being rendered; reused across restarts")
 	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
 	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
 	o.clusters.register(f)
@@ -88,6 +89,7 @@ be restarted as a candidate.`,
 	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy, unless a tier sets health.timeout")
 	f.DurationVar(&o.reconcile.RetryInterval, "retry-interval", 10*time.Second, "first delay after a failed pass of a cluster; doubles up to --max-retry-interval")
 	f.DurationVar(&o.reconcile.MaxRetryInterval, "max-retry-interval", 5*time.Minute, "longest delay between retries of a failing cluster")
+	f.DurationVar(&o.renderTimeout, "render-timeout", daemon.DefaultRenderTimeout, "time budget of one revision's render; a render over it fails that revision")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long stopping may take on SIGTERM; passes in flight are abandoned and converge on the next start")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -97,7 +99,7 @@ be restarted as a candidate.`,
 
 // positiveFlags are the counts and durations of serve that must be positive.
 var positiveFlags = []string{"concurrency", "interval", "git-timeout", "drift-interval", "health-timeout",
-	"retry-interval", "max-retry-interval", "shutdown-timeout",
+	"retry-interval", "max-retry-interval", "shutdown-timeout", "render-timeout",
 	"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period"}
 
 func defaultCacheDir() string {
@@ -147,7 +149,7 @@ func serve(ctx context.Context, o *serveOptions) error {
 	ropts.Version, ropts.Logger = toolingVersion(), log
 	ropts.Instance = o.instance.orDerived(sources.Identity(spec.URL, spec.Ref.String(), ""))
 	ropts.TakeOver = o.instance.takeOver
-	d := daemon.New(daemon.Config{Repository: repo, Poller: poller, Logger: log},
+	d := daemon.New(daemon.Config{Repository: repo, Poller: poller, Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir},
 		func(observe func(reconciler.Result)) *reconciler.Reconciler {
 			ropts.Observe = observe
 			return reconciler.New(resolver, ropts)

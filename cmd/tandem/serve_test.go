@@ -86,3 +86,14 @@ func TestServeLogsOnlyJSONLinesWithLogFormatJSON(t *testing.T) {
 		t.Errorf("serve logged no %q line or controller-runtime no probe line:\n%s", "tandem serving", strings.Join(lines, "\n"))
 	}
 }
+
+func TestServeRenderTimeoutMustBePositive(t *testing.T) {
+	for _, value := range []string{"0s", "-1m"} {
+		args := []string{"serve", "--repo", "file:///nonexistent/config.git", "--listen", "127.0.0.1:0",
+			"--cache-dir", t.TempDir(), "--render-timeout", value}
+		_, _, err := run(t, args...)
+		if got := exitCode(err); got != exitUsage || !strings.Contains(err.Error(), "--render-timeout must be positive") {
+			t.Errorf("tandem %q = %v (exit %d); want a usage error naming --render-timeout", args, err, got)
+		}
+	}
+}
