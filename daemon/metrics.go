@@ -18,6 +18,7 @@ type metrics struct {
 	reconcileTime   *prometheus.HistogramVec
 	objects         *prometheus.CounterVec
 	corrected       *prometheus.CounterVec
+	drifted         *prometheus.GaugeVec
 	phase           *prometheus.GaugeVec
 	appliedRevision *prometheus.GaugeVec
 	renderTime      prometheus.Histogram
@@ -40,6 +41,10 @@ func newMetrics(poller *sources.Poller) *metrics {
 			Name: "tandem_objects_corrected_total",
 			Help: "Objects put back into their desired state after drift.",
 		}, []string{"cluster"}),
+		drifted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tandem_drifted_objects",
+			Help: "Objects to which the latest pass found fields other field managers added, per (solution, tier, cluster) and whether it removed them.",
+		}, []string{"cluster", "solution", "tier", "corrected"}),
 		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tandem_target_phase",
 			Help: "1 for the current phase of each (solution, tier, cluster), 0 for the others.",
@@ -59,7 +64,7 @@ func newMetrics(poller *sources.Poller) *metrics {
 		}),
 	}
 	m.registry.MustRegister(
-		m.reconcileTime, m.objects, m.corrected, m.phase, m.appliedRevision, m.renderTime, m.renderFailures,
+		m.reconcileTime, m.objects, m.corrected, m.drifted, m.phase, m.appliedRevision, m.renderTime, m.renderFailures,
 		&sourceCollector{poller: poller},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -96,6 +101,18 @@ func (m *metrics) observe(res reconciler.Result) {
 	if res.Corrected > 0 {
 		m.corrected.WithLabelValues(res.Cluster).Add(float64(res.Corrected))
 	}
+	if res.Phase != reconciler.PhaseUnreachable {
+		var removed, left int
+		for _, d := range res.Drift {
+			if d.Corrected {
+				removed++
+			} else {
+				left++
+			}
+		}
+		m.drifted.WithLabelValues(res.Cluster, res.Solution, res.Tier, "true").Set(float64(removed))
+		m.drifted.WithLabelValues(res.Cluster, res.Solution, res.Tier, "false").Set(float64(left))
+	}
 	if res.Phase == reconciler.PhaseReady {
 		m.appliedRevision.DeletePartialMatch(prometheus.Labels{"cluster": res.Cluster, "solution": res.Solution, "tier": res.Tier})
 		m.appliedRevision.WithLabelValues(res.Cluster, res.Solution, res.Tier, res.Revision).Set(1)
@@ -108,6 +125,7 @@ func (m *metrics) forget(k targetKey) {
 	labels := prometheus.Labels{"cluster": k.cluster, "solution": k.solution, "tier": k.tier}
 	m.phase.DeletePartialMatch(labels)
 	m.appliedRevision.DeletePartialMatch(labels)
+	m.drifted.DeletePartialMatch(labels)
 	m.reconcileTime.DeletePartialMatch(labels)
 }
 

@@ -64,6 +64,10 @@ type TargetStatus struct {
 	Changes Changes `json:"changes"`
 	// Corrected counts objects the latest pass put back after drift.
 	Corrected int `json:"corrected"`
+	// Drift lists the objects to which the latest pass found fields
+	// other field managers added, removed or, for a tier that says
+	// drift: report, left in place.
+	Drift []reconciler.Drift `json:"drift,omitempty"`
 	// Since is when the target entered its phase; LastReconcile when the
 	// latest pass ended.
 	Since         time.Time  `json:"since"`
@@ -167,7 +171,7 @@ func (s *statusStore) observe(res reconciler.Result) {
 	st.Message = res.Message
 	c := res.Counts()
 	st.Changes = Changes{Created: c.Created, Configured: c.Configured, Unchanged: c.Unchanged, Deleted: c.Deleted, Skipped: c.Skipped}
-	st.Corrected = res.Corrected
+	st.Corrected, st.Drift = res.Corrected, res.Drift
 	if !res.Finished.IsZero() {
 		finished := res.Finished
 		st.LastReconcile = &finished

@@ -123,7 +123,7 @@ type Report struct {
 func (r *Report) Empty() bool { return len(r.Changes) == 0 }
 
 // Count returns how many objects the report adds, removes and changes;
-// orphaned objects count as changed.
+// orphaned and drifted objects count as changed.
 func (r *Report) Count() (added, removed, changed int) { return count(r.Changes) }
 
 func count(changes []Change) (added, removed, changed int) {
@@ -133,7 +133,7 @@ func count(changes []Change) (added, removed, changed int) {
 			added++
 		case Removed:
 			removed++
-		case Changed, Orphaned:
+		case Changed, Orphaned, Drifted:
 			changed++
 		}
 	}

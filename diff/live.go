@@ -20,6 +20,12 @@ const LiveName = "live"
 // tandem's. It counts as a change.
 const Orphaned Action = "orphaned"
 
+// Drifted is an object, in a comparison with the live clusters, to which
+// other field managers added fields that its tier leaves in place (drift:
+// report): it differs from Git without a pass changing it. It counts as a
+// change. Where the tier corrects drift, the object is Changed.
+const Drifted Action = "drifted"
+
 // Failure is a cluster, or one tier on it, that could not be compared with
 // the head revision.
 type Failure struct {
@@ -57,7 +63,8 @@ var serverFields = []string{"managedFields", "resourceVersion", "uid", "generati
 // would create are Added, with the desired object; those it would
 // configure are Changed, with the live object against the server's dry-run
 // answer; those it would prune are Removed, and those annotated
-// tandem.dev/prune: disabled Orphaned. Both sides leave out status and the
+// tandem.dev/prune: disabled Orphaned, and those with fields added by hand
+// that their tier leaves in place Drifted. Both sides leave out status and the
 // metadata the server keeps for itself, and Secret values come masked.
 // Clusters and tiers that could not be planned are the report's Failures.
 func Live(head Revision, plans []reconciler.Plan) (*Report, error) {
@@ -83,6 +90,9 @@ func Live(head Revision, plans []reconciler.Plan) (*Report, error) {
 				before[t] = true
 			}
 			action, ok := liveActions[c.Action]
+			if c.Action == ssa.UnchangedAction && c.Drift != nil {
+				action, ok = Drifted, true
+			}
 			if !ok {
 				continue
 			}

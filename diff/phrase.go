@@ -63,6 +63,9 @@ func effectLines(g *Group) []string {
 		case Added, Removed, Orphaned:
 			out = append(out, fmt.Sprintf("%s %s %s", e.Kind, e.Name, e.Action))
 			continue
+		case Drifted:
+			out = append(out, fmt.Sprintf("%s %s drifted: fields added on the cluster stay (drift: report)", e.Kind, e.Name))
+			continue
 		}
 		for _, h := range e.Highlights {
 			out = append(out, e.Name+" "+h.String())

@@ -49,8 +49,13 @@ type Change struct {
 	// Planned is the object as the pass would leave it: the desired object
 	// for one created, the server's answer to a dry-run apply for one
 	// configured, the live one without its ApplySet label for one skipped;
-	// nil for one unchanged or deleted.
+	// nil for one unchanged or deleted. For one unchanged whose Drift the
+	// tier leaves in place, it is the object as Git has it: the live one
+	// without the fields added.
 	Planned *unstructured.Unstructured
+	// Drift lists the fields other field managers added to the object;
+	// when the tier corrects drift, Planned is without them.
+	Drift *Drift
 }
 
 // Counts tallies the plan's changes by action.
@@ -135,7 +140,11 @@ func (p *tierPass) plan(ctx context.Context) (Plan, []failedDryRun) {
 		return plan, nil
 	}
 	for _, key := range s.unchanged {
-		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(s.desired[key], ssa.UnchangedAction), Live: s.live[key]})
+		c, err := s.withDrift(Change{ChangeSetEntry: entry(s.desired[key], ssa.UnchangedAction), Live: s.live[key]})
+		if err != nil {
+			plan.Err = errors.Join(plan.Err, err)
+		}
+		plan.Changes = append(plan.Changes, c)
 	}
 	applied, failed := p.dryRun(ctx, s)
 	plan.Changes = append(plan.Changes, applied...)
@@ -150,6 +159,35 @@ func (p *tierPass) plan(ctx context.Context) (Plan, []failedDryRun) {
 		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(obj, ssa.SkippedAction), Live: obj, Planned: left})
 	}
 	return plan, failed
+}
+
+// withDrift adds to c the fields other managers added to its object. When
+// the pass removes them, c configures the object and plans it without
+// them; when the tier only reports them and c changes nothing else, c
+// stays unchanged and Planned shows the object without them.
+func (s *survey) withDrift(c Change) (Change, error) {
+	i, ok := s.driftAt[c.ObjMetadata]
+	if !ok {
+		return c, nil
+	}
+	d := &s.drift[i]
+	c.Drift = d
+	if c.Action == ssa.UnchangedAction {
+		c.Live = s.live[c.ObjMetadata].DeepCopy()
+		c.Planned = c.Live.DeepCopy()
+		if utils.IsSecret(c.Live) {
+			if err := ssa.SanitizeUnstructuredData(c.Live, c.Planned); err != nil {
+				return c, fmt.Errorf("%s: mask data: %w", c.Subject, err)
+			}
+		}
+		if d.Corrected {
+			c.Action = ssa.ConfiguredAction
+		}
+	} else if !d.Corrected {
+		return c, nil
+	}
+	c.Planned = without(c.Planned, d.paths)
+	return c, nil
 }
 
 // failedDryRun is an object whose dry-run apply failed, and why.
@@ -183,7 +221,7 @@ func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, []failedDry
 			default:
 				c.Live = s.live[e.ObjMetadata]
 			}
-			changes[i] = c
+			changes[i], errs[i] = s.withDrift(c)
 			return nil
 		})
 	}

@@ -86,6 +86,9 @@ type Result struct {
 	// existing objects it took over.
 	Ignored []Ignored
 	Adopted []Adopted
+	// Drift lists the objects other field managers added fields to, which
+	// the pass removed or, for a tier that says drift: report, left.
+	Drift []Drift
 	// Corrected counts the objects put back into their desired state on a
 	// pass over the revision already applied: the drift that was undone.
 	Corrected int

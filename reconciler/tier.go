@@ -128,6 +128,17 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) error {
 		}
 		p.result.Message += "; adopted " + strings.Join(names, ", ")
 	}
+	if len(p.result.Drift) > 0 {
+		names := make([]string, len(p.result.Drift))
+		for i, d := range p.result.Drift {
+			names[i] = d.Subject
+		}
+		verb := "; removed fields added by hand from "
+		if !p.result.Drift[0].Corrected {
+			verb = "; drift left in place (drift: report) on "
+		}
+		p.result.Message += verb + strings.Join(names, ", ")
+	}
 	return p.record(ctx, nil)
 }
 
@@ -143,9 +154,12 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 	if err != nil {
 		return nil, err
 	}
-	p.result.Ignored, p.result.Adopted = s.ignored, s.adopted
+	p.result.Ignored, p.result.Adopted, p.result.Drift = s.ignored, s.adopted, s.drift
 	for _, ig := range s.ignored {
 		p.log.Warn("left alone", "object", ig.Subject, "reason", ig.Reason)
+	}
+	for _, d := range s.drift {
+		p.log.Warn("drift", "object", d.Subject, "fields", d.Fields, "corrected", d.Corrected)
 	}
 	for _, a := range s.adopted {
 		p.log.Info("adopting", "object", a.Subject, "previous", a.Previous)
@@ -170,7 +184,7 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 		p.result.ChangeSet.Add(entry(s.desired[key], ssa.UnchangedAction))
 	}
 	if len(s.apply) > 0 {
-		changes, err := p.applyStaged(ctx, waitCtx, s.apply)
+		changes, err := p.applyStaged(ctx, waitCtx, s.apply, ssa.ApplyOptions{Cleanup: ssa.ApplyCleanupOptions{FieldManagers: s.cleanup}})
 		p.result.ChangeSet.Append(changes.Entries)
 		p.proveUnchanged(s, changes)
 		if err != nil {
@@ -186,9 +200,17 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 	}
 
 	appliedBefore := p.annotation(RevisionAnnotation) == p.set.Revision
-	if appliedBefore {
-		c := p.result.Counts()
+	switch c := p.result.Counts(); {
+	case appliedBefore:
 		p.result.Corrected = c.Created + c.Configured
+	default:
+		// A new revision's changes are not corrections; fields added by
+		// hand that it removed are.
+		for _, d := range s.drift {
+			if d.Corrected {
+				p.result.Corrected++
+			}
+		}
 	}
 	// Applied and pruned: the next record narrows the inventory to this
 	// render and names its revision, whatever the health check says.
@@ -217,7 +239,7 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 // classes, then the rest, each stage waiting for the one before to be
 // healthy; but it waits by watching, giving up its slot meanwhile, and only
 // as long as waitCtx lasts.
-func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructured.Unstructured) (*ssa.ChangeSet, error) {
+func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions) (*ssa.ChangeSet, error) {
 	stages := make([][]*unstructured.Unstructured, applyStages)
 	for _, o := range objs {
 		stages[applyStage(o)] = append(stages[applyStage(o)], o)
@@ -227,7 +249,7 @@ func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructure
 		if len(stage) == 0 {
 			continue
 		}
-		cs, err := p.cluster.manager.ApplyAll(ctx, stage, ssa.ApplyOptions{})
+		cs, err := p.cluster.manager.ApplyAll(ctx, stage, opts)
 		if cs != nil {
 			changes.Append(cs.Entries)
 		}
@@ -269,6 +291,36 @@ type survey struct {
 	adopted []Adopted
 	// moving holds the members another tier set of the cluster renders.
 	moving []*unstructured.Unstructured
+	// drift holds the objects other field managers added fields to, in
+	// apply order, and driftAt their index by object.
+	drift   []Drift
+	driftAt map[object.ObjMetadata]int
+	// cleanup names the managers whose fields an apply that corrects
+	// drift first hands to tandem, so that it removes them.
+	cleanup []ssa.FieldManager
+}
+
+// addDrift records the fields other managers added to live, and reports
+// whether there are any; correct says whether the pass removes them.
+func (s *survey) addDrift(key object.ObjMetadata, desired, live *unstructured.Unstructured, manager string, correct bool) bool {
+	d, managers := addedFields(desired, live, manager)
+	if len(d.Fields) == 0 {
+		return false
+	}
+	if s.driftAt == nil {
+		s.driftAt = map[object.ObjMetadata]int{}
+	}
+	d.Subject, d.Corrected = utils.FmtUnstructured(live), correct
+	s.driftAt[key] = len(s.drift)
+	s.drift = append(s.drift, d)
+	if correct {
+		for _, m := range managers {
+			if !slices.Contains(s.cleanup, m) {
+				s.cleanup = append(s.cleanup, m)
+			}
+		}
+	}
+	return true
 }
 
 // survey reads the tier's ApplySet members, one list per group-kind, and
@@ -302,7 +354,12 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	}
 	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
 		obj := desired[key]
-		if l, ok := live[key]; ok && (inSync(obj, l, p.opts.FieldManager) || p.cluster.proofs.proven(key, obj, l)) {
+		l, ok := live[key]
+		if ok && s.addDrift(key, obj, l, p.opts.FieldManager, !p.set.ReportDrift) && !p.set.ReportDrift {
+			s.apply = append(s.apply, obj)
+			continue
+		}
+		if ok && (inSync(obj, l, p.opts.FieldManager) || p.cluster.proofs.proven(key, obj, l)) {
 			s.unchanged = append(s.unchanged, key)
 		} else {
 			s.apply = append(s.apply, obj)

@@ -61,6 +61,15 @@ func (p *progress) observe(r reconciler.Result) {
 	for _, ig := range r.Ignored {
 		fmt.Fprintf(p.w, "%*s  %s left alone: %s\n", p.clusterWidth, "", ig.Subject, ig.Reason)
 	}
+	for _, d := range r.Drift {
+		verb := "removed"
+		if !d.Corrected {
+			verb = "left in place (drift: report)"
+		}
+		for _, f := range d.Fields {
+			fmt.Fprintf(p.w, "%*s  %s drift: %s added by %s, %s\n", p.clusterWidth, "", d.Subject, f.Path, f.Manager, verb)
+		}
+	}
 }
 
 // writeApplySummary prints a table of what each pass changed, like
@@ -107,10 +116,12 @@ type applyResultJSON struct {
 	Objects   []objectJSON   `json:"objects"`
 	// Adopted and Ignored are the existing objects the pass took over,
 	// and those carrying the tier's ApplySet label that it left alone.
-	Adopted  []reconciler.Adopted `json:"adopted,omitempty"`
-	Ignored  []reconciler.Ignored `json:"ignored,omitempty"`
-	Started  time.Time            `json:"started,omitzero"`
-	Finished time.Time            `json:"finished,omitzero"`
+	Adopted []reconciler.Adopted `json:"adopted,omitempty"`
+	Ignored []reconciler.Ignored `json:"ignored,omitempty"`
+	// Drift lists the fields other field managers added, removed or left.
+	Drift    []reconciler.Drift `json:"drift,omitempty"`
+	Started  time.Time          `json:"started,omitzero"`
+	Finished time.Time          `json:"finished,omitzero"`
 }
 
 type objectJSON struct {
@@ -126,7 +137,7 @@ func writeApplyJSON(w io.Writer, results []reconciler.Result) error {
 			Cluster: r.Cluster, Solution: r.Solution, Tier: r.Tier, Revision: r.Revision,
 			Phase: string(r.Phase), Message: r.Message, Corrected: r.Corrected,
 			Changes: daemon.Changes{Created: c.Created, Configured: c.Configured, Unchanged: c.Unchanged, Deleted: c.Deleted, Skipped: c.Skipped},
-			Objects: []objectJSON{}, Adopted: r.Adopted, Ignored: r.Ignored,
+			Objects: []objectJSON{}, Adopted: r.Adopted, Ignored: r.Ignored, Drift: r.Drift,
 			Started: r.Started, Finished: r.Finished,
 		}
 		if r.ChangeSet != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/diff"
@@ -65,6 +66,39 @@ func TestDiffLiveComparesTheHeadWithTheClusters(t *testing.T) {
 		out := live(t, 0, "--head", "main")
 		if want := "No changes.\n"; !strings.HasSuffix(out, want) {
 			t.Errorf("output does not end in %q:\n%s", want, out)
+		}
+	})
+
+	step(t, "a container added by hand is drift, and apply removes it", func(t *testing.T) {
+		d := &appsv1.Deployment{}
+		d.Namespace, d.Name = "factory-edge", "inference"
+		sidecar := `{"spec":{"template":{"spec":{"containers":[{"name":"debug","image":"busybox:1.36","securityContext":{"privileged":true}}]}}}}`
+		if err := kubeClient(t, fleet, "plant-a").Patch(t.Context(), d, client.RawPatch(types.StrategicMergePatchType, []byte(sidecar)),
+			client.FieldOwner("kubectl-patch")); err != nil {
+			t.Fatal(err)
+		}
+		out := live(t, 1, "--head", "main")
+		for _, want := range []string{
+			"1 of 2 clusters change: 1 object changed.",
+			"~ Deployment/factory-edge/inference (edge tier) changed",
+			"-      - image: busybox:1.36",
+			"-        name: debug",
+			"-          privileged: true",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output does not say %q:\n%s", want, out)
+			}
+		}
+		applied, stderr, err := run(t, "apply", repo, "--revision", "main", "--kubeconfig", fleet.Kubeconfig,
+			"--cluster", "cloud", "--cluster", "plant-a", "--timeout", "2m")
+		if err != nil {
+			t.Fatalf("apply: %v\n%s\n%s", err, stderr, applied)
+		}
+		if want := `Deployment/factory-edge/inference drift: .spec.template.spec.containers[name="debug"] added by kubectl-patch, removed`; !strings.Contains(stderr, want) {
+			t.Errorf("apply progress does not say %q:\n%s", want, stderr)
+		}
+		if out := live(t, 0, "--head", "main"); !strings.HasSuffix(out, "No changes.\n") {
+			t.Errorf("after apply, output does not end in No changes:\n%s", out)
 		}
 	})
 
