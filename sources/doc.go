@@ -1,5 +1,5 @@
-// Package sources turns a Git remote into a stream of revisions, lets the
-// renderer read any commit without a checkout, and writes commits back.
+// Package sources turns a Git remote into a stream of revisions and lets the
+// renderer read any commit without a checkout.
 //
 // It is the first stage of tandem's pipeline:
 //
@@ -20,11 +20,9 @@
 // when the resolved commit changes, backs off while the remote fails, keeps
 // the last good revision, and reports its state through [Poller.Status].
 //
-// A [Writer] commits a [Change] (a set of file contents) on top of the
-// branch head and pushes it, retrying when the branch moved underneath it.
-// Upstream edits made since the commit the change was based on are merged
-// line by line; an edit of the same lines is a [ConflictError], never a lost
-// commit.
+// [Repository.Push] sends a commit built in the mirror to the followed
+// branch; package github.com/tandem-gitops/tandem/sources/gitwrite builds
+// those commits from edited files and merges them with upstream edits.
 //
 // Logs use log/slog with the keys repo, ref and revision. Credentials are
 // read from files or environment variables when needed and never logged;

@@ -3,8 +3,6 @@ package sources_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
 	"log"
 	"net/http"
 	"os"
@@ -61,58 +59,5 @@ func Example() {
 	})
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		log.Fatal(err)
-	}
-}
-
-// A scale edit from the web console: read the file at the revision shown to
-// the user, change it, and commit it based on that revision.
-func ExampleWriter_Commit() {
-	ctx := context.Background()
-	repo, err := sources.Open(sources.Spec{
-		URL: "git@github.com:acme/factory-config.git",
-		Ref: sources.Ref{Branch: "main"},
-		Auth: sources.Auth{
-			SSHKeyFile:     "/etc/tandem/ssh/id_ed25519",
-			KnownHostsFile: "/etc/tandem/ssh/known_hosts",
-		},
-	}, sources.Options{CacheDir: "/var/cache/tandem/git"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer repo.Close()
-	shown, err := repo.Fetch(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fsys, err := repo.FS(shown.Commit)
-	if err != nil {
-		log.Fatal(err)
-	}
-	descriptor, err := fs.ReadFile(fsys, "tandem.yaml")
-	if err != nil {
-		log.Fatal(err)
-	}
-	edited := descriptor // the console changes spec.scale here
-
-	writer, err := sources.NewWriter(repo, sources.WriterOptions{
-		Committer: sources.Signature{Name: "tandem", Email: "tandem@acme.example"},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	rev, err := writer.Commit(ctx, sources.Change{
-		Base:    shown.Commit,
-		Files:   map[string][]byte{"tandem.yaml": edited},
-		Author:  sources.Signature{Name: "Olga Operator", Email: "olga@acme.example"},
-		Message: "Scale smart-factory to 4",
-	})
-	var conflict *sources.ConflictError
-	switch {
-	case errors.As(err, &conflict):
-		fmt.Println("someone else changed", conflict.Paths, "- reload and try again")
-	case err != nil:
-		log.Fatal(err)
-	default:
-		fmt.Println("pushed", rev)
 	}
 }

@@ -241,16 +241,10 @@ func TestFetchAndPushOverSSHCheckHostKey(t *testing.T) {
 	if rev.Commit != up.head("main") {
 		t.Errorf("Fetch = %s, want %s", rev.Commit, up.head("main"))
 	}
-	w, err := NewWriter(repo, WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushed, err := w.Commit(context.Background(), Change{
-		Base: rev.Commit, Files: map[string][]byte{"tandem.yaml": []byte("scale: 2\n")},
-		Author: Signature{Name: "Olga", Email: "olga@example.com"}, Message: "Scale to 2",
-	})
+	commit := commitOnHead(t, repo, rev.Commit, "Scale to 2")
+	pushed, err := repo.Push(context.Background(), commit)
 	if err != nil || pushed.Commit != up.head("main") {
-		t.Errorf("Commit over SSH = %s, %v; remote head %s", pushed.Commit, err, up.head("main"))
+		t.Errorf("Push over SSH = %s, %v; remote head %s", pushed.Commit, err, up.head("main"))
 	}
 
 	// A host missing from known_hosts, or presenting another key than the

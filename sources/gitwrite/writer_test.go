@@ -1,4 +1,4 @@
-package sources
+package gitwrite
 
 import (
 	"context"
@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tandem-gitops/tandem/sources"
 )
 
-func newTestWriter(t *testing.T, spec Spec) (*Writer, Revision) {
+func newTestWriter(t *testing.T, spec sources.Spec) (*Writer, sources.Revision) {
 	t.Helper()
 	repo := openTestRepository(t, spec, t.TempDir())
 	base, err := repo.Fetch(context.Background())
@@ -34,7 +36,7 @@ func scaleChange(base, content string) Change {
 
 func TestWriterCommitsAndPushes(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n", "sites/berlin.yaml": "kind: Site\n"})
-	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	w, base := newTestWriter(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}})
 
 	change := scaleChange(base.Commit, "scale: 4\n")
 	change.Files["sites/new/lyon.yaml"] = []byte("kind: Site\n")
@@ -64,10 +66,10 @@ func TestWriterCommitsAndPushes(t *testing.T) {
 func TestWriterPushesOverSmartHTTP(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
 	t.Setenv("TANDEM_TEST_TOKEN", "s3cret")
-	w, base := newTestWriter(t, Spec{
+	w, base := newTestWriter(t, sources.Spec{
 		URL:  up.serveHTTP("tandem", "s3cret"),
-		Ref:  Ref{Branch: "main"},
-		Auth: Auth{Username: "tandem", PasswordEnv: "TANDEM_TEST_TOKEN"},
+		Ref:  sources.Ref{Branch: "main"},
+		Auth: sources.Auth{Username: "tandem", PasswordEnv: "TANDEM_TEST_TOKEN"},
 	})
 
 	rev, err := w.Commit(context.Background(), scaleChange(base.Commit, "scale: 2\n"))
@@ -81,7 +83,7 @@ func TestWriterPushesOverSmartHTTP(t *testing.T) {
 
 func TestWriterReappliesWhenBranchMovedBeforePush(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n", "sites/berlin.yaml": "weight: 1\n"})
-	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	w, base := newTestWriter(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}})
 	var external string
 	w.beforePush = func() {
 		if external == "" {
@@ -104,7 +106,7 @@ func TestWriterReappliesWhenBranchMovedBeforePush(t *testing.T) {
 func TestWriterMergesEditsOfDifferentFieldsOfOneFile(t *testing.T) {
 	const descriptor = "spec:\n  scale: 3\n  tiers:\n  - name: cloud\n  models:\n  - version: \"1.4.0\"\n"
 	up := newUpstream(t, map[string]string{"tandem.yaml": descriptor})
-	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	w, base := newTestWriter(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}})
 	up.commit("Roll out model 1.5.0", map[string]string{"tandem.yaml": strings.Replace(descriptor, "1.4.0", "1.5.0", 1)})
 
 	_, err := w.Commit(context.Background(), scaleChange(base.Commit, strings.Replace(descriptor, "scale: 3", "scale: 4", 1)))
@@ -119,7 +121,7 @@ func TestWriterMergesEditsOfDifferentFieldsOfOneFile(t *testing.T) {
 
 func TestWriterRefusesConflictingChange(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
-	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	w, base := newTestWriter(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}})
 	upstreamHead := up.commit("Scale to 2 by hand", map[string]string{"tandem.yaml": "scale: 2\n"})
 
 	_, err := w.Commit(context.Background(), scaleChange(base.Commit, "scale: 5\n"))
@@ -140,7 +142,7 @@ func TestWriterRefusesConflictingChange(t *testing.T) {
 
 func TestWriterRefusesConflictFoundOnRetry(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
-	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	w, base := newTestWriter(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}})
 	var external string
 	w.beforePush = func() {
 		if external == "" {
@@ -160,7 +162,7 @@ func TestWriterRefusesConflictFoundOnRetry(t *testing.T) {
 
 func TestWriterChangeAlreadyOnBranchCommitsNothing(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n"})
-	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	w, base := newTestWriter(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}})
 	same := up.commit("Scale to 2", map[string]string{"tandem.yaml": "scale: 2\n"})
 
 	rev, err := w.Commit(context.Background(), scaleChange(base.Commit, "scale: 2\n"))
@@ -180,7 +182,7 @@ func TestConcurrentWritersAndExternalPushesLoseNoCommit(t *testing.T) {
 	pushed := make([]string, writers)
 	errs := make([]error, writers)
 	for i := range writers {
-		repo := openTestRepository(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}}, t.TempDir())
+		repo := openTestRepository(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}}, t.TempDir())
 		w, err := NewWriter(repo, WriterOptions{MaxAttempts: 20})
 		if err != nil {
 			t.Fatal(err)
@@ -224,7 +226,7 @@ func TestConcurrentWritersAndExternalPushesLoseNoCommit(t *testing.T) {
 
 func TestWriterRejectsInvalidChanges(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 1\n", "sites/berlin.yaml": "kind: Site\n"})
-	w, base := newTestWriter(t, Spec{URL: up.fileURL(), Ref: Ref{Branch: "main"}})
+	w, base := newTestWriter(t, sources.Spec{URL: up.fileURL(), Ref: sources.Ref{Branch: "main"}})
 	valid := func(edit func(*Change)) Change {
 		c := scaleChange(base.Commit, "scale: 2\n")
 		edit(&c)

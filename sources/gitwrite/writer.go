@@ -1,17 +1,19 @@
-package sources
+package gitwrite
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
-	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/tandem-gitops/tandem/sources"
 )
+
+var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // DefaultMaxAttempts bounds how often a Writer rebuilds and pushes a change
 // when the branch keeps moving.
@@ -75,11 +77,15 @@ type WriterOptions struct {
 	// MaxAttempts bounds the pushes of one change; DefaultMaxAttempts when
 	// zero.
 	MaxAttempts int
+	// Logger receives commit and push logs, with the repository's repo and
+	// ref; slog.Default() when nil.
+	Logger *slog.Logger
 }
 
 // Writer commits changes to the branch of a Repository and pushes them.
 type Writer struct {
-	repo        *Repository
+	repo        *sources.Repository
+	log         *slog.Logger
 	committer   Signature
 	maxAttempts int
 
@@ -89,11 +95,21 @@ type Writer struct {
 }
 
 // NewWriter returns a writer for repo, whose spec must follow a branch.
-func NewWriter(repo *Repository, opts WriterOptions) (*Writer, error) {
-	if repo.spec.Ref.Branch == "" {
-		return nil, fmt.Errorf("write to %s: ref %s is not a branch", repo.url, repo.spec.Ref)
+func NewWriter(repo *sources.Repository, opts WriterOptions) (*Writer, error) {
+	ref := repo.Spec().Ref
+	if ref.Branch == "" {
+		return nil, fmt.Errorf("write to %s: ref %s is not a branch", repo.URL(), ref)
 	}
-	w := &Writer{repo: repo, committer: opts.Committer, maxAttempts: opts.MaxAttempts}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	w := &Writer{
+		repo:        repo,
+		log:         log.With("repo", repo.URL(), "ref", ref.String()),
+		committer:   opts.Committer,
+		maxAttempts: opts.MaxAttempts,
+	}
 	if w.maxAttempts <= 0 {
 		w.maxAttempts = DefaultMaxAttempts
 	}
@@ -110,44 +126,44 @@ func NewWriter(repo *Repository, opts WriterOptions) (*Writer, error) {
 //
 // The mirror records the pushed commit: a Poller of the same Repository
 // emits it on its next poll, or right away when triggered.
-func (w *Writer) Commit(ctx context.Context, change Change) (Revision, error) {
+func (w *Writer) Commit(ctx context.Context, change Change) (sources.Revision, error) {
 	r := w.repo
-	branch := r.spec.Ref.Branch
+	branch := r.Spec().Ref.Branch
 	if err := w.validate(change); err != nil {
-		return Revision{}, fmt.Errorf("commit to branch %s of %s: %w", branch, r.url, err)
+		return sources.Revision{}, fmt.Errorf("commit to branch %s of %s: %w", branch, r.URL(), err)
 	}
 	var rejected error
 	var rejectedHead string
 	for attempt := 1; ; attempt++ {
 		head, err := r.Fetch(ctx)
 		if err != nil {
-			return Revision{}, fmt.Errorf("commit to branch %s: %w", branch, err)
+			return sources.Revision{}, fmt.Errorf("commit to branch %s: %w", branch, err)
 		}
 		if rejected != nil && head.Commit == rejectedHead {
 			// The branch did not move: the push failed for another reason.
-			return Revision{}, rejected
+			return sources.Revision{}, rejected
 		}
 		commit, err := w.build(change, head.Commit)
 		if err != nil {
-			return Revision{}, err
+			return sources.Revision{}, err
 		}
 		if commit.IsZero() {
-			r.log.Info("change already on the branch; nothing to commit", "revision", head.String())
+			w.log.Info("change already on the branch; nothing to commit", "revision", head.String())
 			return head, nil
 		}
 		if w.beforePush != nil {
 			w.beforePush()
 		}
-		rev, err := w.push(ctx, commit)
+		rev, err := r.Push(ctx, commit.String())
 		if err == nil {
-			r.log.Info("pushed commit", "revision", rev.String(), "subject", rev.Subject, "attempt", attempt)
+			w.log.Info("pushed commit", "revision", rev.String(), "subject", rev.Subject, "attempt", attempt)
 			return rev, nil
 		}
 		if ctx.Err() != nil || attempt == w.maxAttempts {
-			return Revision{}, fmt.Errorf("commit to branch %s of %s: push rejected %d times, last: %w", branch, r.url, attempt, err)
+			return sources.Revision{}, fmt.Errorf("commit to branch %s of %s: push rejected %d times, last: %w", branch, r.URL(), attempt, err)
 		}
-		r.log.Info("push rejected; applying the change again on the new head", "revision", head.String(), "attempt", attempt, "error", err)
-		rejected = fmt.Errorf("push to branch %s of %s: %w", branch, r.url, err)
+		w.log.Info("push rejected; applying the change again on the new head", "revision", head.String(), "attempt", attempt, "error", err)
+		rejected = fmt.Errorf("push to branch %s of %s: %w", branch, r.URL(), err)
 		rejectedHead = head.Commit
 	}
 }
@@ -171,42 +187,6 @@ func (w *Writer) validate(c Change) error {
 		return errors.New("commit message must not be empty")
 	}
 	return nil
-}
-
-// push sends commit to the branch without forcing and records it in the
-// mirror once the remote accepted it.
-func (w *Writer) push(ctx context.Context, commit plumbing.Hash) (Revision, error) {
-	r := w.repo
-	auth, err := r.spec.Auth.method(r.spec.URL)
-	if err != nil {
-		return Revision{}, err
-	}
-	caBundle, err := r.spec.caBundle()
-	if err != nil {
-		return Revision{}, err
-	}
-	name := plumbing.NewBranchReferenceName(r.spec.Ref.Branch)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, r.spec.timeout())
-	defer cancel()
-	err = r.remote.PushContext(ctx, &git.PushOptions{
-		RemoteName: "origin",
-		RefSpecs:   []config.RefSpec{config.RefSpec(commit.String() + ":" + name.String())},
-		Auth:       auth,
-		CABundle:   caBundle,
-	})
-	if err != nil {
-		return Revision{}, err
-	}
-	if err := r.storage.SetReference(plumbing.NewHashReference(name, commit)); err != nil {
-		return Revision{}, fmt.Errorf("record pushed commit %s in mirror: %w", commit, err)
-	}
-	c, err := r.git.CommitObject(commit)
-	if err != nil {
-		return Revision{}, fmt.Errorf("read pushed commit %s: %w", commit, err)
-	}
-	return newRevision(r.url, name.String(), c), nil
 }
 
 func (w *Writer) signatures(c Change) (author, committer Signature, when time.Time) {

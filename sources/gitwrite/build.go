@@ -1,7 +1,8 @@
-package sources
+package gitwrite
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"path"
 	"slices"
@@ -10,22 +11,32 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // build writes the change's blobs, trees and commit on top of head into the
 // mirror, applying the rule documented on Change. It returns the zero hash
 // when head already has the change.
 func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
-	r := w.repo
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	headCommit, err := r.git.CommitObject(plumbing.NewHash(head))
+	var commit plumbing.Hash
+	err := w.repo.Objects(func(s storer.EncodedObjectStorer) error {
+		var err error
+		commit, err = w.buildIn(objects{s}, change, head)
+		return err
+	})
+	return commit, err
+}
+
+// buildIn is build, holding the mirror's objects.
+func (w *Writer) buildIn(r objects, change Change, head string) (plumbing.Hash, error) {
+	url, branch := w.repo.URL(), w.repo.Spec().Ref.Branch
+	headCommit, err := object.GetCommit(r.s, plumbing.NewHash(head))
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read head %s of %s: %w", head, r.url, err)
+		return plumbing.ZeroHash, fmt.Errorf("read head %s of %s: %w", head, url, err)
 	}
-	baseCommit, err := r.git.CommitObject(plumbing.NewHash(change.Base))
+	baseCommit, err := object.GetCommit(r.s, plumbing.NewHash(change.Base))
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read base %s of %s (not on branch %s?): %w", change.Base, r.url, r.spec.Ref.Branch, err)
+		return plumbing.ZeroHash, fmt.Errorf("read base %s of %s (not on branch %s?): %w", change.Base, url, branch, err)
 	}
 	headTree, err := headCommit.Tree()
 	if err != nil {
@@ -43,19 +54,19 @@ func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
 		want := plumbing.ComputeHash(plumbing.BlobObject, content)
 		atHead, err := r.blobAt(headTree, name)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", r.spec.Ref.Branch, r.url, name, head, err)
+			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, head, err)
 		}
 		atBase, err := r.blobAt(baseTree, name)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", r.spec.Ref.Branch, r.url, name, change.Base, err)
+			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, change.Base, err)
 		}
 		switch {
 		case atHead == want:
 			continue
 		case atHead != atBase:
-			merged, ok, err := r.mergeLocked(atBase, content, atHead)
+			merged, ok, err := r.merge(atBase, content, atHead)
 			if err != nil {
-				return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: merge %s: %w", r.spec.Ref.Branch, r.url, name, err)
+				return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: merge %s: %w", branch, url, name, err)
 			}
 			if !ok {
 				conflicts = append(conflicts, name)
@@ -66,21 +77,21 @@ func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
 				continue
 			}
 		}
-		if err := r.writeBlobLocked(content); err != nil {
+		if err := r.writeBlob(content); err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("store %s: %w", name, err)
 		}
 		edits[name] = want
 	}
 	if len(conflicts) > 0 {
-		return plumbing.ZeroHash, &ConflictError{URL: r.url, Branch: r.spec.Ref.Branch, Paths: conflicts, Base: change.Base, Head: head}
+		return plumbing.ZeroHash, &ConflictError{URL: url, Branch: branch, Paths: conflicts, Base: change.Base, Head: head}
 	}
 	if len(edits) == 0 {
 		return plumbing.ZeroHash, nil
 	}
 
-	tree, err := r.writeTreeLocked(headTree, "", edits)
+	tree, err := r.writeTree(headTree, "", edits)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %w", r.spec.Ref.Branch, r.url, err)
+		return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %w", branch, url, err)
 	}
 	author, committer, when := w.signatures(change)
 	commit := &object.Commit{
@@ -90,12 +101,16 @@ func (w *Writer) build(change Change, head string) (plumbing.Hash, error) {
 		TreeHash:     tree,
 		ParentHashes: []plumbing.Hash{headCommit.Hash},
 	}
-	return r.storeLocked(commit)
+	return r.store(commit)
 }
+
+// objects edits the mirror's object storage; build holds it for the
+// duration of one change.
+type objects struct{ s storer.EncodedObjectStorer }
 
 // blobAt returns the blob of the regular file name in tree, or the zero
 // hash when there is no such path.
-func (r *Repository) blobAt(tree *object.Tree, name string) (plumbing.Hash, error) {
+func (r objects) blobAt(tree *object.Tree, name string) (plumbing.Hash, error) {
 	elems := strings.Split(name, "/")
 	for i, elem := range elems {
 		j := slices.IndexFunc(tree.Entries, func(e object.TreeEntry) bool { return e.Name == elem })
@@ -112,7 +127,7 @@ func (r *Repository) blobAt(tree *object.Tree, name string) (plumbing.Hash, erro
 		if e.Mode != filemode.Dir {
 			return plumbing.ZeroHash, fmt.Errorf("%s is not a directory", strings.Join(elems[:i+1], "/"))
 		}
-		t, err := object.GetTree(r.storage, e.Hash)
+		t, err := object.GetTree(r.s, e.Hash)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read directory %s: %w", strings.Join(elems[:i+1], "/"), err)
 		}
@@ -121,18 +136,18 @@ func (r *Repository) blobAt(tree *object.Tree, name string) (plumbing.Hash, erro
 	return plumbing.ZeroHash, nil
 }
 
-// mergeLocked merges the change's content of a file with the head's, both
+// merge merges the change's content of a file with the head's, both
 // edits of the base's (blobs; zero for an absent file).
-func (r *Repository) mergeLocked(base plumbing.Hash, ours []byte, head plumbing.Hash) ([]byte, bool, error) {
+func (r objects) merge(base plumbing.Hash, ours []byte, head plumbing.Hash) ([]byte, bool, error) {
 	var baseContent []byte
 	if !base.IsZero() {
-		b, err := r.readBlobLocked(base)
+		b, err := r.readBlob(base)
 		if err != nil {
 			return nil, false, err
 		}
 		baseContent = b
 	}
-	headContent, err := r.readBlobLocked(head)
+	headContent, err := r.readBlob(head)
 	if err != nil {
 		return nil, false, err
 	}
@@ -140,8 +155,8 @@ func (r *Repository) mergeLocked(base plumbing.Hash, ours []byte, head plumbing.
 	return merged, ok, nil
 }
 
-func (r *Repository) writeBlobLocked(content []byte) error {
-	obj := r.storage.NewEncodedObject()
+func (r objects) writeBlob(content []byte) error {
+	obj := r.s.NewEncodedObject()
 	obj.SetType(plumbing.BlobObject)
 	w, err := obj.Writer()
 	if err != nil {
@@ -153,14 +168,14 @@ func (r *Repository) writeBlobLocked(content []byte) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	_, err = r.storage.SetEncodedObject(obj)
+	_, err = r.s.SetEncodedObject(obj)
 	return err
 }
 
-// writeTreeLocked stores a copy of tree (nil for a new directory), the
+// writeTree stores a copy of tree (nil for a new directory), the
 // directory dir of the repository, with the edits (paths relative to dir,
 // mapped to blobs) applied, and returns its hash.
-func (r *Repository) writeTreeLocked(tree *object.Tree, dir string, edits map[string]plumbing.Hash) (plumbing.Hash, error) {
+func (r objects) writeTree(tree *object.Tree, dir string, edits map[string]plumbing.Hash) (plumbing.Hash, error) {
 	entries := map[string]object.TreeEntry{}
 	if tree != nil {
 		for _, e := range tree.Entries {
@@ -188,13 +203,13 @@ func (r *Repository) writeTreeLocked(tree *object.Tree, dir string, edits map[st
 			if old.Mode != filemode.Dir {
 				return plumbing.ZeroHash, fmt.Errorf("%s is not a directory", path.Join(dir, sub))
 			}
-			t, err := object.GetTree(r.storage, old.Hash)
+			t, err := object.GetTree(r.s, old.Hash)
 			if err != nil {
 				return plumbing.ZeroHash, fmt.Errorf("read directory %s: %w", path.Join(dir, sub), err)
 			}
 			subtree = t
 		}
-		h, err := r.writeTreeLocked(subtree, path.Join(dir, sub), subEdits)
+		h, err := r.writeTree(subtree, path.Join(dir, sub), subEdits)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -203,7 +218,7 @@ func (r *Repository) writeTreeLocked(tree *object.Tree, dir string, edits map[st
 	sorted := slices.SortedFunc(maps.Values(entries), func(a, b object.TreeEntry) int {
 		return strings.Compare(gitSortKey(a), gitSortKey(b))
 	})
-	return r.storeLocked(&object.Tree{Entries: sorted})
+	return r.store(&object.Tree{Entries: sorted})
 }
 
 // gitSortKey orders tree entries as git does: a directory sorts as if its
@@ -215,13 +230,27 @@ func gitSortKey(e object.TreeEntry) string {
 	return e.Name
 }
 
-// storeLocked encodes a tree or commit into the mirror.
-func (r *Repository) storeLocked(o interface {
+// store encodes a tree or commit into the mirror.
+func (r objects) store(o interface {
 	Encode(plumbing.EncodedObject) error
 }) (plumbing.Hash, error) {
-	obj := r.storage.NewEncodedObject()
+	obj := r.s.NewEncodedObject()
 	if err := o.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return r.storage.SetEncodedObject(obj)
+	return r.s.SetEncodedObject(obj)
+}
+
+// readBlob returns the whole content of a blob.
+func (r objects) readBlob(hash plumbing.Hash) ([]byte, error) {
+	obj, err := r.s.EncodedObject(plumbing.BlobObject, hash)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
 }
