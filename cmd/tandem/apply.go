@@ -8,11 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -127,10 +125,11 @@ func (o *applyOptions) validate(f *pflag.FlagSet, args []string) error {
 
 func (o *applyOptions) run(ctx context.Context, cmd *cobra.Command, args []string) error {
 	stderr := cmd.ErrOrStderr()
-	res, revision, err := o.render(ctx, cmd, args)
+	res, rev, err := o.render(ctx, args)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
+	revision := rev.String()
 	printWarnings(stderr, res.Warnings)
 	targets, err := selectClusters(reconciler.TargetsFor(res, revision), o.only)
 	if err != nil {
@@ -176,107 +175,31 @@ func (o *applyOptions) identity(args []string) string {
 	if o.remote.spec.URL != "" {
 		return sources.Identity(o.remote.spec.URL, o.remote.spec.Ref.String(), "")
 	}
-	dir := "."
-	if len(args) == 1 {
-		dir = args[0]
-	}
-	return localIdentity(dir)
+	return localIdentity(dirArg(args))
 }
 
-// render renders the repository whole and returns the revision to record.
-func (o *applyOptions) render(ctx context.Context, cmd *cobra.Command, args []string) (*renderer.Result, string, error) {
-	switch {
-	case o.remote.spec.URL != "":
-		return o.renderRemote(ctx)
-	case o.revision != "":
-		return o.renderLocalRevision(ctx, args)
+// render renders the repository whole and returns the revision to record:
+// --ref of --repo, --revision of the repository PATH is in, or PATH as it
+// is on disk.
+func (o *applyOptions) render(ctx context.Context, args []string) (*renderer.Result, sources.Revision, error) {
+	loc, rev := sources.Location{Path: dirArg(args)}, o.revision
+	if o.remote.spec.URL != "" {
+		loc = sources.Location{Remote: o.remote.spec, CacheDir: o.cacheDir, Logger: slog.New(slog.DiscardHandler)}
+		rev = o.remote.ref
 	}
-	res, err := renderRepo(cmd, args, renderer.Options{})
-	if err != nil {
-		return nil, "", err
+	res, revision, err := renderLocation(ctx, loc, rev, renderer.Options{})
+	if err != nil || revision.Dir == "" {
+		return res, revision, err
 	}
-	dir := "."
-	if len(args) == 1 {
-		dir = args[0]
-	}
-	revision, err := dirRevision(dir, res)
+	revision.Digest, err = renderDigest(res)
 	return res, revision, err
 }
 
-// renderLocalRevision renders o.revision of the Git repository PATH is in.
-// PATH may be a subdirectory of the repository, as fixtures/smart-factory
-// is: the same subdirectory of the revision is rendered.
-func (o *applyOptions) renderLocalRevision(ctx context.Context, args []string) (*renderer.Result, string, error) {
-	dir := "."
-	if len(args) == 1 {
-		dir = args[0]
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	repo, err := sources.OpenLocal(abs)
-	if err != nil {
-		return nil, "", err
-	}
-	defer repo.Close()
-	rev, err := repo.Resolve(o.revision)
-	if err != nil {
-		return nil, "", err
-	}
-	tree, err := repo.FS(rev.Commit)
-	if err != nil {
-		return nil, "", err
-	}
-	return renderRevision(ctx, tree, rev)
-}
-
-// renderRemote mirrors --repo, fetches its ref and renders the commit.
-func (o *applyOptions) renderRemote(ctx context.Context) (*renderer.Result, string, error) {
-	cacheDir := o.cacheDir
-	if cacheDir == "" {
-		tmp, err := os.MkdirTemp("", "tandem-apply-")
-		if err != nil {
-			return nil, "", err
-		}
-		defer os.RemoveAll(tmp)
-		cacheDir = tmp
-	} else if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("create cache directory: %w", err)
-	}
-	repo, err := sources.Open(o.remote.spec, sources.Options{CacheDir: cacheDir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, "", err
-	}
-	defer repo.Close()
-	rev, err := repo.Fetch(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	tree, err := repo.FS(rev.Commit)
-	if err != nil {
-		return nil, "", err
-	}
-	return renderRevision(ctx, tree, rev)
-}
-
-func renderRevision(ctx context.Context, tree fs.FS, rev sources.Revision) (*renderer.Result, string, error) {
-	res, err := renderer.Render(ctx, tree, renderer.Options{})
-	if err != nil {
-		return nil, "", fmt.Errorf("render %s:\n%w", rev, err)
-	}
-	return res, rev.String(), nil
-}
-
-// dirRevision names a render of a plain directory. Files on disk have no
-// commit, so the digest of what they render to stands in for one: two
-// applies of the same content record the same revision, and an edit a new
-// one, which keeps "corrected" meaning drift undone, never an edit applied.
-func dirRevision(dir string, res *renderer.Result) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
+// renderDigest is the digest of what a plain directory renders to. Files
+// on disk have no commit, so it stands in for one: two applies of the same
+// content record the same revision, and an edit a new one, which keeps
+// "corrected" meaning drift undone, never an edit applied.
+func renderDigest(res *renderer.Result) (string, error) {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	for _, t := range res.Targets {
@@ -289,7 +212,7 @@ func dirRevision(dir string, res *renderer.Result) (string, error) {
 			}
 		}
 	}
-	return "dir:" + abs + "@sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // selectClusters keeps the targets of the named clusters; none named keeps

@@ -18,7 +18,6 @@ import (
 
 	"github.com/tandem-gitops/tandem/e2e/testbed"
 	"github.com/tandem-gitops/tandem/reconciler"
-	"github.com/tandem-gitops/tandem/renderer"
 )
 
 const smartFactory = "../../fixtures/smart-factory"
@@ -241,15 +240,11 @@ func TestDirRevisionNamesTheContentRendered(t *testing.T) {
 	}
 	revision := func() string {
 		t.Helper()
-		res, err := renderer.Render(t.Context(), os.DirFS(dir), renderer.Options{})
+		_, rev, err := (&applyOptions{}).render(t.Context(), []string{dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rev, err := dirRevision(dir, res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rev
+		return rev.String()
 	}
 	first := revision()
 	if !strings.HasPrefix(first, "dir:"+dir+"@sha256:") {

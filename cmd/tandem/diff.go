@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -253,10 +251,18 @@ func (o diffOptions) liveIdentity(args []string) string {
 // renderRevisions renders revisions of the repository at --repo, local or
 // remote.
 func (o diffOptions) renderRevisions(ctx context.Context, sides ...side) ([]diff.Revision, error) {
+	loc := sources.Location{Path: o.repo}
 	if isRemote(o.repo) {
-		return renderRemote(ctx, o.repo, sides...)
+		loc = sources.Location{Remote: sources.Spec{URL: o.repo}}
 	}
-	return renderLocal(ctx, o.repo, sides...)
+	revs := make([]diff.Revision, len(sides))
+	for i, s := range sides {
+		var err error
+		if revs[i], err = renderSide(ctx, s.role, loc, s.rev); err != nil {
+			return nil, err
+		}
+	}
+	return revs, nil
 }
 
 // writer checks the output flags and returns the function that prints a
@@ -293,108 +299,28 @@ func renderDirs(ctx context.Context, baseDir, headDir string) (base, head diff.R
 	return base, head, err
 }
 
-// renderDir renders a directory opened as an os.Root, so that no symbolic
-// link leads a render outside it.
+// renderDir renders a directory as it is on disk.
 func renderDir(ctx context.Context, role, dir string) (diff.Revision, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return diff.Revision{}, fmt.Errorf("open config repository: %w", err)
-	}
-	defer root.Close()
-	return renderSide(ctx, role, dir, root.FS())
+	return renderSide(ctx, role, sources.Location{Path: dir}, "")
 }
 
 // side is a revision to render and its role in the diff: base or head.
 type side struct{ role, rev string }
 
-// renderLocal renders revisions of the Git repository at dir.
-func renderLocal(ctx context.Context, dir string, sides ...side) ([]diff.Revision, error) {
-	repo, err := sources.OpenLocal(dir)
-	if err != nil {
-		return nil, err
+// renderSide renders one side of the diff, named as the user named it; its
+// errors name the side and the revision, and the renderer's name the file
+// and the field.
+func renderSide(ctx context.Context, role string, loc sources.Location, rev string) (diff.Revision, error) {
+	snap, err := sources.OpenRevision(ctx, loc, rev)
+	switch {
+	case err != nil && rev == "":
+		return diff.Revision{}, err // names the directory
+	case err != nil:
+		return diff.Revision{}, fmt.Errorf("%s revision: %w", role, err)
 	}
-	defer repo.Close()
-	revs := make([]diff.Revision, len(sides))
-	for i, s := range sides {
-		resolved, err := repo.Resolve(s.rev)
-		if err != nil {
-			return nil, fmt.Errorf("%s revision: %w", s.role, err)
-		}
-		fsys, err := repo.FS(resolved.Commit)
-		if err != nil {
-			return nil, fmt.Errorf("%s revision %s: %w", s.role, s.rev, err)
-		}
-		if revs[i], err = renderSide(ctx, s.role, revisionName(s.rev, resolved.Commit), fsys); err != nil {
-			return nil, err
-		}
-	}
-	return revs, nil
-}
-
-// renderRemote renders revisions of a remote repository, each fetched into
-// a mirror of its own in a temporary directory.
-func renderRemote(ctx context.Context, url string, sides ...side) ([]diff.Revision, error) {
-	tmp, err := os.MkdirTemp("", "tandem-diff-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	render := func(s side) (diff.Revision, error) {
-		repo, resolved, err := fetchRevision(ctx, url, s.rev, filepath.Join(tmp, s.role))
-		if err != nil {
-			return diff.Revision{}, fmt.Errorf("%s revision: %w", s.role, err)
-		}
-		defer repo.Close()
-		fsys, err := repo.FS(resolved.Commit)
-		if err != nil {
-			return diff.Revision{}, fmt.Errorf("%s revision %s: %w", s.role, s.rev, err)
-		}
-		return renderSide(ctx, s.role, revisionName(s.rev, resolved.Commit), fsys)
-	}
-	revs := make([]diff.Revision, len(sides))
-	for i, s := range sides {
-		if revs[i], err = render(s); err != nil {
-			return nil, err
-		}
-	}
-	return revs, nil
-}
-
-// fetchRevision mirrors rev of the remote at url into cacheDir: a ref as
-// sources.ParseRef reads it, where a plain name that is no branch may also
-// be a tag.
-func fetchRevision(ctx context.Context, url, rev, cacheDir string) (*sources.Repository, sources.Revision, error) {
-	ref, err := sources.ParseRef(rev)
-	if err != nil {
-		return nil, sources.Revision{}, err
-	}
-	refs := []sources.Ref{ref}
-	if ref.Branch == rev {
-		refs = append(refs, sources.Ref{Tag: rev})
-	}
-	for _, ref := range refs {
-		var repo *sources.Repository
-		repo, err = sources.Open(sources.Spec{URL: url, Ref: ref}, sources.Options{CacheDir: cacheDir})
-		if err != nil {
-			return nil, sources.Revision{}, err
-		}
-		var resolved sources.Revision
-		resolved, err = repo.Fetch(ctx)
-		if err == nil {
-			return repo, resolved, nil
-		}
-		repo.Close()
-		if !errors.Is(err, sources.ErrRefNotFound) {
-			break
-		}
-	}
-	return nil, sources.Revision{}, fmt.Errorf("%q: %w", rev, err)
-}
-
-// renderSide renders one side of the diff; its errors name the side and the
-// revision, and the renderer's name the file and the field.
-func renderSide(ctx context.Context, role, name string, fsys fs.FS) (diff.Revision, error) {
-	res, err := renderer.Render(ctx, fsys, renderer.Options{})
+	defer snap.Close()
+	name := snap.Revision.Short()
+	res, err := renderer.Render(ctx, snap.FS, renderer.Options{})
 	if err != nil {
 		var verr *renderer.ValidationError
 		if errors.As(err, &verr) && len(verr.Errors) > 1 {
@@ -403,16 +329,6 @@ func renderSide(ctx context.Context, role, name string, fsys fs.FS) (diff.Revisi
 		return diff.Revision{}, fmt.Errorf("%s revision %s does not render: %w", role, name, err)
 	}
 	return diff.Revision{Name: name, Result: res}, nil
-}
-
-// revisionName names a revision as the user gave it, with its commit:
-// "origin/main (1a2b3c4)".
-func revisionName(rev, commit string) string {
-	short := commit[:min(len(commit), 7)]
-	if strings.HasPrefix(commit, rev) {
-		return short
-	}
-	return fmt.Sprintf("%s (%s)", rev, short)
 }
 
 // isRemote reports whether repo is a URL or an scp-like address rather than

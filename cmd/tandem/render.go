@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/tandem-gitops/tandem/diff"
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/sources"
 )
 
 func newRenderCommand() *cobra.Command {
@@ -128,23 +130,37 @@ func pathArg(_ *cobra.Command, args []string) error {
 	return nil
 }
 
-// renderRepo renders the repository at args[0], or ".". The directory is
-// opened as an os.Root, so no symlink in it can lead a render outside.
+// renderRepo renders the repository at args[0], or ".", as it is on disk.
 func renderRepo(cmd *cobra.Command, args []string, opts renderer.Options) (*renderer.Result, error) {
-	dir := "."
+	res, _, err := renderLocation(cmd.Context(), sources.Location{Path: dirArg(args)}, "", opts)
+	return res, err
+}
+
+// dirArg is the optional PATH argument, "." when not given.
+func dirArg(args []string) string {
 	if len(args) == 1 {
-		dir = args[0]
+		return args[0]
 	}
-	root, err := os.OpenRoot(dir)
+	return "."
+}
+
+// renderLocation opens revision rev of loc and renders it whole. A render
+// error is headed by the directory as given or by the revision's name.
+func renderLocation(ctx context.Context, loc sources.Location, rev string, opts renderer.Options) (*renderer.Result, sources.Revision, error) {
+	snap, err := sources.OpenRevision(ctx, loc, rev)
 	if err != nil {
-		return nil, fmt.Errorf("open config repository: %w", err)
+		return nil, sources.Revision{}, err
 	}
-	defer root.Close()
-	res, err := renderer.Render(cmd.Context(), root.FS(), opts)
+	defer snap.Close()
+	res, err := renderer.Render(ctx, snap.FS, opts)
 	if err != nil {
-		return nil, fmt.Errorf("render %s:\n%w", dir, err)
+		name := snap.Revision.String()
+		if snap.Revision.Dir != "" {
+			name = snap.Revision.Given
+		}
+		return nil, sources.Revision{}, fmt.Errorf("render %s:\n%w", name, err)
 	}
-	return res, nil
+	return res, snap.Revision, nil
 }
 
 func printWarnings(w io.Writer, warnings []string) {
