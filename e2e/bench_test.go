@@ -295,39 +295,9 @@ spec:
 // Ready at commit.
 func (e *fleetEnv) waitAppliedQuickly(commit string, timeout time.Duration) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	poll(e.t, timeout, 10*time.Millisecond, "every cluster Ready at "+commit[:8], func() error {
 		_, err := e.convergedAt(commit)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("waited %s for every cluster Ready at %s: %v", timeout, commit[:8], err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitDriftPass waits until every target has finished a pass after the
-// current status was read.
-func (e *fleetEnv) waitDriftPass(timeout time.Duration) {
-	e.t.Helper()
-	before, err := e.status()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.eventually(timeout, "a drift pass on every target", func() error {
-		st, err := e.status()
-		if err != nil {
-			return err
-		}
-		for i, ts := range st.Targets {
-			prev := before.Targets[i].LastReconcile
-			if ts.LastReconcile == nil || prev == nil || !ts.LastReconcile.After(*prev) {
-				return fmt.Errorf("%s/%s on %s has not reconciled again", ts.Solution, ts.Tier, ts.Cluster)
-			}
-		}
-		return nil
+		return err
 	})
 }
 

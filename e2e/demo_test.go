@@ -147,18 +147,14 @@ func gitHead(t *testing.T, dir string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// waitDemoConverged waits until the demo's daemon shows every target Ready
+// at commit.
 func waitDemoConverged(t *testing.T, statusURL, commit string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	var last error
-	for time.Now().Before(deadline) {
+	poll(t, 2*time.Minute, 250*time.Millisecond, "the demo converged at "+commit[:8], func() error {
 		st, err := fetchStatus(statusURL)
-		if last = cmp.Or(err, converged(st, commit)); last == nil {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("demo not converged to %s: %v", commit[:8], last)
+		return cmp.Or(err, converged(st, commit))
+	})
 }
 
 // assertReplicasFollowScale checks every replica rule of the clone's

@@ -399,19 +399,28 @@ func objectKey(o *unstructured.Unstructured) string {
 	return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
 }
 
-// eventually retries check until it succeeds or timeout passes.
+// eventually retries check every 250 ms until it succeeds or timeout passes.
 func (e *fleetEnv) eventually(timeout time.Duration, what string, check func() error) {
 	e.t.Helper()
+	poll(e.t, timeout, 250*time.Millisecond, what, check)
+}
+
+// poll runs check, then again at every tick of every, until it succeeds;
+// past timeout it fails the test with check's latest error.
+func poll(t testing.TB, timeout, every time.Duration, what string, check func() error) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
 	for {
 		err := check()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("waited %s for %s: %v", timeout, what, err)
+			t.Fatalf("waited %s for %s: %v", timeout, what, err)
 		}
-		time.Sleep(250 * time.Millisecond)
+		<-tick.C
 	}
 }
 

@@ -220,15 +220,6 @@ func solutionsOf(st daemon.Status) []string {
 	return names
 }
 
-func targetOf(st daemon.Status, solution, tier, cluster string) (daemon.TargetStatus, bool) {
-	for _, ts := range st.Targets {
-		if ts.Solution == solution && ts.Tier == tier && ts.Cluster == cluster {
-			return ts, true
-		}
-	}
-	return daemon.TargetStatus{}, false
-}
-
 const kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- objects.yaml\n"
 
 const plantA = `apiVersion: tandem.dev/v1alpha1

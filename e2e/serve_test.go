@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/daemon"
 )
 
 // TestServeConvergesTheFleetFromGit runs "tandem serve" as a process against
@@ -40,28 +42,14 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 
 	t.Run("an unchanged revision applied again changes nothing", func(t *testing.T) {
 		e.t = t
-		before, err := e.status()
-		if err != nil {
-			t.Fatal(err)
+		// A drift pass after the converging one, on every target.
+		st := e.waitDriftPass(30 * time.Second)
+		for _, ts := range st.Targets {
+			c := ts.Changes
+			if c.Created+c.Configured+c.Deleted != 0 || ts.Corrected != 0 {
+				t.Errorf("%s: second pass changed objects: %+v, corrected %d", idOf(ts), c, ts.Corrected)
+			}
 		}
-		// Wait for a drift pass after the converging one.
-		e.eventually(30*time.Second, "a second pass on every target", func() error {
-			st, err := e.status()
-			if err != nil {
-				return err
-			}
-			for i, ts := range st.Targets {
-				prev := before.Targets[i].LastReconcile
-				if ts.LastReconcile == nil || prev == nil || !ts.LastReconcile.After(*prev) {
-					return errorf("%s/%s on %s has not reconciled again", ts.Solution, ts.Tier, ts.Cluster)
-				}
-				c := ts.Changes
-				if c.Created+c.Configured+c.Deleted != 0 || ts.Corrected != 0 {
-					t.Errorf("%s/%s on %s: second pass changed objects: %+v, corrected %d", ts.Solution, ts.Tier, ts.Cluster, c, ts.Corrected)
-				}
-			}
-			return nil
-		})
 	})
 
 	var scaled string
@@ -228,12 +216,14 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 		}
 		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 4", "scale: 6", 1) })
 		head := e.commitAndPush("Scale smart-factory to 6")
+		var halted daemon.Status
 		e.eventually(converge, "the rollout halted at the canary", func() error {
 			st, err := e.status()
 			if err != nil {
 				return err
 			}
-			if len(st.Rollouts) != 1 || !strings.HasSuffix(st.Rollouts[0].Revision, head) || !strings.Contains(st.Rollouts[0].Halted, "plant-a Unreachable") {
+			ro, ok := rolloutOf(st, "smart-factory")
+			if len(st.Rollouts) != 1 || !ok || !strings.HasSuffix(ro.Revision, head) || !strings.Contains(ro.Halted, "plant-a Unreachable") {
 				return errorf("rollouts %+v", st.Rollouts)
 			}
 			for _, ts := range st.Targets {
@@ -241,12 +231,12 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 					return errorf("cloud, in the canary's wave, is %s at %s", ts.Phase, ts.AppliedRevision)
 				}
 			}
+			halted = st
 			return nil
 		})
-		st, err := e.status()
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The canary's tiers tried again after the halt: the daemon had
+		// its chance to release the next wave, and held it back.
+		st := e.waitPassedAgain(lastPasses(halted, func(id targetID) bool { return id.cluster == "plant-a" }), 30*time.Second)
 		for _, ts := range st.Targets {
 			if (ts.Cluster == "plant-b" || ts.Cluster == "plant-c") && !strings.HasSuffix(ts.DesiredRevision, before) {
 				t.Errorf("%s on %s was given %s while the canary is down", ts.Tier, ts.Cluster, ts.DesiredRevision)
@@ -279,10 +269,8 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 			}
 			return nil
 		})
-		st, err := e.status()
-		if err != nil {
-			t.Fatal(err)
-		}
+		// A pass after the refused render shows what the daemon applies now.
+		st := e.waitDriftPass(30 * time.Second)
 		for _, ts := range st.Targets {
 			if !strings.HasSuffix(ts.DesiredRevision, good) || !strings.HasSuffix(ts.AppliedRevision, good) {
 				t.Errorf("%s/%s on %s moved to %s / %s after a broken commit", ts.Solution, ts.Tier, ts.Cluster, ts.DesiredRevision, ts.AppliedRevision)
