@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,10 +9,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,17 +24,39 @@ import (
 	"github.com/tandem-gitops/tandem/sources"
 )
 
+// Source hands the daemon each new revision of the config repository and
+// says how fetching it goes; *sources.Poller is one.
+type Source interface {
+	// Run fetches until ctx ends.
+	Run(ctx context.Context) error
+	// Revisions delivers each revision the followed ref moves to.
+	Revisions() <-chan sources.Revision
+	Status() sources.Status
+	Spec() sources.Spec
+}
+
+// Trees opens the files of a commit; *sources.Repository is one.
+type Trees interface {
+	FS(commit string) (fs.FS, error)
+}
+
+// Applier keeps every cluster at the targets it was last given, sending
+// every result on results as it happens; *reconciler.Reconciler is one.
+type Applier interface {
+	Run(ctx context.Context, results chan<- reconciler.Result) error
+	SetTargets(targets []reconciler.Target)
+}
+
 // Daemon follows one config repository and keeps every cluster it targets
-// reconciled.
+// reconciled. One goroutine, Run's loop, owns its state: it renders each
+// revision, hands the rollout's targets to the applier and reads back every
+// result. Readers get the status the loop last published.
 type Daemon struct {
-	repo       *sources.Repository
-	poller     *sources.Poller
-	reconciler *reconciler.Reconciler
-	log        *slog.Logger
-	status     *statusStore
-	metrics    *metrics
-	// progress wakes the loop when a pass ended, to release the next wave.
-	progress chan struct{}
+	source  Source
+	trees   Trees
+	applier Applier
+	log     *slog.Logger
+	metrics *metrics
 	// renderTimeout is the time budget of one revision's render.
 	renderTimeout time.Duration
 	// marker names the commit being rendered; interrupted is the commit
@@ -39,16 +64,23 @@ type Daemon struct {
 	marker      renderMarker
 	interrupted string
 
-	mu      sync.Mutex
+	// Owned by the loop.
+	status  *statusStore
 	rollout *rollout
-	current []reconciler.Target // what the reconciler was last given
+	current []reconciler.Target // what the applier was last given
+
+	// published is the loop's latest status, for Status to read.
+	published atomic.Pointer[Status]
 }
 
 // Config holds what a Daemon is wired from.
 type Config struct {
-	// Repository is the config repository's mirror; Poller polls it.
-	Repository *sources.Repository
-	Poller     *sources.Poller
+	// Source delivers the config repository's revisions, and Trees opens
+	// them: a sources.Poller and the sources.Repository it polls.
+	Source Source
+	Trees  Trees
+	// Applier applies the targets: a reconciler.Reconciler.
+	Applier Applier
 	// Logger receives the daemon's logs; slog.Default() when nil.
 	Logger *slog.Logger
 	// RenderTimeout is the time budget of one revision's render;
@@ -65,34 +97,28 @@ type Config struct {
 // Config.RenderTimeout is zero.
 const DefaultRenderTimeout = 2 * time.Minute
 
-// New returns a Daemon for cfg. The reconciler is built by newReconciler
-// with an Observe hook that feeds the daemon's status and metrics, so that
-// every pass of every tier is seen.
-func New(cfg Config, newReconciler func(observe func(reconciler.Result)) *reconciler.Reconciler) *Daemon {
+// New returns a Daemon for cfg.
+func New(cfg Config) *Daemon {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	timeout := cfg.RenderTimeout
-	if timeout == 0 {
-		timeout = DefaultRenderTimeout
-	}
 	d := &Daemon{
-		repo:          cfg.Repository,
-		poller:        cfg.Poller,
+		source:        cfg.Source,
+		trees:         cfg.Trees,
+		applier:       cfg.Applier,
 		log:           log,
 		status:        newStatusStore(),
-		metrics:       newMetrics(cfg.Poller),
-		progress:      make(chan struct{}, 1),
-		renderTimeout: timeout,
-		marker:        newRenderMarker(cfg.StateDir, cfg.Repository.Spec()),
+		metrics:       newMetrics(cfg.Source),
+		renderTimeout: cmp.Or(cfg.RenderTimeout, DefaultRenderTimeout),
+		marker:        newRenderMarker(cfg.StateDir, cfg.Source.Spec()),
 	}
-	d.reconciler = newReconciler(d.observe)
+	d.publish()
 	return d
 }
 
-// Run follows the repository until ctx ends, then waits for the poller and
-// the reconciler to stop.
+// Run follows the repository until ctx ends, then waits for the source and
+// the applier to stop.
 func (d *Daemon) Run(ctx context.Context) error {
 	commit, err := d.marker.read()
 	if err != nil {
@@ -102,19 +128,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.interrupted = commit
 		d.log.Error("the previous process stopped while rendering a commit; it is not rendered again, push a new commit", "commit", commit)
 	}
+	results := make(chan reconciler.Result, 64)
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return d.poller.Run(ctx) })
-	g.Go(func() error { return d.reconciler.Run(ctx) })
+	g.Go(func() error { return d.source.Run(ctx) })
+	g.Go(func() error { return d.applier.Run(ctx, results) })
 	g.Go(func() error {
 		for {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case rev := <-d.poller.Revisions():
+			case rev := <-d.source.Revisions():
 				d.follow(ctx, rev)
-			case <-d.progress:
-				d.advance()
+			case res := <-results:
+				d.observe(res)
 			}
+			d.publish()
 		}
 	})
 	err = g.Wait()
@@ -124,10 +152,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// follow renders a new revision and hands it to the reconciler. A revision
+// follow renders a new revision and hands it to the applier. A revision
 // that does not render changes nothing on any cluster, and neither does the
 // commit the previous process was rendering when it died, which is not
-// rendered again. The poller has logged the revision as new when it
+// rendered again. The source has logged the revision as new when it
 // fetched it.
 func (d *Daemon) follow(ctx context.Context, rev sources.Revision) {
 	log := d.log.With("revision", rev.String())
@@ -157,42 +185,48 @@ func (d *Daemon) follow(ctx context.Context, rev sources.Revision) {
 	}
 	d.status.rendered(rev, res)
 	log.Info("revision rendered", "targets", len(res.Targets), "duration", time.Since(began).Round(time.Millisecond))
-	d.mu.Lock()
 	d.rollout = newRollout(res, rev.String(), d.current)
-	d.mu.Unlock()
 	d.release()
 	d.advance()
+}
+
+// observe takes in a result of the applier: status, metrics, and the
+// rollout, which may release its next wave.
+func (d *Daemon) observe(res reconciler.Result) {
+	d.status.observe(res)
+	d.metrics.observe(res)
+	if d.rollout != nil {
+		d.rollout.observe(res)
+	}
+	if !res.Finished.IsZero() {
+		d.advance()
+	}
 }
 
 // advance releases the next wave of the rollout once the waves before it
 // are Ready.
 func (d *Daemon) advance() {
-	d.mu.Lock()
-	advanced := d.rollout != nil && d.rollout.advance(d.status.readyAt)
-	d.mu.Unlock()
-	if advanced {
+	if d.rollout != nil && d.rollout.advance() {
 		d.release()
 	}
 }
 
-// release hands the rollout's current targets to the reconciler.
+// release hands the rollout's current targets to the applier.
 func (d *Daemon) release() {
-	d.mu.Lock()
 	targets := d.rollout.targets()
 	d.current = targets
-	for sol, n := range d.rollout.waves {
+	for _, sol := range slices.Sorted(maps.Keys(d.rollout.waves)) {
 		d.log.Info("rollout released", "solution", sol, "revision", d.rollout.revision,
-			"wave", d.rollout.released[sol]+1, "waves", n)
+			"wave", d.rollout.released[sol]+1, "waves", d.rollout.waves[sol])
 	}
-	d.mu.Unlock()
 	for _, k := range d.status.setTargets(targets) {
 		d.metrics.forget(k)
 	}
-	d.reconciler.SetTargets(targets)
+	d.applier.SetTargets(targets)
 }
 
 func (d *Daemon) render(ctx context.Context, rev sources.Revision) (*renderer.Result, error) {
-	fsys, err := d.repo.FS(rev.Commit)
+	fsys, err := d.trees.FS(rev.Commit)
 	if err != nil {
 		return nil, fmt.Errorf("read revision %s: %w", rev, err)
 	}
@@ -201,6 +235,23 @@ func (d *Daemon) render(ctx context.Context, rev sources.Revision) (*renderer.Re
 		return nil, fmt.Errorf("render revision %s: %w", rev, err)
 	}
 	return res, nil
+}
+
+// publish makes what the loop knows now the status readers get.
+func (d *Daemon) publish() {
+	st := d.status.snapshot()
+	if d.rollout != nil {
+		st.Rollouts = d.rollout.status()
+	}
+	d.published.Store(&st)
+}
+
+// Status returns what the daemon knows now: the loop's latest status and
+// the source's fetch state.
+func (d *Daemon) Status() Status {
+	st := *d.published.Load()
+	st.Source = sourceStatus(d.source.Status(), d.source.Spec())
+	return st
 }
 
 // renderMarker is a file naming the commit a daemon is rendering. A
@@ -245,28 +296,4 @@ func (m renderMarker) remove() error {
 		return err
 	}
 	return nil
-}
-
-// observe receives every reconcile result, from the reconciler's
-// goroutines.
-func (d *Daemon) observe(res reconciler.Result) {
-	d.status.observe(res)
-	d.metrics.observe(res)
-	if !res.Finished.IsZero() {
-		select {
-		case d.progress <- struct{}{}:
-		default: // a wake-up is pending already
-		}
-	}
-}
-
-// Status returns what the daemon knows now.
-func (d *Daemon) Status() Status {
-	st := d.status.snapshot(d.poller.Status(), d.poller.Spec())
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.rollout != nil {
-		st.Rollouts = d.rollout.status(d.status.phaseAt(d.rollout.revision))
-	}
-	return st
 }

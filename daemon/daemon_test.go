@@ -155,13 +155,13 @@ func startDaemon(t *testing.T, bare string, cfg Config) *testDaemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { repo.Close() })
-	cfg.Repository, cfg.Poller, cfg.Logger = repo, sources.NewPoller(repo, sources.PollerOptions{}), logger
+	poller := sources.NewPoller(repo, sources.PollerOptions{})
 	unreachable := reconciler.ResolverFunc(func(context.Context, string) (*rest.Config, error) {
 		return nil, errors.New("no such cluster")
 	})
-	d := New(cfg, func(observe func(reconciler.Result)) *reconciler.Reconciler {
-		return reconciler.New(unreachable, reconciler.Options{Logger: logger, Observe: observe, RetryInterval: time.Hour, MaxRetryInterval: time.Hour})
-	})
+	cfg.Source, cfg.Trees, cfg.Logger = poller, repo, logger
+	cfg.Applier = reconciler.New(unreachable, reconciler.Options{Logger: logger, RetryInterval: time.Hour, MaxRetryInterval: time.Hour})
+	d := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -171,7 +171,7 @@ func startDaemon(t *testing.T, bare string, cfg Config) *testDaemon {
 			t.Errorf("Run = %v", err)
 		}
 	})
-	return &testDaemon{Daemon: d, poller: cfg.Poller, logs: logs}
+	return &testDaemon{Daemon: d, poller: poller, logs: logs}
 }
 
 // waitRender waits until the daemon's render status satisfies done, which

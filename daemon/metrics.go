@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tandem-gitops/tandem/reconciler"
-	"github.com/tandem-gitops/tandem/sources"
 )
 
 var phases = []reconciler.Phase{reconciler.PhaseReady, reconciler.PhaseProgressing, reconciler.PhaseFailed, reconciler.PhaseUnreachable}
@@ -25,7 +24,7 @@ type metrics struct {
 	renderFailures  prometheus.Counter
 }
 
-func newMetrics(poller *sources.Poller) *metrics {
+func newMetrics(source Source) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		reconcileTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -65,7 +64,7 @@ func newMetrics(poller *sources.Poller) *metrics {
 	}
 	m.registry.MustRegister(
 		m.reconcileTime, m.objects, m.corrected, m.drifted, m.phase, m.appliedRevision, m.renderTime, m.renderFailures,
-		&sourceCollector{poller: poller},
+		&sourceCollector{source: source},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -121,16 +120,16 @@ func (m *metrics) observe(res reconciler.Result) {
 
 // forget drops the series of a target no longer reconciled, so that a
 // removed site does not stay Ready on dashboards.
-func (m *metrics) forget(k targetKey) {
-	labels := prometheus.Labels{"cluster": k.cluster, "solution": k.solution, "tier": k.tier}
+func (m *metrics) forget(k reconciler.Key) {
+	labels := prometheus.Labels{"cluster": k.Cluster, "solution": k.Solution, "tier": k.Tier}
 	m.phase.DeletePartialMatch(labels)
 	m.appliedRevision.DeletePartialMatch(labels)
 	m.drifted.DeletePartialMatch(labels)
 	m.reconcileTime.DeletePartialMatch(labels)
 }
 
-// sourceCollector reads the poller's status at scrape time.
-type sourceCollector struct{ poller *sources.Poller }
+// sourceCollector reads the source's status at scrape time.
+type sourceCollector struct{ source Source }
 
 var (
 	fetchFailuresDesc = prometheus.NewDesc("tandem_git_fetch_consecutive_failures",
@@ -148,7 +147,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
-	st, spec := c.poller.Status(), c.poller.Spec()
+	st, spec := c.source.Status(), c.source.Spec()
 	url, ref := spec.URL, spec.Ref.String()
 	ch <- prometheus.MustNewConstMetric(fetchFailuresDesc, prometheus.GaugeValue, float64(st.ConsecutiveFailures), url, ref)
 	if !st.LastSuccess.IsZero() {

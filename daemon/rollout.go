@@ -3,6 +3,7 @@ package daemon
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -19,22 +20,31 @@ import (
 // fails or cannot be reached halts its solution's rollout where it is.
 type rollout struct {
 	revision string
-	next     map[targetKey]reconciler.TierSet
-	prev     map[targetKey]reconciler.TierSet
+	next     map[reconciler.Key]reconciler.TierSet
+	prev     map[reconciler.Key]reconciler.TierSet
 	// ran names the clusters given targets before: one the revision no
 	// longer targets stays a target, with no tiers, so the reconciler
 	// prunes what it ran when the solutions allow it.
 	ran        []string
 	allowEmpty []string
 	// wave is the wave of each solution on each cluster the revision
-	// targets; waves the number of waves of each solution, and released
-	// the highest wave released.
+	// targets, as the render stamped it; waves the number of waves of
+	// each solution, and released the highest wave released.
 	wave     map[solutionCluster]int
 	waves    map[string]int
 	released map[string]int
+	// reached is where each target stands, from the results received.
+	reached map[reconciler.Key]reached
 }
 
 type solutionCluster struct{ solution, cluster string }
+
+// reached is the phase of a target's latest result at the revision, and
+// whether a pass at the revision ended Ready.
+type reached struct {
+	phase reconciler.Phase
+	ready bool
+}
 
 // newRollout plans the rollout of a rendered revision over current, the
 // targets the clusters were given before.
@@ -47,53 +57,56 @@ func newRollout(res *renderer.Result, revision string, current []reconciler.Targ
 		wave:       map[solutionCluster]int{},
 		waves:      map[string]int{},
 		released:   map[string]int{},
-	}
-	solutions := make(map[string]*renderer.Solution, len(res.Solutions))
-	for _, s := range res.Solutions {
-		solutions[s.Name] = s
+		reached:    map[reconciler.Key]reached{},
 	}
 	for _, t := range current {
 		r.ran = append(r.ran, t.Cluster)
 	}
-	sites := make(map[string]*renderer.Site, len(res.Sites))
-	for _, s := range res.Sites {
-		sites[s.Name] = s
-	}
 	for _, t := range res.Targets {
-		w := 0
-		if site, ok := sites[t.Site]; ok && t.Site != "" {
-			w = solutions[t.Solution].Wave(site)
-		}
-		r.wave[solutionCluster{t.Solution, t.Cluster}] = w
-		r.waves[t.Solution] = max(r.waves[t.Solution], w+1)
+		r.wave[solutionCluster{t.Solution, t.Cluster}] = t.Wave
+		r.waves[t.Solution] = max(r.waves[t.Solution], t.Wave+1)
 	}
 	return r
 }
 
-func tierSets(targets []reconciler.Target) map[targetKey]reconciler.TierSet {
-	sets := map[targetKey]reconciler.TierSet{}
+func tierSets(targets []reconciler.Target) map[reconciler.Key]reconciler.TierSet {
+	sets := map[reconciler.Key]reconciler.TierSet{}
 	for _, t := range targets {
 		for _, ts := range t.Tiers {
-			sets[targetKey{ts.Solution, ts.Tier, t.Cluster}] = ts
+			sets[reconciler.KeyOf(t.Cluster, ts)] = ts
 		}
 	}
 	return sets
 }
 
+// observe takes in a result of a pass at the revision; those of passes at
+// the revision before say nothing about its rollout. A Progressing one
+// changes the phase; only a final Ready one says the target is at the
+// revision.
+func (r *rollout) observe(res reconciler.Result) {
+	if res.Revision != r.revision {
+		return
+	}
+	st := r.reached[res.Key]
+	st.phase = res.Phase
+	st.ready = res.Phase == reconciler.PhaseReady && !res.Finished.IsZero()
+	r.reached[res.Key] = st
+}
+
 // isReleased reports whether the new revision is released to k's cluster.
 // A cluster the revision no longer targets is in the solution's last wave.
-func (r *rollout) isReleased(k targetKey) bool {
-	w, ok := r.wave[solutionCluster{k.solution, k.cluster}]
+func (r *rollout) isReleased(k reconciler.Key) bool {
+	w, ok := r.wave[solutionCluster{k.Solution, k.Cluster}]
 	if !ok {
-		w = r.waves[k.solution] - 1
+		w = r.waves[k.Solution] - 1
 	}
-	return w <= r.released[k.solution]
+	return w <= r.released[k.Solution]
 }
 
 // targets returns what every cluster runs at this point of the rollout:
 // the new revision where it is released, the previous one elsewhere.
 func (r *rollout) targets() []reconciler.Target {
-	sets := map[targetKey]reconciler.TierSet{}
+	sets := map[reconciler.Key]reconciler.TierSet{}
 	for k, ts := range r.next {
 		if r.isReleased(k) {
 			sets[k] = ts
@@ -113,41 +126,32 @@ func (r *rollout) targets() []reconciler.Target {
 
 // groupByCluster groups tier sets into targets, with a target for each of
 // clusters too, with no tiers when it has none.
-func groupByCluster(sets map[targetKey]reconciler.TierSet, clusters, allowEmpty []string) []reconciler.Target {
-	keys := make([]targetKey, 0, len(sets))
-	for k := range sets {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b targetKey) int {
-		return cmp.Or(cmp.Compare(a.cluster, b.cluster), cmp.Compare(a.solution, b.solution), cmp.Compare(a.tier, b.tier))
-	})
+func groupByCluster(sets map[reconciler.Key]reconciler.TierSet, clusters, allowEmpty []string) []reconciler.Target {
 	byCluster := map[string]*reconciler.Target{}
 	for _, c := range clusters {
 		byCluster[c] = &reconciler.Target{Cluster: c, AllowEmpty: allowEmpty}
 	}
-	for _, k := range keys {
-		t, ok := byCluster[k.cluster]
+	for _, k := range slices.SortedFunc(maps.Keys(sets), reconciler.Key.Compare) {
+		t, ok := byCluster[k.Cluster]
 		if !ok {
-			t = &reconciler.Target{Cluster: k.cluster, AllowEmpty: allowEmpty}
-			byCluster[k.cluster] = t
+			t = &reconciler.Target{Cluster: k.Cluster, AllowEmpty: allowEmpty}
+			byCluster[k.Cluster] = t
 		}
 		t.Tiers = append(t.Tiers, sets[k])
 	}
 	targets := make([]reconciler.Target, 0, len(byCluster))
-	for _, t := range byCluster {
-		targets = append(targets, *t)
+	for _, c := range slices.Sorted(maps.Keys(byCluster)) {
+		targets = append(targets, *byCluster[c])
 	}
-	slices.SortFunc(targets, func(a, b reconciler.Target) int { return cmp.Compare(a.Cluster, b.Cluster) })
 	return targets
 }
 
 // advance releases the next wave of every solution whose released targets
-// are all Ready at the revision, as ready says, and reports whether it
-// released any.
-func (r *rollout) advance(ready func(targetKey, string) bool) bool {
+// are all Ready at the revision, and reports whether it released any.
+func (r *rollout) advance() bool {
 	advanced := false
 	for sol, n := range r.waves {
-		for r.released[sol] < n-1 && r.waveDone(sol, ready) {
+		for r.released[sol] < n-1 && r.waveDone(sol) {
 			r.released[sol]++
 			advanced = true
 		}
@@ -155,9 +159,9 @@ func (r *rollout) advance(ready func(targetKey, string) bool) bool {
 	return advanced
 }
 
-func (r *rollout) waveDone(sol string, ready func(targetKey, string) bool) bool {
+func (r *rollout) waveDone(sol string) bool {
 	for k := range r.next {
-		if k.solution == sol && r.isReleased(k) && !ready(k, r.revision) {
+		if k.Solution == sol && r.isReleased(k) && !r.reached[k].ready {
 			return false
 		}
 	}
@@ -178,23 +182,22 @@ type RolloutStatus struct {
 	Halted string `json:"halted,omitempty"`
 }
 
-// status reports the rollout of every solution; phase says where a target
-// stands and whether it is at the revision.
-func (r *rollout) status(phase func(targetKey) (string, bool)) []RolloutStatus {
+// status reports the rollout of every solution.
+func (r *rollout) status() []RolloutStatus {
 	var out []RolloutStatus
 	for sol, n := range r.waves {
 		st := RolloutStatus{Solution: sol, Revision: r.revision, Wave: r.released[sol] + 1, Waves: n, Complete: true}
 		var halted []string
 		for k := range r.next {
-			if k.solution != sol || !r.isReleased(k) {
+			if k.Solution != sol || !r.isReleased(k) {
 				continue
 			}
-			p, atRevision := phase(k)
-			if p != string(reconciler.PhaseReady) || !atRevision {
+			reached := r.reached[k]
+			if !reached.ready {
 				st.Complete = false
 			}
-			if p == string(reconciler.PhaseFailed) || p == string(reconciler.PhaseUnreachable) {
-				halted = append(halted, fmt.Sprintf("%s on %s %s", k.tier, k.cluster, p))
+			if reached.phase == reconciler.PhaseFailed || reached.phase == reconciler.PhaseUnreachable {
+				halted = append(halted, fmt.Sprintf("%s on %s %s", k.Tier, k.Cluster, reached.phase))
 			}
 		}
 		if st.Wave < n {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-gitops/tandem/fixtures"
 	"github.com/tandem-gitops/tandem/reconciler"
@@ -33,6 +34,19 @@ func revisions(targets []reconciler.Target) map[string]string {
 	return out
 }
 
+// passed is the final result of a pass over the fixture's tier on cluster.
+func passed(cluster, tier, revision string, phase reconciler.Phase) reconciler.Result {
+	return reconciler.Result{Key: reconciler.Key{Cluster: cluster, Solution: "smart-factory", Tier: tier},
+		Revision: revision, Phase: phase, Started: time.Now(), Finished: time.Now()}
+}
+
+// allReady tells r that every target of its revision passed Ready.
+func allReady(r *rollout) {
+	for k := range r.next {
+		r.observe(passed(k.Cluster, k.Tier, r.revision, reconciler.PhaseReady))
+	}
+}
+
 func TestRolloutReleasesWavesInOrderOnceTheFormerAreReady(t *testing.T) {
 	res := renderFixture(t)
 	previous := reconciler.TargetsFor(res, "A")
@@ -47,15 +61,19 @@ func TestRolloutReleasesWavesInOrderOnceTheFormerAreReady(t *testing.T) {
 		t.Fatalf("first wave: %v, want %v", got, want)
 	}
 
-	ready := map[targetKey]bool{}
-	readyAt := func(k targetKey, rev string) bool { return rev == "B" && ready[k] }
-	ready[targetKey{"smart-factory", "cloud", "cloud"}] = true
-	ready[targetKey{"smart-factory", "platform-edge", "plant-a"}] = true
-	if r.advance(readyAt) {
+	r.observe(passed("cloud", "cloud", "B", reconciler.PhaseReady))
+	r.observe(passed("plant-a", "platform-edge", "B", reconciler.PhaseReady))
+	// Ready at the revision before, or still waiting for health at this
+	// one, is not Ready at the revision.
+	r.observe(passed("plant-a", "edge", "A", reconciler.PhaseReady))
+	progressing := passed("plant-a", "edge", "B", reconciler.PhaseReady)
+	progressing.Finished = time.Time{}
+	r.observe(progressing)
+	if r.advance() {
 		t.Fatal("released the second wave while plant-a's edge tier is not Ready")
 	}
-	ready[targetKey{"smart-factory", "edge", "plant-a"}] = true
-	if !r.advance(readyAt) {
+	r.observe(passed("plant-a", "edge", "B", reconciler.PhaseReady))
+	if !r.advance() {
 		t.Fatal("did not release the second wave once the first was Ready")
 	}
 	for k, rev := range revisions(r.targets()) {
@@ -63,7 +81,8 @@ func TestRolloutReleasesWavesInOrderOnceTheFormerAreReady(t *testing.T) {
 			t.Errorf("%s at %s after the last wave, want B", k, rev)
 		}
 	}
-	if r.advance(func(targetKey, string) bool { return true }) {
+	allReady(r)
+	if r.advance() {
 		t.Error("advanced past the last wave")
 	}
 }
@@ -89,7 +108,8 @@ func TestRolloutKeepsADroppedTierUntilItsClusterIsReleased(t *testing.T) {
 	if rev := revisions(r.targets())["legacy@plant-b"]; rev != "A" {
 		t.Fatalf("dropped tier before plant-b's wave: %q, want kept at A", rev)
 	}
-	r.advance(func(targetKey, string) bool { return true })
+	allReady(r)
+	r.advance()
 	if rev, ok := revisions(r.targets())["legacy@plant-b"]; ok {
 		t.Errorf("dropped tier still given (%s) after plant-b's wave was released", rev)
 	}
@@ -97,12 +117,9 @@ func TestRolloutKeepsADroppedTierUntilItsClusterIsReleased(t *testing.T) {
 
 func TestRolloutStatusNamesWhatHaltsIt(t *testing.T) {
 	r := newRollout(renderFixture(t), "B", nil)
-	st := r.status(func(k targetKey) (string, bool) {
-		if k.cluster == "plant-a" && k.tier == "edge" {
-			return "Failed", false
-		}
-		return "Ready", true
-	})
+	allReady(r)
+	r.observe(passed("plant-a", "edge", "B", reconciler.PhaseFailed))
+	st := r.status()
 	if len(st) != 1 {
 		t.Fatalf("%d rollouts, want 1", len(st))
 	}
@@ -121,7 +138,8 @@ func TestRolloutKeepsAClusterTheRevisionNoLongerTargetsWithNoTiers(t *testing.T)
 	if rev := revisions(r.targets())["edge@plant-z"]; rev != "A" {
 		t.Fatalf("plant-z's tier before its wave: %q, want kept at A", rev)
 	}
-	r.advance(func(targetKey, string) bool { return true })
+	allReady(r)
+	r.advance()
 	var found bool
 	for _, target := range r.targets() {
 		if target.Cluster == "plant-z" {

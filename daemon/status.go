@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"cmp"
+	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/tandem-gitops/tandem/reconciler"
@@ -86,30 +86,24 @@ type Changes struct {
 // PhasePending is the phase of a target no pass has reached yet.
 const PhasePending = "Pending"
 
-type targetKey struct{ solution, tier, cluster string }
-
-// statusStore accumulates renders and reconcile results.
+// statusStore accumulates renders and reconcile results. The daemon's
+// loop owns it.
 type statusStore struct {
-	mu      sync.Mutex
 	render  RenderStatus
-	targets map[targetKey]*TargetStatus
+	targets map[reconciler.Key]*TargetStatus
 }
 
 func newStatusStore() *statusStore {
-	return &statusStore{targets: map[targetKey]*TargetStatus{}}
+	return &statusStore{targets: map[reconciler.Key]*TargetStatus{}}
 }
 
 func (s *statusStore) renderFailed(rev sources.Revision, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := time.Now()
 	s.render.Revision, s.render.Error, s.render.Time, s.render.Warnings = rev.String(), err.Error(), &now, nil
 }
 
 // rendered records a revision's render.
 func (s *statusStore) rendered(rev sources.Revision, res *renderer.Result) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := time.Now()
 	s.render = RenderStatus{Revision: rev.String(), LastGoodRevision: rev.String(), Time: &now, Warnings: res.Warnings}
 }
@@ -118,14 +112,12 @@ func (s *statusStore) rendered(rev sources.Revision, res *renderer.Result) {
 // no longer among them, which are dropped. A target given a new revision is
 // Pending until a pass over it reports: its former phase was about another
 // revision.
-func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []targetKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []reconciler.Key) {
 	now := time.Now()
-	desired := map[targetKey]bool{}
+	desired := map[reconciler.Key]bool{}
 	for _, t := range targets {
 		for _, ts := range t.Tiers {
-			k := targetKey{ts.Solution, ts.Tier, t.Cluster}
+			k := reconciler.KeyOf(t.Cluster, ts)
 			desired[k] = true
 			st, ok := s.targets[k]
 			if !ok {
@@ -147,9 +139,7 @@ func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []targetK
 }
 
 func (s *statusStore) observe(res reconciler.Result) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := targetKey{res.Solution, res.Tier, res.Cluster}
+	k := res.Key
 	st, ok := s.targets[k]
 	switch {
 	case !ok && res.Phase != reconciler.PhaseReady && !res.Finished.IsZero():
@@ -181,65 +171,31 @@ func (s *statusStore) observe(res reconciler.Result) {
 	}
 }
 
-// readyAt reports whether the target k is Ready at revision.
-func (s *statusStore) readyAt(k targetKey, revision string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.targets[k]
-	return ok && st.Phase == string(reconciler.PhaseReady) && st.AppliedRevision == revision
-}
-
-// phaseAt returns a function saying where a target stands and whether it
-// is at revision.
-func (s *statusStore) phaseAt(revision string) func(targetKey) (string, bool) {
-	return func(k targetKey) (string, bool) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		st, ok := s.targets[k]
-		if !ok {
-			return PhasePending, false
-		}
-		return st.Phase, st.AppliedRevision == revision
+// snapshot returns the render and the targets, sorted by key.
+func (s *statusStore) snapshot() Status {
+	out := Status{Render: s.render, Targets: make([]TargetStatus, 0, len(s.targets))}
+	for _, k := range slices.SortedFunc(maps.Keys(s.targets), reconciler.Key.Compare) {
+		out.Targets = append(out.Targets, *s.targets[k])
 	}
-}
-
-func (s *statusStore) snapshot(src sources.Status, spec sources.Spec) Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := Status{
-		Source: SourceStatus{
-			URL:                 src.Revision.URL,
-			Ref:                 spec.Ref.String(),
-			Revision:            revisionString(src.Revision),
-			Subject:             src.Revision.Subject,
-			Rewritten:           src.Rewritten,
-			LastAttempt:         timePtr(src.LastAttempt),
-			LastSuccess:         timePtr(src.LastSuccess),
-			ConsecutiveFailures: src.ConsecutiveFailures,
-		},
-		Render: s.render,
-	}
-	if out.Source.URL == "" {
-		out.Source.URL = spec.URL
-	}
-	if src.LastError != nil {
-		out.Source.LastError = src.LastError.Error()
-	}
-	out.Targets = make([]TargetStatus, 0, len(s.targets))
-	for _, st := range s.targets {
-		out.Targets = append(out.Targets, *st)
-	}
-	slices.SortFunc(out.Targets, func(a, b TargetStatus) int {
-		return cmp.Or(cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.Cluster, b.Cluster))
-	})
 	return out
 }
 
-func revisionString(r sources.Revision) string {
-	if r.IsZero() {
-		return ""
+// sourceStatus is what the source says about fetching the repository.
+func sourceStatus(src sources.Status, spec sources.Spec) SourceStatus {
+	out := SourceStatus{
+		URL:                 cmp.Or(src.Revision.URL, spec.URL),
+		Ref:                 spec.Ref.String(),
+		Revision:            src.Revision.String(),
+		Subject:             src.Revision.Subject,
+		Rewritten:           src.Rewritten,
+		LastAttempt:         timePtr(src.LastAttempt),
+		LastSuccess:         timePtr(src.LastSuccess),
+		ConsecutiveFailures: src.ConsecutiveFailures,
 	}
-	return r.String()
+	if src.LastError != nil {
+		out.LastError = src.LastError.Error()
+	}
+	return out
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -29,7 +29,7 @@ func targetsAt(rev sources.Revision, clusters ...string) []reconciler.Target {
 func result(cluster string, rev sources.Revision, phase reconciler.Phase, entries ...ssa.ChangeSetEntry) reconciler.Result {
 	cs := ssa.NewChangeSet()
 	cs.Append(entries)
-	return reconciler.Result{Cluster: cluster, Solution: "smart-factory", Tier: "edge", Revision: rev.String(),
+	return reconciler.Result{Key: reconciler.Key{Cluster: cluster, Solution: "smart-factory", Tier: "edge"}, Revision: rev.String(),
 		Phase: phase, ChangeSet: cs, Started: time.Now(), Finished: time.Now()}
 }
 
@@ -39,14 +39,14 @@ func TestStatusFollowsRendersAndPasses(t *testing.T) {
 
 	s.rendered(first, &renderer.Result{})
 	s.setTargets(targetsAt(first, "plant-a", "plant-b"))
-	st := s.snapshot(sources.Status{}, sources.Spec{})
+	st := s.snapshot()
 	if len(st.Targets) != 2 || st.Targets[0].Phase != PhasePending || st.Targets[0].DesiredRevision != first.String() {
 		t.Fatalf("after the first render: %+v, want two Pending targets at %s", st.Targets, first)
 	}
 
 	s.observe(result("plant-a", first, reconciler.PhaseReady, ssa.ChangeSetEntry{Action: ssa.CreatedAction}))
 	s.observe(result("plant-b", first, reconciler.PhaseFailed))
-	st = s.snapshot(sources.Status{}, sources.Spec{})
+	st = s.snapshot()
 	if a := st.Targets[0]; a.Phase != "Ready" || a.AppliedRevision != first.String() || a.Changes.Created != 1 || a.LastReconcile == nil {
 		t.Errorf("plant-a after a Ready pass: %+v", a)
 	}
@@ -56,18 +56,18 @@ func TestStatusFollowsRendersAndPasses(t *testing.T) {
 
 	// A broken revision changes nothing the clusters were given.
 	s.renderFailed(second, errors.New("tandem.yaml:9: spec.scale: must be ≥ 0"))
-	st = s.snapshot(sources.Status{}, sources.Spec{})
+	st = s.snapshot()
 	if st.Render.Error == "" || st.Render.LastGoodRevision != first.String() || st.Targets[0].DesiredRevision != first.String() {
 		t.Errorf("after a failed render: render %+v, target %+v", st.Render, st.Targets[0])
 	}
 
 	// A new render drops plant-b; a late result of the old revision is ignored.
 	s.rendered(second, &renderer.Result{})
-	if dropped := s.setTargets(targetsAt(second, "plant-a")); len(dropped) != 1 || dropped[0].cluster != "plant-b" {
+	if dropped := s.setTargets(targetsAt(second, "plant-a")); len(dropped) != 1 || dropped[0].Cluster != "plant-b" {
 		t.Errorf("setTargets dropped %v, want plant-b's edge tier", dropped)
 	}
 	s.observe(result("plant-a", first, reconciler.PhaseFailed))
-	st = s.snapshot(sources.Status{}, sources.Spec{})
+	st = s.snapshot()
 	if len(st.Targets) != 1 {
 		t.Fatalf("after plant-b left the render: %d targets, want 1", len(st.Targets))
 	}
@@ -77,15 +77,13 @@ func TestStatusFollowsRendersAndPasses(t *testing.T) {
 }
 
 func TestStatusReportsTheSource(t *testing.T) {
-	s := newStatusStore()
 	now := time.Now()
-	st := s.snapshot(sources.Status{
+	src := sourceStatus(sources.Status{
 		Revision:            revision("3333333333333333333333333333333333333333"),
 		LastSuccess:         now,
 		LastError:           errors.New("remote unreachable"),
 		ConsecutiveFailures: 2,
 	}, sources.Spec{URL: "https://git.example.com/config.git", Ref: sources.Ref{Branch: "main"}})
-	src := st.Source
 	if src.Ref != "refs/heads/main" || src.LastError != "remote unreachable" || src.ConsecutiveFailures != 2 ||
 		src.LastSuccess == nil || src.LastAttempt != nil || src.Revision == "" {
 		t.Errorf("source status %+v", src)
@@ -99,23 +97,23 @@ func TestStatusShowsARemovedTierUntilItIsPruned(t *testing.T) {
 	refused := result("plant-b", rev, reconciler.PhaseFailed)
 	refused.Message = "refusing to prune all 7 objects; set spec.allowEmpty on solution smart-factory to prune them"
 	s.observe(refused)
-	st := s.snapshot(sources.Status{}, sources.Spec{})
+	st := s.snapshot()
 	if len(st.Targets) != 2 || !st.Targets[1].Removed || st.Targets[1].Phase != "Failed" || st.Targets[1].Message != refused.Message {
 		t.Fatalf("after a refused prune: %+v, want plant-b listed as removed and Failed", st.Targets)
 	}
 	s.setTargets(targetsAt(rev, "plant-a", "plant-b")) // the removal reverted
 	s.observe(result("plant-b", rev, reconciler.PhaseReady))
-	if st := s.snapshot(sources.Status{}, sources.Spec{}); len(st.Targets) != 2 || st.Targets[1].Removed || st.Targets[1].Phase != "Ready" {
+	if st := s.snapshot(); len(st.Targets) != 2 || st.Targets[1].Removed || st.Targets[1].Phase != "Ready" {
 		t.Errorf("after the removal was reverted: %+v, want plant-b a Ready target again", st.Targets)
 	}
 	s.setTargets(targetsAt(rev, "plant-a"))
 	s.observe(refused)
 	s.observe(result("plant-b", rev, reconciler.PhaseReady))
-	if st := s.snapshot(sources.Status{}, sources.Spec{}); len(st.Targets) != 1 {
+	if st := s.snapshot(); len(st.Targets) != 1 {
 		t.Errorf("after plant-b was pruned: %+v, want it gone", st.Targets)
 	}
 	s.observe(result("plant-c", rev, reconciler.PhaseReady))
-	if st := s.snapshot(sources.Status{}, sources.Spec{}); len(st.Targets) != 1 {
+	if st := s.snapshot(); len(st.Targets) != 1 {
 		t.Errorf("a Ready pass over a tier no target has was listed: %+v", st.Targets)
 	}
 }

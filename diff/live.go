@@ -68,11 +68,11 @@ var serverFields = []string{"managedFields", "resourceVersion", "uid", "generati
 // metadata the server keeps for itself, and Secret values come masked.
 // Clusters and tiers that could not be planned are the report's Failures.
 func Live(head Revision, plans []reconciler.Plan) (*Report, error) {
-	sites := map[[3]string]string{}
+	sites := map[reconciler.Key]string{}
 	after := map[target]bool{}
 	if head.Result != nil {
 		for _, t := range head.Result.Targets {
-			sites[[3]string{t.Solution, t.Tier, t.Cluster}] = t.Site
+			sites[reconciler.Key{Cluster: t.Cluster, Solution: t.Solution, Tier: t.Tier}] = t.Site
 			after[target{t.Solution, t.Tier, t.Cluster, t.Site}] = true
 		}
 	}
@@ -84,7 +84,7 @@ func Live(head Revision, plans []reconciler.Plan) (*Report, error) {
 		if p.Err != nil {
 			r.Failures = addFailure(r.Failures, p)
 		}
-		t := target{p.Solution, p.Tier, p.Cluster, sites[[3]string{p.Solution, p.Tier, p.Cluster}]}
+		t := target{p.Solution, p.Tier, p.Cluster, sites[p.Key]}
 		for _, c := range p.Changes {
 			if c.Live != nil {
 				before[t] = true

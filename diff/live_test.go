@@ -93,20 +93,20 @@ func TestLiveReportMatchesGoldenFiles(t *testing.T) {
 	}}}
 	unreachable := errors.New(`cluster plant-c: list ApplySet parents in tandem-system: Get "https://127.0.0.1:1/api/v1/namespaces/tandem-system/secrets": dial tcp 127.0.0.1:1: connect: connection refused`)
 	plans := []reconciler.Plan{
-		{Cluster: "cloud", Solution: "smart-factory", Tier: "cloud", Changes: []reconciler.Change{
+		{Key: reconciler.Key{Cluster: "cloud", Solution: "smart-factory", Tier: "cloud"}, Changes: []reconciler.Change{
 			planned(ssa.CreatedAction, nil, settings),
 			planned(ssa.DeletedAction, legacy, nil),
 			planned(ssa.ConfiguredAction, ingest, scaled),
 		}},
-		{Cluster: "plant-a", Solution: "smart-factory", Tier: "edge", Changes: []reconciler.Change{
+		{Key: reconciler.Key{Cluster: "plant-a", Solution: "smart-factory", Tier: "edge"}, Changes: []reconciler.Change{
 			planned(ssa.UnchangedAction, ns, nil),
 			planned(ssa.SkippedAction, calibration, kept),
 		}},
-		{Cluster: "plant-b", Solution: "smart-factory", Tier: "edge", Changes: []reconciler.Change{
+		{Key: reconciler.Key{Cluster: "plant-b", Solution: "smart-factory", Tier: "edge"}, Changes: []reconciler.Change{
 			planned(ssa.CreatedAction, nil, ns),
 		}},
-		{Cluster: "plant-c", Solution: "smart-factory", Tier: "edge", Err: unreachable, Unreachable: true},
-		{Cluster: "plant-c", Solution: "smart-factory", Tier: "platform-edge", Err: unreachable, Unreachable: true},
+		{Key: reconciler.Key{Cluster: "plant-c", Solution: "smart-factory", Tier: "edge"}, Err: unreachable, Unreachable: true},
+		{Key: reconciler.Key{Cluster: "plant-c", Solution: "smart-factory", Tier: "platform-edge"}, Err: unreachable, Unreachable: true},
 	}
 
 	r, err := diff.Live(head, plans)

@@ -20,7 +20,7 @@ func TestApplyCreatesObjectsAndRecordsInventory(t *testing.T) {
 		deployment("inventory", "inference", 1),
 	}}
 
-	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{set}}}))
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{set}}}, nil))
 	requirePhase(t, res, PhaseReady)
 	if c := res.Counts(); c.Created != 3 {
 		t.Errorf("counts %+v, want 3 created\n%s", c, res.ChangeSet)
@@ -85,11 +85,11 @@ func TestSecondApplyWritesNothing(t *testing.T) {
 		deployment("noop", "ingest", 1),
 	}}}}}
 
-	requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, target, nil)), PhaseReady)
 	t.Logf("first pass: %d requests, %d writes", counter.requests.Load(), counter.writes.Load())
 
 	counter.reset()
-	res := onlyResult(t, r.Apply(ctx, target))
+	res := onlyResult(t, r.Apply(ctx, target, nil))
 	requirePhase(t, res, PhaseReady)
 	if c := res.Counts(); c.Unchanged != 5 || c.Created+c.Configured+c.Deleted != 0 {
 		t.Errorf("second pass counts %+v, want 5 unchanged\n%s", c, res.ChangeSet)
@@ -120,11 +120,11 @@ func TestNoOpPassOverObjectsTheServerNormalisesOnlyLists(t *testing.T) {
 	// The first pass creates; the second proves in sync, through dry-runs,
 	// what the server stores otherwise than it was written.
 	for range 2 {
-		requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+		requirePhase(t, onlyResult(t, r.Apply(ctx, target, nil)), PhaseReady)
 	}
 
 	counter.reset()
-	res := onlyResult(t, r.Apply(ctx, target))
+	res := onlyResult(t, r.Apply(ctx, target, nil))
 	requirePhase(t, res, PhaseReady)
 	if c := res.Counts(); c.Unchanged != 10 {
 		t.Errorf("counts %+v, want 10 unchanged\n%s", c, res.ChangeSet)
@@ -143,7 +143,7 @@ func TestNoOpPassOverObjectsTheServerNormalisesOnlyLists(t *testing.T) {
 	if err := kube.Update(ctx, &secret); err != nil {
 		t.Fatal(err)
 	}
-	res = onlyResult(t, r.Apply(ctx, target))
+	res = onlyResult(t, r.Apply(ctx, target, nil))
 	requirePhase(t, res, PhaseReady)
 	if res.Corrected != 1 {
 		t.Errorf("corrected %d, want 1: the changed Secret/normalised/credentials\n%s", res.Corrected, res.ChangeSet)

@@ -40,7 +40,7 @@ func BenchmarkNoOpReconcile(b *testing.B) {
 			Solution: "bench", Tier: "edge", Revision: "rev-1", Objects: tenObjects("bench-tandem"),
 		}}}}
 		applyNoOp := func() {
-			res := r.Apply(ctx, target)
+			res := r.Apply(ctx, target, nil)
 			if len(res) != 1 || res[0].Phase != PhaseReady {
 				b.Fatalf("pass: %+v", res)
 			}

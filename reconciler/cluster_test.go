@@ -27,7 +27,7 @@ func TestUnreachableClusterDoesNotBlockOthers(t *testing.T) {
 		}
 		return ts
 	}
-	for _, res := range r.Apply(ctx, targets("rev-1")) {
+	for _, res := range r.Apply(ctx, targets("rev-1"), nil) {
 		requirePhase(t, res, PhaseReady)
 	}
 
@@ -44,14 +44,22 @@ func TestUnreachableClusterDoesNotBlockOthers(t *testing.T) {
 		}
 	})
 
-	results := r.Apply(ctx, targets("rev-2"))
+	sent := make(chan Result, 16)
+	results := r.Apply(ctx, targets("rev-2"), sent)
 	requirePhase(t, results[0], PhaseReady) // cloud
 	requirePhase(t, results[1], PhaseUnreachable)
 	if results[1].Message == "" {
 		t.Error("the Unreachable result does not say why")
 	}
-	if got := r.Status()[1]; got.Phase != PhaseUnreachable {
-		t.Errorf("status of plant-a %s, want Unreachable", got.Phase)
+	close(sent)
+	unreachable := 0
+	for res := range sent {
+		if res.Cluster == "plant-a" && res.Phase == PhaseUnreachable {
+			unreachable++
+		}
+	}
+	if unreachable != 1 {
+		t.Errorf("%d Unreachable results of plant-a sent, want 1", unreachable)
 	}
 
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -60,7 +68,7 @@ func TestUnreachableClusterDoesNotBlockOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted = true
-	results = r.Apply(ctx, targets("rev-2"))
+	results = r.Apply(ctx, targets("rev-2"), nil)
 	requirePhase(t, results[1], PhaseReady)
 	if c := results[1].Counts(); c.Configured != 1 {
 		t.Errorf("plant-a after restart: %+v, want the ConfigMap configured\n%s", c, results[1].ChangeSet)
@@ -114,7 +122,7 @@ current-context: plant-a
 	}
 	r := New(resolver, testOptions(t))
 	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{{Solution: "resolved", Tier: "edge", Revision: "rev-1",
-		Objects: []*unstructured.Unstructured{namespace("resolved")}}}}}))
+		Objects: []*unstructured.Unstructured{namespace("resolved")}}}}}, nil))
 	requirePhase(t, res, PhaseReady)
 }
 

@@ -206,7 +206,7 @@ func TestDriftCorrectRemovesFieldsOtherManagersAddedInOnePass(t *testing.T) {
 	counter := &requestCounter{}
 	r := New(fleetResolver(f, counter), testOptions(t))
 	target := driftTarget("drift-correct", false)
-	requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, target, nil)), PhaseReady)
 	drift(t, ctx, kube, "drift-correct")
 	if c, e, k := liveState(t, ctx, kube, "drift-correct"); c != 2 || e != 1 || k != 2 {
 		t.Fatalf("after kubectl: %d containers, %d env vars, %d keys; want 2, 1, 2", c, e, k)
@@ -225,7 +225,7 @@ func TestDriftCorrectRemovesFieldsOtherManagersAddedInOnePass(t *testing.T) {
 		t.Errorf("plan of the drift: %v, want %v", planned, want)
 	}
 
-	res := onlyResult(t, r.Apply(ctx, target))
+	res := onlyResult(t, r.Apply(ctx, target, nil))
 	requirePhase(t, res, PhaseReady)
 	if res.Corrected != 2 {
 		t.Errorf("corrected %d, want 2\n%s", res.Corrected, res.ChangeSet)
@@ -252,7 +252,7 @@ func TestDriftCorrectRemovesFieldsOtherManagersAddedInOnePass(t *testing.T) {
 	// one after that writes nothing.
 	for pass := range 2 {
 		counter.reset()
-		res = onlyResult(t, r.Apply(ctx, target))
+		res = onlyResult(t, r.Apply(ctx, target, nil))
 		requirePhase(t, res, PhaseReady)
 		if len(res.Drift) != 0 || res.Corrected != 0 || counter.writes.Load() != int64(1-pass) {
 			t.Errorf("pass %d after the correction: drift %+v, corrected %d, %d writes; want none, 0, %d", pass, res.Drift, res.Corrected, counter.writes.Load(), 1-pass)
@@ -267,12 +267,12 @@ func TestDriftReportLeavesFieldsOtherManagersAddedAndReportsThem(t *testing.T) {
 	counter := &requestCounter{}
 	r := New(fleetResolver(f, counter), testOptions(t))
 	target := driftTarget("drift-report", true)
-	requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, target, nil)), PhaseReady)
 	drift(t, ctx, kube, "drift-report")
 
 	for pass := range 2 {
 		counter.reset()
-		res := onlyResult(t, r.Apply(ctx, target))
+		res := onlyResult(t, r.Apply(ctx, target, nil))
 		requirePhase(t, res, PhaseReady)
 		if len(res.Drift) != 2 || res.Drift[0].Corrected || res.Corrected != 0 {
 			t.Errorf("pass %d: drift %+v, corrected %d; want 2 objects reported, none corrected", pass, res.Drift, res.Corrected)

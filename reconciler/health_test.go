@@ -34,7 +34,7 @@ func TestDependentTierWaitsForItsDependencyToBeReady(t *testing.T) {
 	app := TierSet{Solution: "deps", Tier: "app", Revision: "rev-1", DependsOn: []string{"platform"},
 		Objects: []*unstructured.Unstructured{configMap("deps", "app", map[string]any{"k": "v"})}}
 
-	results := impatient.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{app, platform("rev-1", false)}}})
+	results := impatient.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{app, platform("rev-1", false)}}}, nil)
 	requirePhase(t, results[1], PhaseFailed) // platform
 	requirePhase(t, results[0], PhaseFailed) // app
 	if !strings.Contains(results[0].Message, "dependency platform is Failed") {
@@ -45,7 +45,7 @@ func TestDependentTierWaitsForItsDependencyToBeReady(t *testing.T) {
 	}
 
 	app.Revision = "rev-2"
-	results = r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{app, platform("rev-2", true)}}})
+	results = r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{app, platform("rev-2", true)}}}, nil)
 	requirePhase(t, results[1], PhaseReady)
 	requirePhase(t, results[0], PhaseReady)
 	if results[0].Started.Before(results[1].Finished) {
@@ -64,7 +64,7 @@ func TestRejectedObjectFailsNamingItAndTheFixConverges(t *testing.T) {
 	apply := func(rev string, objs ...*unstructured.Unstructured) Result {
 		return onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
 			{Solution: "reject", Tier: "edge", Revision: rev, Objects: append([]*unstructured.Unstructured{namespace("reject")}, objs...)},
-		}}}))
+		}}}, nil))
 	}
 	requirePhase(t, apply("rev-1", deployment("reject", "ingest", 1)), PhaseReady)
 
@@ -98,7 +98,7 @@ func TestDriftIsCorrected(t *testing.T) {
 	r := New(fleetResolver(f, nil), testOptions(t))
 	target := []Target{{Cluster: "plant-a", Tiers: []TierSet{{Solution: "drift", Tier: "edge", Revision: "rev-1",
 		Objects: []*unstructured.Unstructured{namespace("drift"), deployment("drift", "inference", 2)}}}}}
-	requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, target, nil)), PhaseReady)
 
 	// As kubectl scale does: through the scale subresource, as another
 	// field manager.
@@ -112,7 +112,7 @@ func TestDriftIsCorrected(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	res := onlyResult(t, r.Apply(ctx, target))
+	res := onlyResult(t, r.Apply(ctx, target, nil))
 	requirePhase(t, res, PhaseReady)
 	if res.Corrected != 1 {
 		t.Errorf("corrected %d, want 1\n%s", res.Corrected, res.ChangeSet)

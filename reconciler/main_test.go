@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -136,9 +137,7 @@ func testOptions(t *testing.T) Options {
 	return Options{
 		Version:       "0.1.0",
 		HealthTimeout: 90 * time.Second,
-		Observe: func(r Result) {
-			t.Logf("%s/%s/%s %s: %s", r.Cluster, r.Solution, r.Tier, r.Phase, r.Message)
-		},
+		Logger:        slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
 }
 

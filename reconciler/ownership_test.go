@@ -41,11 +41,11 @@ func TestAnotherInstanceNeitherPrunesNorRewritesTiersItDoesNotOwn(t *testing.T) 
 	a, b := instance(t, "repo-a@main", false), instance(t, "repo-c@main", false)
 	kube := kubeClient(t, clusters(t), "plant-a")
 	ctx := context.Background()
-	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("a-shop", "a-shop", "a1", "x", "y")}}})), PhaseReady)
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("a-shop", "a-shop", "a1", "x", "y")}}}, nil)), PhaseReady)
 	before := parent(t, kube, "a-shop", "edge")
 
 	// B's target is all B runs on the cluster: A's tier is not B's to remove.
-	results := b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("b-shop", "b-shop", "b1", "z")}}})
+	results := b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("b-shop", "b-shop", "b1", "z")}}}, nil)
 	requirePhase(t, onlyResult(t, results), PhaseReady)
 	if results[0].Solution != "b-shop" {
 		t.Errorf("B reported on %s/%s", results[0].Solution, results[0].Tier)
@@ -68,12 +68,12 @@ func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
 	a := instance(t, "repo-a@main", false)
 	kube := kubeClient(t, clusters(t), "plant-a")
 	ctx := context.Background()
-	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "a1", "x", "y")}}})), PhaseReady)
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "a1", "x", "y")}}}, nil)), PhaseReady)
 
 	// The same solution name in another repository: refused, nothing of
 	// A's touched, though B's render lacks y.
 	b := instance(t, "repo-c@main", false)
-	res := onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "c1", "x")}}}))
+	res := onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "c1", "x")}}}, nil))
 	requirePhase(t, res, PhaseFailed)
 	for _, want := range []string{`"repo-a@main"`, `"repo-c@main"`, "--take-over", "nothing applied or pruned"} {
 		if !strings.Contains(res.Message, want) {
@@ -90,7 +90,7 @@ func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
 
 	// Handed over explicitly, B prunes only what its render lacks.
 	b = instance(t, "repo-c@main", true)
-	res = onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "c1", "x")}}}))
+	res = onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "c1", "x")}}}, nil))
 	requirePhase(t, res, PhaseReady)
 	if _, ok := exists(t, kube, "shop", "y"); ok {
 		t.Error("ConfigMap/shop/y, which the new owner's render lacks, was not pruned")
@@ -103,14 +103,14 @@ func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
 	}
 
 	// And now A is the one refused.
-	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "a2", "x", "y")}}})), PhaseFailed)
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "a2", "x", "y")}}}, nil)), PhaseFailed)
 }
 
 func TestParentWithoutOwnerIsClaimedByTheFirstInstanceThatRendersIt(t *testing.T) {
 	a := instance(t, "repo-a@main", false)
 	kube := kubeClient(t, clusters(t), "plant-a")
 	ctx := context.Background()
-	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r1", "x")}}})), PhaseReady)
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r1", "x")}}}, nil)), PhaseReady)
 	p := parent(t, kube, "legacy", "edge")
 	delete(p.Annotations, OwnerAnnotation)
 	if err := kube.Update(ctx, p); err != nil {
@@ -119,11 +119,11 @@ func TestParentWithoutOwnerIsClaimedByTheFirstInstanceThatRendersIt(t *testing.T
 
 	// Another instance not rendering it leaves it alone...
 	b := instance(t, "repo-c@main", false)
-	if res := b.Apply(ctx, []Target{{Cluster: "plant-a"}}); len(res) != 0 {
+	if res := b.Apply(ctx, []Target{{Cluster: "plant-a"}}, nil); len(res) != 0 {
 		t.Errorf("an instance rendering nothing passed over an unowned parent: %+v", res)
 	}
 	// ...and the first to render it claims it.
-	requirePhase(t, onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r2", "x")}}})), PhaseReady)
+	requirePhase(t, onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r2", "x")}}}, nil)), PhaseReady)
 	if got := parent(t, kube, "legacy", "edge").Annotations[OwnerAnnotation]; got != "repo-c@main" {
 		t.Errorf("owner is %q, want repo-c@main", got)
 	}
@@ -193,7 +193,7 @@ func TestExistingObjectIsAConflictUnlessTheTierOrObjectAllowsAdoption(t *testing
 		configMap("adopt", "other", map[string]any{"k": "from-git"}),
 	}}
 
-	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}, nil))
 	requirePhase(t, res, PhaseFailed)
 	for _, want := range []string{"ConfigMap/adopt/settings exists and was not created by tandem", "adopt: true", AdoptAnnotation} {
 		if !strings.Contains(res.Message, want) {
@@ -213,7 +213,7 @@ func TestExistingObjectIsAConflictUnlessTheTierOrObjectAllowsAdoption(t *testing
 	if err := kube.Update(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
-	res = onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	res = onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}, nil))
 	requirePhase(t, res, PhaseReady)
 	if len(res.Adopted) != 1 || res.Adopted[0].Subject != "ConfigMap/adopt/settings" || !strings.Contains(res.Adopted[0].Previous, `"by-hand"`) {
 		t.Errorf("adoptions %+v, want ConfigMap/adopt/settings with its previous data", res.Adopted)
@@ -236,13 +236,13 @@ func TestTierAllowingAdoptionTakesOverExistingObjects(t *testing.T) {
 	}
 	tier := TierSet{Solution: "adopt-tier", Tier: "edge", Revision: "rev-1", Adopt: true,
 		Objects: []*unstructured.Unstructured{namespace("adopt-tier")}}
-	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}, nil))
 	requirePhase(t, res, PhaseReady)
 	if len(res.Adopted) != 1 || res.Adopted[0].Subject != "Namespace/adopt-tier" {
 		t.Errorf("adoptions %+v, want Namespace/adopt-tier", res.Adopted)
 	}
 	// Adopted once, it is tandem's: the next pass adopts nothing.
-	res = onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}))
+	res = onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{tier}}}, nil))
 	requirePhase(t, res, PhaseReady)
 	if len(res.Adopted) != 0 {
 		t.Errorf("second pass adopted %+v again", res.Adopted)
@@ -253,7 +253,7 @@ func TestParentOfAnotherToolIsNeverWritten(t *testing.T) {
 	r := instance(t, "repo-a@main", false)
 	kube := kubeClient(t, clusters(t), "plant-a")
 	ctx := context.Background()
-	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x")}}})), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x")}}}, nil)), PhaseReady)
 	name := ParentName("kc", "edge")
 	kubectlParent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name,
 		Labels:      map[string]string{IDLabel: ApplySetID(name), "tandem.dev/solution": "kc", "tandem.dev/tier": "edge"},
@@ -262,7 +262,7 @@ func TestParentOfAnotherToolIsNeverWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	for pass := 1; pass <= 2; pass++ {
-		for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x"), shopTier("kc", "kc", "r1", "y")}}}) {
+		for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x"), shopTier("kc", "kc", "r1", "y")}}}, nil) {
 			if res.Solution == "kc" && (res.Phase != PhaseFailed || !strings.Contains(res.Message, `managed by "kubectl/v1.37.2"`)) {
 				t.Errorf("pass %d: kc/edge %s %q; want Failed, naming kubectl", pass, res.Phase, res.Message)
 			}
@@ -277,14 +277,14 @@ func TestParentWithoutOwnerOfARemovedSolutionIsClaimedAndPrunedWhenAllowed(t *te
 	r := instance(t, "repo-a@main", false)
 	kube := kubeClient(t, clusters(t), "plant-a")
 	ctx := context.Background()
-	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("retired", "retired", "r1", "x")}}})), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("retired", "retired", "r1", "x")}}}, nil)), PhaseReady)
 	p := parent(t, kube, "retired", "edge")
 	delete(p.Annotations, OwnerAnnotation)
 	if err := kube.Update(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	// The way to remove a solution: allowEmpty and no targets.
-	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: []string{"retired"}}}))
+	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: []string{"retired"}}}, nil))
 	requirePhase(t, res, PhaseReady)
 	if _, ok := exists(t, kube, "retired", "x"); ok {
 		t.Error("ConfigMap/retired/x of a solution removed with allowEmpty was not pruned")
@@ -294,11 +294,11 @@ func TestParentWithoutOwnerOfARemovedSolutionIsClaimedAndPrunedWhenAllowed(t *te
 func TestObjectOfAnotherInstancesTierIsAConflictNamingThatTier(t *testing.T) {
 	a := instance(t, "repo-a@main", false)
 	ctx := context.Background()
-	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("holder", "shared", "r1", "x")}}})), PhaseReady)
+	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("holder", "shared", "r1", "x")}}}, nil)), PhaseReady)
 	b := instance(t, "repo-c@main", true)
 	wants := shopTier("taker", "shared", "r1", "x")
 	wants.Adopt = true
-	res := onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{wants}}}))
+	res := onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{wants}}}, nil))
 	requirePhase(t, res, PhaseFailed)
 	for _, want := range []string{"ConfigMap/shared/x belongs to solution holder tier edge of tandem instance \"repo-a@main\"", "remove it from that tier first"} {
 		if !strings.Contains(res.Message, want) {

@@ -18,8 +18,9 @@ import (
 // reconcileCluster runs one pass over a cluster: every tier once its
 // dependencies are Ready, independent tiers concurrently. Writes run under
 // ctx; waits, for a slot, a dependency or health, end with waitCtx too,
-// which a newer target for the cluster cancels.
-func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target) []Result {
+// which a newer target for the cluster cancels. Every result, Progressing
+// while a tier waits for health and final, is sent on out.
+func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, out chan<- Result) []Result {
 	started := time.Now()
 	turn, err := r.slots.begin(waitCtx)
 	if err != nil {
@@ -34,9 +35,9 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target) []
 		}
 		results := make([]Result, len(t.Tiers))
 		for i, ts := range t.Tiers {
-			results[i] = r.finish(ctx, waitCtx, Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+			results[i] = r.finish(ctx, waitCtx, Result{Key: KeyOf(t.Cluster, ts), Revision: ts.Revision,
 				Phase: phase, Message: err.Error(), ChangeSet: ssa.NewChangeSet(),
-				Started: started, Finished: time.Now()})
+				Started: started, Finished: time.Now()}, out)
 		}
 		return results
 	}
@@ -51,16 +52,16 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target) []
 		wg.Go(func() {
 			defer close(done[i])
 			err := cmp.Or(cp.errs[i], waitFor(waitCtx, cp.tiers, cp.deps[i], done, results))
-			res := Result{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+			res := Result{Key: KeyOf(t.Cluster, ts), Revision: ts.Revision,
 				ChangeSet: ssa.NewChangeSet(), Started: time.Now()}
 			if err != nil {
 				res.Phase, res.Message, res.Finished = PhaseFailed, err.Error(), time.Now()
-				results[i] = r.finish(ctx, waitCtx, res)
+				results[i] = r.finish(ctx, waitCtx, res, out)
 				return
 			}
 			p := cp.tierPass(i, &r.opts)
-			p.result = res
-			results[i] = r.finish(ctx, waitCtx, p.run(ctx, waitCtx, turn))
+			p.result, p.out = res, out
+			results[i] = r.finish(ctx, waitCtx, p.run(ctx, waitCtx, turn), out)
 		})
 	}
 	wg.Wait()

@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,9 +19,7 @@ import (
 // Plan is what a pass would do to one tier on one cluster, worked out
 // without changing anything there.
 type Plan struct {
-	Cluster  string
-	Solution string
-	Tier     string
+	Key
 	// Revision is the revision the plan applies.
 	Revision string
 	// Err says why the tier could not be planned, or not in full, naming
@@ -87,9 +84,7 @@ func (r *Reconciler) Plan(ctx context.Context, targets []Target) []Plan {
 		defer r.slots.give()
 		return r.planCluster(ctx, t)
 	})
-	slices.SortFunc(plans, func(a, b Plan) int {
-		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier))
-	})
+	slices.SortFunc(plans, func(a, b Plan) int { return a.Key.Compare(b.Key) })
 	return plans
 }
 
@@ -99,7 +94,7 @@ func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
 	if err != nil {
 		plans := make([]Plan, len(t.Tiers))
 		for i, ts := range t.Tiers {
-			plans[i] = Plan{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
+			plans[i] = Plan{Key: KeyOf(t.Cluster, ts), Revision: ts.Revision,
 				Err: err, Unreachable: isUnreachable(err)}
 		}
 		return plans
@@ -109,7 +104,7 @@ func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
 	var wg sync.WaitGroup
 	for i, ts := range cp.tiers {
 		if cp.errs[i] != nil {
-			plans[i] = Plan{Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision, Err: cp.errs[i]}
+			plans[i] = Plan{Key: KeyOf(t.Cluster, ts), Revision: ts.Revision, Err: cp.errs[i]}
 			continue
 		}
 		wg.Go(func() { plans[i], failed[i] = cp.tierPass(i, &r.opts).plan(ctx) })
@@ -133,7 +128,7 @@ func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
 // nothing. It returns the dry-runs that failed apart, for planCluster to
 // settle once it knows what the cluster's other tiers create.
 func (p *tierPass) plan(ctx context.Context) (Plan, []failedDryRun) {
-	plan := Plan{Cluster: p.cluster.name, Solution: p.set.Solution, Tier: p.set.Tier, Revision: p.set.Revision}
+	plan := Plan{Key: KeyOf(p.cluster.name, p.set), Revision: p.set.Revision}
 	s, err := p.survey(ctx)
 	if err != nil {
 		plan.Err, plan.Unreachable = err, isUnreachable(err)

@@ -112,7 +112,7 @@ func TestPlanAfterApplyIsUnchangedWithoutWrites(t *testing.T) {
 		deployment("plan-noop", "inference", 2),
 		deployment("plan-noop", "ingest", 1),
 	}}}}}
-	requirePhase(t, onlyResult(t, r.Apply(ctx, target)), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, target, nil)), PhaseReady)
 
 	counter.reset()
 	p := onlyPlan(t, r.Plan(ctx, target))
@@ -140,7 +140,7 @@ func TestPlanShowsAChangedReplicaCountFromADryRun(t *testing.T) {
 			deployment("plan-scale", "inference", replicas),
 		}}}}}
 	}
-	requirePhase(t, onlyResult(t, r.Apply(ctx, target(1))), PhaseReady)
+	requirePhase(t, onlyResult(t, r.Apply(ctx, target(1), nil)), PhaseReady)
 
 	counter.reset()
 	p := onlyPlan(t, r.Plan(ctx, target(3)))
@@ -163,7 +163,7 @@ func TestPlanShowsAChangedReplicaCountFromADryRun(t *testing.T) {
 	if _, ok := c.Live.Object["metadata"].(map[string]any)["managedFields"]; ok {
 		t.Error("the live object keeps its managed fields")
 	}
-	res := onlyResult(t, r.Apply(ctx, target(1)))
+	res := onlyResult(t, r.Apply(ctx, target(1), nil))
 	if n := res.Counts().Unchanged; n != 2 {
 		t.Errorf("after the plan, %d objects unchanged, want 2: the plan changed the cluster\n%s", n, res.ChangeSet)
 	}

@@ -9,33 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// results sends every final result of r's passes to the returned channel.
-func finalResults(opts *Options) <-chan Result {
-	ch := make(chan Result, 64)
-	observe := opts.Observe
-	opts.Observe = func(res Result) {
-		observe(res)
-		ch <- res
-	}
-	return ch
-}
-
-// awaitResult reads results until one matches, failing after waitTimeout.
-func awaitResult(t *testing.T, ch <-chan Result, what string, match func(Result) bool) Result {
-	t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		select {
-		case res := <-ch:
-			if match(res) {
-				return res
-			}
-		case <-deadline:
-			t.Fatalf("no %s within %s", what, waitTimeout)
-		}
-	}
-}
-
 // unschedulable is a Deployment no node can run: it never becomes
 // Available.
 func unschedulable(ns, name string) *unstructured.Unstructured {
@@ -53,7 +26,6 @@ func TestNewTargetPreemptsAHealthWaitThatHoldsNoSlot(t *testing.T) {
 	// One slot, and a wait far longer than the test: only preemption and
 	// waits that hold no slot let it pass.
 	opts.Concurrency, opts.HealthTimeout, opts.DriftInterval = 1, time.Hour, time.Hour
-	results := finalResults(&opts)
 	r := New(fleetResolver(f, nil), opts)
 	stuck := func(rev string, d *unstructured.Unstructured) Target {
 		return Target{Cluster: "cloud", Tiers: []TierSet{{Solution: "stuck", Tier: "cloud", Revision: rev,
@@ -64,7 +36,7 @@ func TestNewTargetPreemptsAHealthWaitThatHoldsNoSlot(t *testing.T) {
 			Objects: []*unstructured.Unstructured{namespace("free"), configMap("free", "settings", map[string]any{"k": rev})}}}}
 	}
 	r.SetTargets([]Target{stuck("rev-1", unschedulable("stuck", "app")), free("rev-1")})
-	stop := runInBackground(t, r)
+	results, stop := runInBackground(t, r)
 	defer stop()
 	awaitResult(t, results, "wait for the stuck Deployment", func(res Result) bool {
 		return res.Solution == "stuck" && res.Phase == PhaseProgressing
@@ -125,7 +97,7 @@ func TestTierWithoutHealthWaitIsReadyOnceAppliedAndItsDependentsProceed(t *testi
 	}
 
 	// Waited for, the Widget fails its tier and holds back the next.
-	results := r.Apply(ctx, target(TierSet{Objects: []*unstructured.Unstructured{neverCurrent("widgets", "w")}}))
+	results := r.Apply(ctx, target(TierSet{Objects: []*unstructured.Unstructured{neverCurrent("widgets", "w")}}), nil)
 	if got := phases(results); got != "app=Failed crs=Failed defs=Ready" {
 		t.Fatalf("phases %s, want app=Failed crs=Failed defs=Ready", got)
 	}
@@ -134,7 +106,7 @@ func TestTierWithoutHealthWaitIsReadyOnceAppliedAndItsDependentsProceed(t *testi
 	}
 
 	// health: {wait: false} on the tier.
-	results = r.Apply(ctx, target(TierSet{NoWait: true, Objects: []*unstructured.Unstructured{neverCurrent("widgets", "w")}}))
+	results = r.Apply(ctx, target(TierSet{NoWait: true, Objects: []*unstructured.Unstructured{neverCurrent("widgets", "w")}}), nil)
 	if got := phases(results); got != "app=Ready crs=Ready defs=Ready" {
 		t.Errorf("with the tier not waited for: phases %s, want all Ready", got)
 	}
@@ -143,7 +115,7 @@ func TestTierWithoutHealthWaitIsReadyOnceAppliedAndItsDependentsProceed(t *testi
 	ignored := neverCurrent("widgets", "w")
 	ignored.SetAnnotations(map[string]string{HealthAnnotation: HealthIgnore})
 	ignored.Object["spec"] = map[string]any{"size": int64(2)}
-	results = r.Apply(ctx, target(TierSet{Objects: []*unstructured.Unstructured{ignored}}))
+	results = r.Apply(ctx, target(TierSet{Objects: []*unstructured.Unstructured{ignored}}), nil)
 	if got := phases(results); got != "app=Ready crs=Ready defs=Ready" {
 		t.Errorf("with the object ignored: phases %s, want all Ready", got)
 	}
@@ -158,7 +130,7 @@ func TestCallerDeadlineRecordsTheHealthFailureOnTheCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{{Solution: "late", Tier: "edge", Revision: "r1",
-		Objects: []*unstructured.Unstructured{namespace("late"), unschedulable("late", "app")}}}}}))
+		Objects: []*unstructured.Unstructured{namespace("late"), unschedulable("late", "app")}}}}}, nil))
 	requirePhase(t, res, PhaseFailed)
 	if !strings.Contains(res.Message, "Deployment/late/app") {
 		t.Errorf("message %q does not name the Deployment", res.Message)

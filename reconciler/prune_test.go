@@ -27,7 +27,7 @@ func pruneFixture(t *testing.T, sol string) (*Reconciler, client.Client, func(re
 		}
 		return onlyResult(t, r.Apply(context.Background(), []Target{{Cluster: "plant-a", Tiers: []TierSet{
 			{Solution: sol, Tier: "edge", Revision: rev, Objects: objs},
-		}}}))
+		}}}, nil))
 	}
 	requirePhase(t, apply("rev-1", "a", "b", "c"), PhaseReady)
 	return r, kubeClient(t, f, "plant-a"), apply
@@ -112,7 +112,7 @@ func TestEmptyRenderIsRefusedUnlessAllowed(t *testing.T) {
 	empty := func(allow bool) Result {
 		return onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
 			{Solution: "empty", Tier: "edge", Revision: "rev-2"},
-		}, AllowEmpty: allowing(allow, "empty")}}))
+		}, AllowEmpty: allowing(allow, "empty")}}, nil))
 	}
 
 	res := empty(false)
@@ -139,7 +139,7 @@ func TestRemovedSolutionIsRefusedUnlessAllowed(t *testing.T) {
 	ctx := context.Background()
 	// The cluster is given with no tiers: the render no longer targets it.
 	remove := func(allow bool) Result {
-		return onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: allowing(allow, "removed")}}))
+		return onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: allowing(allow, "removed")}}, nil))
 	}
 
 	res := remove(false)
@@ -167,7 +167,7 @@ func TestRemovedSolutionIsRefusedUnlessAllowed(t *testing.T) {
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the ApplySet parent of the removed solution is still there (%v)", err)
 	}
-	if res := r.Apply(ctx, []Target{{Cluster: "plant-a"}}); len(res) != 0 {
+	if res := r.Apply(ctx, []Target{{Cluster: "plant-a"}}, nil); len(res) != 0 {
 		t.Errorf("a pass after the removal has results %+v, want none", res)
 	}
 }
@@ -190,7 +190,7 @@ func TestMovingAnObjectBetweenTiersKeepsIt(t *testing.T) {
 		for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
 			{Solution: "move", Tier: "platform", Revision: rev, Objects: platform},
 			{Solution: "move", Tier: "app", Revision: rev, DependsOn: []string{"platform"}, Objects: app},
-		}}}) {
+		}}}, nil) {
 			requirePhase(t, res, PhaseReady)
 		}
 	}
@@ -274,20 +274,20 @@ func TestObjectMovingToATierThatDoesNotApplyYetIsStillPruned(t *testing.T) {
 	rejected.Object["data"] = "not a map"
 	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
 		tier("a", "r1", nil, namespace("mv"), configMap("mv", "x", map[string]any{"k": "v"})),
-	}}})), PhaseReady)
+	}}}, nil)), PhaseReady)
 	// x moves from a to b, but b waits for c, which fails.
 	for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{
 		tier("a", "r2", nil, namespace("mv")),
 		tier("b", "r2", []string{"c"}, configMap("mv", "x", map[string]any{"k": "v"})),
 		tier("c", "r2", nil, rejected),
-	}}}) {
+	}}}, nil) {
 		if want := map[string]Phase{"a": PhaseReady, "b": PhaseFailed, "c": PhaseFailed}[res.Tier]; res.Phase != want {
 			t.Errorf("r2 %s: %s (%s), want %s", res.Tier, res.Phase, res.Message, want)
 		}
 	}
 	// Then the render drops it: the tier whose label it still carries
 	// prunes it.
-	for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: []string{"mv"}, Tiers: []TierSet{tier("a", "r3", nil, namespace("mv"))}}}) {
+	for _, res := range r.Apply(ctx, []Target{{Cluster: "plant-a", AllowEmpty: []string{"mv"}, Tiers: []TierSet{tier("a", "r3", nil, namespace("mv"))}}}, nil) {
 		t.Logf("r3 %s: %s %s", res.Tier, res.Phase, res.Message)
 	}
 	if _, ok := exists(t, kube, "mv", "x"); ok {

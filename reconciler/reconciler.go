@@ -44,10 +44,6 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Logger receives a line per pass of a tier; slog.Default().
 	Logger *slog.Logger
-	// Observe, when set, receives every result as it happens: Progressing
-	// while a tier waits for health, then the final one. It is called from
-	// several goroutines at once.
-	Observe func(Result)
 }
 
 func (o Options) withDefaults() Options {
@@ -63,9 +59,6 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Observe == nil {
-		o.Observe = func(Result) {}
-	}
 	return o
 }
 
@@ -80,7 +73,6 @@ type Reconciler struct {
 	targets  map[string]Target
 	wake     map[string]chan struct{}
 	changed  chan struct{}
-	status   map[[3]string]Result
 }
 
 // New returns a Reconciler that reaches clusters through resolver.
@@ -94,16 +86,17 @@ func New(resolver Resolver, opts Options) *Reconciler {
 		targets:  make(map[string]Target),
 		wake:     make(map[string]chan struct{}),
 		changed:  make(chan struct{}, 1),
-		status:   make(map[[3]string]Result),
 	}
 }
 
 // Apply reconciles every target once, clusters concurrently, and returns a
-// result per (cluster, solution, tier), sorted. Reading and writing a
-// cluster holds one of the configured slots, waiting for health none. A
-// cluster that fails or cannot be reached fails alone.
-func (r *Reconciler) Apply(ctx context.Context, targets []Target) []Result {
-	results := eachCluster(targets, func(t Target) []Result { return r.reconcileCluster(ctx, ctx, t) })
+// result per (cluster, solution, tier), sorted by Key. Reading and writing
+// a cluster holds one of the configured slots, waiting for health none. A
+// cluster that fails or cannot be reached fails alone. When progress is not
+// nil, every result is sent on it as it happens, as Run sends them; Apply
+// does not close it.
+func (r *Reconciler) Apply(ctx context.Context, targets []Target, progress chan<- Result) []Result {
+	results := eachCluster(targets, func(t Target) []Result { return r.reconcileCluster(ctx, ctx, t, progress) })
 	sortResults(results)
 	return results
 }
@@ -126,23 +119,8 @@ func eachCluster[T any](targets []Target, pass func(Target) []T) []T {
 	return out
 }
 
-// Status returns the latest result of every (cluster, solution, tier),
-// sorted.
-func (r *Reconciler) Status() []Result {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	results := make([]Result, 0, len(r.status))
-	for _, res := range r.status {
-		results = append(results, res)
-	}
-	sortResults(results)
-	return results
-}
-
 func sortResults(results []Result) {
-	slices.SortFunc(results, func(a, b Result) int {
-		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier))
-	})
+	slices.SortFunc(results, func(a, b Result) int { return a.Key.Compare(b.Key) })
 }
 
 // cutShort reports whether a pass was stopped from outside: ctx canceled,
@@ -152,13 +130,13 @@ func cutShort(ctx, waitCtx context.Context) bool {
 	return errors.Is(ctx.Err(), context.Canceled) || errors.Is(waitCtx.Err(), context.Canceled)
 }
 
-// finish records a final result, logs it and hands it to the observer.
-// A pass that did not get to Ready because ctx was canceled, as on
-// shutdown, or waitCtx, by a newer target for the cluster, is abandoned
-// rather than failed: it is logged and otherwise left out, so the status
-// keeps the last real outcome, or the Progressing one, for the next pass to
-// improve on.
-func (r *Reconciler) finish(ctx, waitCtx context.Context, res Result) Result {
+// finish logs a final result and sends it on out. A pass that did not get
+// to Ready because ctx was canceled, as on shutdown, or waitCtx, by a
+// newer target for the cluster, is abandoned rather than failed: it is
+// logged and otherwise left out, so whoever reads the results keeps the
+// last real outcome, or the Progressing one, for the next pass to improve
+// on.
+func (r *Reconciler) finish(ctx, waitCtx context.Context, res Result, out chan<- Result) Result {
 	if res.Phase != PhaseReady && cutShort(ctx, waitCtx) {
 		reason := "shutdown"
 		if ctx.Err() == nil {
@@ -168,9 +146,6 @@ func (r *Reconciler) finish(ctx, waitCtx context.Context, res Result) Result {
 			"tier", res.Tier, "revision", res.Revision, "reason", reason)
 		return res
 	}
-	r.mu.Lock()
-	r.status[[3]string{res.Cluster, res.Solution, res.Tier}] = res
-	r.mu.Unlock()
 	c := res.Counts()
 	level := slog.LevelInfo
 	if res.Phase != PhaseReady {
@@ -182,8 +157,19 @@ func (r *Reconciler) finish(ctx, waitCtx context.Context, res Result) Result {
 		"created", c.Created, "configured", c.Configured, "unchanged", c.Unchanged,
 		"deleted", c.Deleted, "skipped", c.Skipped, "corrected", res.Corrected,
 		"duration", res.Finished.Sub(res.Started).Round(time.Millisecond))
-	r.opts.Observe(res)
+	send(ctx, out, res)
 	return res
+}
+
+// send hands res to out, if there is one, unless ctx ends first.
+func send(ctx context.Context, out chan<- Result, res Result) {
+	if out == nil {
+		return
+	}
+	select {
+	case out <- res:
+	case <-ctx.Done():
+	}
 }
 
 // connection returns the cluster's connection, making one when there is

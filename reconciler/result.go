@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
@@ -68,11 +69,27 @@ const (
 	PhaseUnreachable Phase = "Unreachable"
 )
 
+// Key names one tier of one solution on one cluster: what a result, a
+// plan and a status are about.
+type Key struct {
+	Cluster, Solution, Tier string
+}
+
+// Compare orders keys by cluster, then solution, then tier: the order of
+// results, plans and status everywhere.
+func (k Key) Compare(o Key) int {
+	return cmp.Or(cmp.Compare(k.Cluster, o.Cluster), cmp.Compare(k.Solution, o.Solution), cmp.Compare(k.Tier, o.Tier))
+}
+
+// String names the key as cluster/solution/tier.
+func (k Key) String() string { return k.Cluster + "/" + k.Solution + "/" + k.Tier }
+
+// KeyOf returns the key of a tier set on a cluster.
+func KeyOf(cluster string, ts TierSet) Key { return Key{cluster, ts.Solution, ts.Tier} }
+
 // Result is the outcome of a reconcile of one tier on one cluster.
 type Result struct {
-	Cluster  string
-	Solution string
-	Tier     string
+	Key
 	// Revision is the revision this pass applied.
 	Revision string
 	Phase    Phase

@@ -52,8 +52,12 @@ func sameTarget(a, b Target) bool {
 
 // Run keeps every cluster of the targets reconciled until ctx ends: at once
 // when its targets change, every DriftInterval after a pass that left it
-// Ready, and with exponential backoff after a pass that did not.
-func (r *Reconciler) Run(ctx context.Context) error {
+// Ready, and with exponential backoff after a pass that did not. It sends
+// every result on results as it happens, from the passes of several
+// clusters at once: Progressing while a tier waits for health, then the
+// final one. Its owner reads results until Run returns; Run does not close
+// it.
+func (r *Reconciler) Run(ctx context.Context, results chan<- Result) error {
 	var wg sync.WaitGroup
 	stops := make(map[string]context.CancelFunc)
 	defer func() {
@@ -72,7 +76,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			r.wake[name] = wake
 			wctx, stop := context.WithCancel(ctx)
 			stops[name] = stop
-			wg.Go(func() { r.keep(wctx, name, wake) })
+			wg.Go(func() { r.keep(wctx, name, wake, results) })
 		}
 		for name, stop := range stops {
 			if _, ok := r.targets[name]; !ok {
@@ -95,7 +99,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // coming back, waits for a wake-up. A wake-up during a pass preempts it:
 // the pass stops waiting, for a slot, a dependency or health, keeps what it
 // applied, and the next pass starts at once with the new target.
-func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}) {
+func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}, out chan<- Result) {
 	failures := 0
 	for {
 		r.mu.Lock()
@@ -109,7 +113,7 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 				continue
 			}
 		}
-		results, preempted := r.preemptible(ctx, wake, t)
+		results, preempted := r.preemptible(ctx, wake, t, out)
 		if ctx.Err() != nil {
 			return
 		}
@@ -138,7 +142,7 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 
 // preemptible runs a pass over the cluster that a wake-up cuts short, and
 // reports whether one did.
-func (r *Reconciler) preemptible(ctx context.Context, wake <-chan struct{}, t Target) ([]Result, bool) {
+func (r *Reconciler) preemptible(ctx context.Context, wake <-chan struct{}, t Target, out chan<- Result) ([]Result, bool) {
 	waitCtx, preempt := context.WithCancel(ctx)
 	defer preempt()
 	woken := make(chan bool, 1)
@@ -152,7 +156,7 @@ func (r *Reconciler) preemptible(ctx context.Context, wake <-chan struct{}, t Ta
 			woken <- false
 		}
 	}()
-	results := r.reconcileCluster(ctx, waitCtx, t)
+	results := r.reconcileCluster(ctx, waitCtx, t, out)
 	close(passDone)
 	return results, <-woken
 }

@@ -61,7 +61,9 @@ type tierPass struct {
 	// slot is held while the pass reads and writes the cluster.
 	slot   *slot
 	result Result
-	log    *slog.Logger
+	// out receives the Progressing result while the pass waits for health.
+	out chan<- Result
+	log *slog.Logger
 }
 
 func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
@@ -111,7 +113,11 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) error {
 		return err
 	}
 	if len(toWait) > 0 {
-		p.opts.Observe(p.result) // Progressing, as apply recorded it
+		// Progressing, as apply recorded it; a copy, for the pass sorts
+		// its change set when it ends.
+		progress := p.result
+		progress.ChangeSet = &ssa.ChangeSet{Entries: slices.Clone(p.result.ChangeSet.Entries)}
+		send(ctx, p.out, progress)
 		if err := p.cluster.waitHealthy(waitCtx, p.id, toWait, p.healthTimeout()); err != nil {
 			return fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
 		}

@@ -22,6 +22,14 @@ func placements(tier *Tier, sites []*Site) []placement {
 	return out
 }
 
+// wave is the rollout wave of sol that updates p.
+func (p placement) wave(sol *Solution) int {
+	if p.site == nil {
+		return 0
+	}
+	return sol.Wave(p.site)
+}
+
 func (p placement) siteName() string {
 	if p.site == nil {
 		return ""

@@ -47,6 +47,11 @@ type Target struct {
 	// Objects are in kustomize's legacy order, namespaces and CRDs first,
 	// each in the namespace it is applied in.
 	Objects []*unstructured.Unstructured
+	// Wave is the rollout wave that updates the target: for a site, the
+	// first of its solution's spec.rollout.waves that selects it (or the
+	// number of waves, when none does); 0, the first, for a tier on named
+	// clusters.
+	Wave int
 	// Health, Adopt and Drift are the tier's.
 	Health Health
 	Adopt  bool
@@ -161,6 +166,7 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 				Tier:      tier.Name,
 				Cluster:   p.cluster,
 				Site:      p.siteName(),
+				Wave:      p.wave(sol),
 				DependsOn: slices.DeleteFunc(slices.Clone(tier.DependsOn), func(dep string) bool { return !onCluster[p.cluster][dep] }),
 				Objects:   objs,
 				Health:    tier.Health,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -150,10 +149,20 @@ func (o *applyOptions) run(ctx context.Context, cmd *cobra.Command, args []strin
 		HealthTimeout: o.timeout,
 		// Progress reports every result; the reconciler's log would
 		// repeat it.
-		Logger:  slog.New(slog.DiscardHandler),
-		Observe: progress.observe,
+		Logger: slog.New(slog.DiscardHandler),
 	})
-	results := withUnfinished(r.Apply(ctx, targets), targets, ctx.Err())
+	sent := make(chan reconciler.Result)
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for res := range sent {
+			progress.show(res)
+		}
+	}()
+	applied := r.Apply(ctx, targets, sent)
+	close(sent)
+	<-printed
+	results := withUnfinished(applied, targets, ctx.Err())
 
 	if o.output == "json" {
 		err = writeApplyJSON(cmd.OutOrStdout(), results)
@@ -238,24 +247,19 @@ func selectClusters(targets []reconciler.Target, names []string) ([]reconciler.T
 // withUnfinished adds a Failed result for every tier of targets that has
 // none: a cluster whose turn never came before the timeout or an interrupt.
 func withUnfinished(results []reconciler.Result, targets []reconciler.Target, cause error) []reconciler.Result {
-	seen := make(map[[3]string]bool, len(results))
+	seen := make(map[reconciler.Key]bool, len(results))
 	for _, r := range results {
-		seen[[3]string{r.Cluster, r.Solution, r.Tier}] = true
+		seen[r.Key] = true
 	}
 	for _, t := range targets {
 		for _, ts := range t.Tiers {
-			if seen[[3]string{t.Cluster, ts.Solution, ts.Tier}] {
-				continue
+			if key := reconciler.KeyOf(t.Cluster, ts); !seen[key] {
+				results = append(results, reconciler.Result{Key: key, Revision: ts.Revision,
+					Phase: reconciler.PhaseFailed, Message: fmt.Sprintf("not applied: %v", cause)})
 			}
-			results = append(results, reconciler.Result{
-				Cluster: t.Cluster, Solution: ts.Solution, Tier: ts.Tier, Revision: ts.Revision,
-				Phase: reconciler.PhaseFailed, Message: fmt.Sprintf("not applied: %v", cause),
-			})
 		}
 	}
-	slices.SortFunc(results, func(a, b reconciler.Result) int {
-		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier))
-	})
+	slices.SortFunc(results, func(a, b reconciler.Result) int { return a.Key.Compare(b.Key) })
 	return results
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -14,19 +13,18 @@ import (
 	"github.com/tandem-gitops/tandem/reconciler"
 )
 
-// progress prints each result as the reconciler reports it, one aligned
+// progress prints each result as the reconciler sends it, one aligned
 // line per cluster and tier, followed by the objects it changed.
 type progress struct {
-	mu           sync.Mutex
 	w            io.Writer
 	clusterWidth int
 	tierWidth    int
 	// printed counts the change set entries already printed per tier.
-	printed map[[3]string]int
+	printed map[reconciler.Key]int
 }
 
 func newProgress(w io.Writer, targets []reconciler.Target) *progress {
-	p := &progress{w: w, printed: make(map[[3]string]int)}
+	p := &progress{w: w, printed: make(map[reconciler.Key]int)}
 	for _, t := range targets {
 		p.clusterWidth = max(p.clusterWidth, len(t.Cluster))
 		for _, ts := range t.Tiers {
@@ -36,22 +34,19 @@ func newProgress(w io.Writer, targets []reconciler.Target) *progress {
 	return p
 }
 
-func (p *progress) observe(r reconciler.Result) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *progress) show(r reconciler.Result) {
 	fmt.Fprintf(p.w, "%-*s  %-*s  %-11s  %s\n", p.clusterWidth, r.Cluster, p.tierWidth, r.Solution+"/"+r.Tier, r.Phase, r.Message)
 	if r.ChangeSet == nil {
 		return
 	}
 	// A tier reports Progressing and then its final phase with the same
 	// change set: each entry is printed once.
-	key := [3]string{r.Cluster, r.Solution, r.Tier}
-	for _, e := range r.ChangeSet.Entries[min(p.printed[key], len(r.ChangeSet.Entries)):] {
+	for _, e := range r.ChangeSet.Entries[min(p.printed[r.Key], len(r.ChangeSet.Entries)):] {
 		if e.Action != ssa.UnchangedAction {
 			fmt.Fprintf(p.w, "%*s  %s\n", p.clusterWidth, "", e)
 		}
 	}
-	p.printed[key] = len(r.ChangeSet.Entries)
+	p.printed[r.Key] = len(r.ChangeSet.Entries)
 	if r.Finished.IsZero() {
 		return
 	}

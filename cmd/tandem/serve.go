@@ -149,11 +149,8 @@ func serve(ctx context.Context, o *serveOptions) error {
 	ropts.Version, ropts.Logger = toolingVersion(), log
 	ropts.Instance = o.instance.orDerived(sources.Identity(spec.URL, spec.Ref.String(), ""))
 	ropts.TakeOver = o.instance.takeOver
-	d := daemon.New(daemon.Config{Repository: repo, Poller: poller, Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir},
-		func(observe func(reconciler.Result)) *reconciler.Reconciler {
-			ropts.Observe = observe
-			return reconciler.New(resolver, ropts)
-		})
+	d := daemon.New(daemon.Config{Source: poller, Trees: repo, Applier: reconciler.New(resolver, ropts),
+		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir})
 
 	listener, err := net.Listen("tcp", o.listen)
 	if err != nil {

@@ -104,6 +104,10 @@ type statusReport struct {
 }
 
 // targetRow is where one tier of one solution stands on one cluster.
+func (r targetRow) key() reconciler.Key {
+	return reconciler.Key{Cluster: r.Cluster, Solution: r.Solution, Tier: r.Tier}
+}
+
 type targetRow struct {
 	Solution string `json:"solution"`
 	Tier     string `json:"tier"`
@@ -134,9 +138,7 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(report.Targets, func(a, b targetRow) int {
-		return cmp.Or(cmp.Compare(a.Solution, b.Solution), cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.Cluster, b.Cluster))
-	})
+	slices.SortFunc(report.Targets, func(a, b targetRow) int { return a.key().Compare(b.key()) })
 
 	stderr := cmd.ErrOrStderr()
 	if s := report.Source; s != nil && s.LastError != "" {
