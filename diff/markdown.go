@@ -83,7 +83,7 @@ func writeSummary(b *strings.Builder, r *Report) {
 	multi := multiSolution(r)
 	for i := range r.Summary[:min(len(r.Summary), maxSummaryRows)] {
 		g := &r.Summary[i]
-		effects := effectLines(g)
+		effects := g.Lines()
 		for j, e := range effects {
 			effects[j] = mdCell(e)
 		}

@@ -49,8 +49,9 @@ func namesLabel(names []string, quote func(string) string) string {
 	return s
 }
 
-// effectLines says what a group changes, one line per fact.
-func effectLines(g *Group) []string {
+// Lines says what the group changes, one line per fact, as the text and
+// Markdown reports print them.
+func (g *Group) Lines() []string {
 	switch g.Action {
 	case Added:
 		return []string{fmt.Sprintf("tier added (%s)", objects(len(g.Effects)))}

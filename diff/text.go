@@ -50,7 +50,7 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 	for i := range r.Summary {
 		g := &r.Summary[i]
 		t.line(fmt.Sprintf("  %s tier, %s:", tierName(g, multi), placesLabel(g, plain)))
-		for _, l := range effectLines(g) {
+		for _, l := range g.Lines() {
 			t.line("    " + l)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-gitops/tandem/daemon"
+	"github.com/tandem-gitops/tandem/daemon/console"
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/sources"
 	"github.com/tandem-gitops/tandem/sources/webhook"
@@ -36,6 +37,7 @@ type serveOptions struct {
 	logLevel          string
 	shutdownTimeout   time.Duration
 	renderTimeout     time.Duration
+	console           consoleFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -56,7 +58,10 @@ kubeconfig context (--kubeconfig, or the KUBECONFIG list), or with
 tandem runs in.
 
 Endpoints on --listen: /healthz, /readyz, /metrics, /api/v1/status and, with
---webhook-secret-file, the push webhook at /hooks/git.
+--webhook-secret-file, the push webhook at /hooks/git. With --console-users,
+the operations console at /console/ (on --console-listen, when given): where
+operations staff see the fleet and change a solution's scale factor, which
+becomes a Git commit (docs/console.md).
 
 With --leader-elect several replicas can run: the one holding the Lease
 reconciles, the others stand by, and a leader that loses the Lease exits to
@@ -91,6 +96,7 @@ be restarted as a candidate.`,
 	f.DurationVar(&o.reconcile.MaxRetryInterval, "max-retry-interval", 5*time.Minute, "longest delay between retries of a failing cluster")
 	f.DurationVar(&o.renderTimeout, "render-timeout", daemon.DefaultRenderTimeout, "time budget of one revision's render; a render over it fails that revision")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long stopping may take on SIGTERM; passes in flight are abandoned and converge on the next start")
+	o.console.register(f)
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.MarkFlagRequired("repo")
@@ -152,15 +158,42 @@ func serve(ctx context.Context, o *serveOptions) error {
 	d := daemon.New(daemon.Config{Source: poller, Trees: repo, Applier: reconciler.New(resolver, ropts),
 		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir})
 
-	listener, err := net.Listen("tcp", o.listen)
+	handler := d.Handler(hook)
+	consoleHandler, err := o.console.handler(repo, d, poller, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.listen, err)
+		return err
 	}
-	srv := &http.Server{Handler: d.Handler(hook), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(listener) }()
+	var servers []*http.Server
+	serveErr := make(chan error, 2)
+	listen := func(addr string, h http.Handler) (net.Addr, error) {
+		listener, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		go func() { serveErr <- srv.Serve(listener) }()
+		return listener.Addr(), nil
+	}
+	if consoleHandler != nil && o.console.listen == "" {
+		mux := http.NewServeMux()
+		mux.Handle(console.Prefix, consoleHandler)
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	addr, err := listen(o.listen, handler)
+	if err != nil {
+		return err
+	}
+	if consoleHandler != nil && o.console.listen != "" {
+		consoleAddr, err := listen(o.console.listen, consoleHandler)
+		if err != nil {
+			return err
+		}
+		log.Info("console serving", "listen", consoleAddr.String())
+	}
 	log.Info("tandem serving", "version", version, "instance", ropts.Instance, "repo", spec.URL, "ref", spec.Ref.String(),
-		"listen", listener.Addr().String(), "webhook", hook != nil)
+		"listen", addr.String(), "webhook", hook != nil, "console", consoleHandler != nil)
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	runErr := make(chan error, 1)
@@ -185,8 +218,10 @@ func serve(ctx context.Context, o *serveOptions) error {
 	case <-stopCtx.Done():
 		err = errors.Join(err, errors.New("in-flight reconciles did not stop within the shutdown timeout"))
 	}
-	if shutErr := srv.Shutdown(stopCtx); shutErr != nil {
-		err = errors.Join(err, shutErr)
+	for _, srv := range servers {
+		if shutErr := srv.Shutdown(stopCtx); shutErr != nil {
+			err = errors.Join(err, shutErr)
+		}
 	}
 	return err
 }

@@ -1,0 +1,148 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/tandem-gitops/tandem/diff"
+	"github.com/tandem-gitops/tandem/renderer"
+)
+
+// Preview is what a change would do, worked out before anything is
+// written: every workload's replicas on every place now and after, and
+// the summary a pull request's comment would show.
+type Preview struct {
+	Solution string
+	// Base is the commit the preview was made on; a change is committed
+	// only on top of it.
+	Base string
+	// From and To are the scale factor now and after.
+	From, To float64
+	Rows     []Row
+	// Changed counts the rows whose replicas change.
+	Changed int
+	Summary []SummaryLine
+	// Error says why the change cannot be made, naming the file and
+	// field; nothing is committed then.
+	Error string
+}
+
+// Row is one workload on one place.
+type Row struct {
+	Tier, Workload string
+	// Place is the site, or the cluster of a tier on named clusters.
+	Place      string
+	Now, After int32
+}
+
+// SummaryLine is one line of the diff summary: a tier at some places.
+type SummaryLine struct {
+	Tier, Places string
+	Lines        []string
+}
+
+// previewScale works out a change of sol's scale to scale on hd.
+func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale float64) Preview {
+	p := Preview{Solution: sol.Name, Base: hd.rev.Commit, From: sol.Spec.Scale, To: scale}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) || scale < 0 {
+		p.Error = fmt.Sprintf("%s: spec.scale: %v is not a scale factor: it must be a number ≥ 0", sol.File, scale)
+		return p
+	}
+	data, err := fs.ReadFile(hd.fsys, sol.File)
+	if err != nil {
+		p.Error = fmt.Sprintf("read %s: %v", sol.File, err)
+		return p
+	}
+	edited, err := renderer.SetScale(sol.File, data, scale)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	return compare(ctx, hd, p, newOverlay(hd.fsys, map[string][]byte{sol.File: edited}, nil))
+}
+
+// compare fills p in with what the head's files as after has them do.
+func compare(ctx context.Context, hd *head, p Preview, after fs.FS) Preview {
+	cfg, err := renderer.Load(ctx, after)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	now, _ := hd.solution(p.Solution)
+	then, ok := find(cfg.Solutions, p.Solution)
+	if !ok {
+		p.Error = fmt.Sprintf("the change removes solution %s", p.Solution)
+		return p
+	}
+	p.To = then.Spec.Scale
+	before, err := now.Replicas(now.Spec.Scale, hd.cfg.Sites)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	later, err := then.Replicas(then.Spec.Scale, cfg.Sites)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	p.Rows, p.Changed = rows(before, later)
+
+	base, err := hd.rendered(ctx)
+	if err != nil {
+		p.Error = fmt.Sprintf("the branch head does not render: %v", err)
+		return p
+	}
+	res, err := renderer.Render(ctx, after, renderer.Options{})
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	report, err := diff.Compare(diff.Revision{Name: "now", Result: base}, diff.Revision{Name: "after", Result: res})
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	for _, g := range report.Summary {
+		if g.Solution == p.Solution {
+			p.Summary = append(p.Summary, SummaryLine{Tier: g.Tier, Places: strings.Join(g.Places(), ", "), Lines: g.Lines()})
+		}
+	}
+	return p
+}
+
+// rows pairs the replicas before and after by tier, workload and place.
+func rows(before, after []renderer.WorkloadReplicas) ([]Row, int) {
+	type key struct{ tier, workload, place string }
+	place := func(w renderer.WorkloadReplicas) string { return cmp.Or(w.Site, w.Cluster) }
+	byKey := map[key]*Row{}
+	var out []*Row
+	for _, w := range before {
+		r := &Row{Tier: w.Tier, Workload: w.Workload, Place: place(w), Now: w.Replicas}
+		byKey[key{w.Tier, w.Workload, r.Place}] = r
+		out = append(out, r)
+	}
+	for _, w := range after {
+		if r, ok := byKey[key{w.Tier, w.Workload, place(w)}]; ok {
+			r.After = w.Replicas
+			continue
+		}
+		out = append(out, &Row{Tier: w.Tier, Workload: w.Workload, Place: place(w), After: w.Replicas})
+	}
+	rows := make([]Row, len(out))
+	changed := 0
+	for i, r := range out {
+		rows[i] = *r
+		if r.Now != r.After {
+			changed++
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		return cmp.Or(cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.Place, b.Place), cmp.Compare(a.Workload, b.Workload))
+	})
+	return rows, changed
+}
