@@ -63,6 +63,9 @@ func (w *Writer) buildIn(r objects, change Change, head string) (plumbing.Hash, 
 		switch {
 		case atHead == want:
 			continue
+		case atHead.IsZero() && !atBase.IsZero():
+			conflicts = append(conflicts, name) // deleted upstream
+			continue
 		case atHead != atBase:
 			merged, ok, err := r.merge(atBase, content, atHead)
 			if err != nil {
@@ -82,6 +85,24 @@ func (w *Writer) buildIn(r objects, change Change, head string) (plumbing.Hash, 
 		}
 		edits[name] = want
 	}
+	for _, name := range change.Deletes {
+		atHead, err := r.blobAt(headTree, name)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, head, err)
+		}
+		atBase, err := r.blobAt(baseTree, name)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, change.Base, err)
+		}
+		switch {
+		case atHead.IsZero():
+		case atHead != atBase:
+			conflicts = append(conflicts, name) // edited upstream
+		default:
+			edits[name] = plumbing.ZeroHash
+		}
+	}
+	slices.Sort(conflicts)
 	if len(conflicts) > 0 {
 		return plumbing.ZeroHash, &ConflictError{URL: url, Branch: branch, Paths: conflicts, Base: change.Base, Head: head}
 	}
@@ -174,7 +195,8 @@ func (r objects) writeBlob(content []byte) error {
 
 // writeTree stores a copy of tree (nil for a new directory), the
 // directory dir of the repository, with the edits (paths relative to dir,
-// mapped to blobs) applied, and returns its hash.
+// mapped to blobs, or to the zero hash to delete) applied, and returns its
+// hash: the zero hash for a directory left empty, which git does not store.
 func (r objects) writeTree(tree *object.Tree, dir string, edits map[string]plumbing.Hash) (plumbing.Hash, error) {
 	entries := map[string]object.TreeEntry{}
 	if tree != nil {
@@ -189,6 +211,10 @@ func (r objects) writeTree(tree *object.Tree, dir string, edits map[string]plumb
 				nested[sub] = map[string]plumbing.Hash{}
 			}
 			nested[sub][rest] = blob
+			continue
+		}
+		if blob.IsZero() {
+			delete(entries, name)
 			continue
 		}
 		mode := filemode.Regular
@@ -213,7 +239,14 @@ func (r objects) writeTree(tree *object.Tree, dir string, edits map[string]plumb
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
+		if h.IsZero() {
+			delete(entries, sub)
+			continue
+		}
 		entries[sub] = object.TreeEntry{Name: sub, Mode: filemode.Dir, Hash: h}
+	}
+	if len(entries) == 0 && dir != "" {
+		return plumbing.ZeroHash, nil
 	}
 	sorted := slices.SortedFunc(maps.Values(entries), func(a, b object.TreeEntry) int {
 		return strings.Compare(gitSortKey(a), gitSortKey(b))

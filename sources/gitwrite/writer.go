@@ -32,20 +32,26 @@ type Signature struct {
 //     absent in both) gets its new content;
 //   - a file whose content at the head already equals its new content is
 //     left as it is;
+//   - a file to delete is deleted when its content at the head is the same
+//     as at Base, and left alone when the head no longer has it;
 //   - a file changed upstream since Base is merged line by line, as git
 //     merges: the change's edits and upstream's combine when they touch
 //     different lines, so a new scale and a new model version in one
 //     descriptor both land;
 //   - when both changed the same or adjacent lines differently (the same
-//     field), or the file is not text, the change is refused with a
-//     ConflictError and nothing is committed.
+//     field), the file is not text, upstream deleted a file the change
+//     edits or edited a file the change deletes, the change is refused
+//     with a ConflictError and nothing is committed.
 type Change struct {
 	// Base is the commit SHA the caller read the files from, usually
 	// Revision.Commit.
 	Base string
 	// Files maps slash-separated paths in the repository to their new
-	// content. Missing directories are created; files are not deleted.
+	// content. Missing directories are created.
 	Files map[string][]byte
+	// Deletes lists slash-separated paths of files to delete; a directory
+	// left empty goes with its last file.
+	Deletes []string
 	// Author of the commit.
 	Author Signature
 	// Message of the commit: a subject line, optionally a blank line and a
@@ -172,12 +178,20 @@ func (w *Writer) validate(c Change) error {
 	if !commitSHA.MatchString(c.Base) {
 		return fmt.Errorf("base %q is not a full commit SHA", c.Base)
 	}
-	if len(c.Files) == 0 {
+	if len(c.Files) == 0 && len(c.Deletes) == 0 {
 		return errors.New("change has no files")
 	}
 	for name := range c.Files {
-		if !fs.ValidPath(name) || name == "." || name == ".git" || strings.HasPrefix(name, ".git/") {
+		if !validPath(name) {
 			return fmt.Errorf("invalid file path %q", name)
+		}
+	}
+	for _, name := range c.Deletes {
+		if !validPath(name) {
+			return fmt.Errorf("invalid file path %q to delete", name)
+		}
+		if _, ok := c.Files[name]; ok {
+			return fmt.Errorf("file %q is both written and deleted", name)
 		}
 	}
 	if c.Author.Name == "" || c.Author.Email == "" {
@@ -187,6 +201,10 @@ func (w *Writer) validate(c Change) error {
 		return errors.New("commit message must not be empty")
 	}
 	return nil
+}
+
+func validPath(name string) bool {
+	return fs.ValidPath(name) && name != "." && name != ".git" && !strings.HasPrefix(name, ".git/")
 }
 
 func (w *Writer) signatures(c Change) (author, committer Signature, when time.Time) {
