@@ -107,7 +107,7 @@ func (c *Console) solution(w http.ResponseWriter, r *http.Request, sess *session
 	v := c.solutionView(hd, sol)
 	v.Pushed = r.URL.Query().Get("pushed")
 	if s := r.URL.Query().Get("scale"); s != "" {
-		p := c.previewInput(r.Context(), hd, sol, s)
+		p := c.previewInput(r.Context(), hd, sol, s, r.URL.Query().Get("summary") == "1")
 		v.Preview = &p
 	}
 	c.render(w, r, http.StatusOK, "solution", sess, v)
@@ -125,13 +125,13 @@ func (c *Console) solutionView(hd *head, sol *renderer.Solution) solutionView {
 }
 
 // previewInput previews the scale a form gives, which may not be a number.
-func (c *Console) previewInput(ctx context.Context, hd *head, sol *renderer.Solution, input string) Preview {
+func (c *Console) previewInput(ctx context.Context, hd *head, sol *renderer.Solution, input string, summary bool) Preview {
 	scale, err := strconv.ParseFloat(strings.TrimSpace(input), 64)
 	if err != nil {
 		return Preview{Solution: sol.Name, Base: hd.rev.Commit, From: sol.Spec.Scale,
 			Error: fmt.Sprintf("%s: spec.scale: %q is not a number", sol.File, input)}
 	}
-	return previewScale(ctx, hd, sol, scale)
+	return previewScale(ctx, hd, sol, scale, summary)
 }
 
 // solutionAt reads the solution the path names on the branch head, or
@@ -170,7 +170,7 @@ func (c *Console) applyScale(w http.ResponseWriter, r *http.Request, sess *sessi
 		return
 	}
 	v := c.solutionView(hd, sol)
-	p := c.previewInput(ctx, hd, sol, r.PostFormValue("scale"))
+	p := c.previewInput(ctx, hd, sol, r.PostFormValue("scale"), false)
 	v.Preview, v.Message = &p, r.PostFormValue("message")
 	switch {
 	case r.PostFormValue("base") != hd.rev.Commit:

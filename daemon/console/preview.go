@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"math"
 	"slices"
 	"strings"
 
@@ -27,6 +26,9 @@ type Preview struct {
 	// Changed counts the rows whose replicas change.
 	Changed int
 	Summary []SummaryLine
+	// Summarized is whether Summary was worked out; it takes a render of
+	// every site, so a page asks for it apart.
+	Summarized bool
 	// Error says why the change cannot be made, naming the file and
 	// field; nothing is committed then.
 	Error string
@@ -46,13 +48,13 @@ type SummaryLine struct {
 	Lines        []string
 }
 
-// previewScale works out a change of sol's scale to scale on hd.
-func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale float64) Preview {
+// previewScale works out a change of sol's scale to scale on hd; with
+// summary, the diff summary too, which renders the head with the new scale.
+// A scale changes nothing but replicas, so the replicas come from the
+// loaded descriptors and the one linked-scaling function, without loading
+// the repository again.
+func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale float64, summary bool) Preview {
 	p := Preview{Solution: sol.Name, Base: hd.rev.Commit, From: sol.Spec.Scale, To: scale}
-	if math.IsNaN(scale) || math.IsInf(scale, 0) || scale < 0 {
-		p.Error = fmt.Sprintf("%s: spec.scale: %v is not a scale factor: it must be a number ≥ 0", sol.File, scale)
-		return p
-	}
 	data, err := fs.ReadFile(hd.fsys, sol.File)
 	if err != nil {
 		p.Error = fmt.Sprintf("read %s: %v", sol.File, err)
@@ -63,10 +65,26 @@ func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale f
 		p.Error = err.Error()
 		return p
 	}
-	return compare(ctx, hd, p, newOverlay(hd.fsys, map[string][]byte{sol.File: edited}, nil))
+	before, err := sol.Replicas(sol.Spec.Scale, hd.cfg.Sites)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	after, err := sol.Replicas(scale, hd.cfg.Sites)
+	if err != nil {
+		p.Error = fmt.Sprintf("%s: spec.scale: %v", sol.File, err)
+		return p
+	}
+	p.Rows, p.Changed = rows(before, after)
+	if summary {
+		p = summarize(ctx, hd, p, newOverlay(hd.fsys, map[string][]byte{sol.File: edited}, nil))
+	}
+	return p
 }
 
-// compare fills p in with what the head's files as after has them do.
+// compare fills p in with what the head's files as after has them do: the
+// replicas and the diff summary. A revert may change anything, so after is
+// loaded and rendered whole.
 func compare(ctx context.Context, hd *head, p Preview, after fs.FS) Preview {
 	cfg, err := renderer.Load(ctx, after)
 	if err != nil {
@@ -91,7 +109,13 @@ func compare(ctx context.Context, hd *head, p Preview, after fs.FS) Preview {
 		return p
 	}
 	p.Rows, p.Changed = rows(before, later)
+	return summarize(ctx, hd, p, after)
+}
 
+// summarize adds to p the diff summary of after's render against the
+// head's.
+func summarize(ctx context.Context, hd *head, p Preview, after fs.FS) Preview {
+	p.Summarized = true
 	base, err := hd.rendered(ctx)
 	if err != nil {
 		p.Error = fmt.Sprintf("the branch head does not render: %v", err)

@@ -3,6 +3,17 @@
 // Without JavaScript the pages work the same; they only do not refresh.
 (function () {
   "use strict";
+  // The diff summary of a preview takes a render of every site: it is
+  // asked for apart, once the replicas are shown.
+  for (const el of document.querySelectorAll("[data-summary]")) {
+    fetch(el.dataset.summary, { credentials: "same-origin" })
+      .then((res) => (res.ok ? res.text() : Promise.reject(res.status)))
+      .then((html) => {
+        const next = new DOMParser().parseFromString(html, "text/html").getElementById("summary");
+        if (next) el.replaceWith(next);
+      })
+      .catch(() => {});
+  }
   const live = () => document.querySelectorAll("[data-live][id]");
   if (live().length === 0) return;
   async function refresh() {
