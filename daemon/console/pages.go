@@ -154,19 +154,8 @@ func (c *Console) solutionAt(w http.ResponseWriter, r *http.Request, sess *sessi
 // previewed on, only when it validates, as the signed-in user.
 func (c *Console) applyScale(w http.ResponseWriter, r *http.Request, sess *session) {
 	ctx := r.Context()
-	rev, err := c.cfg.Repository.Fetch(ctx)
-	if err != nil {
-		http.Error(w, "fetch the configuration repository: "+err.Error(), http.StatusBadGateway)
-		return
-	}
-	hd, err := c.heads.at(ctx, rev)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	sol, ok := hd.solution(r.PathValue("name"))
+	hd, sol, ok := c.fetchedSolution(w, r)
 	if !ok {
-		http.Error(w, fmt.Sprintf("no solution %q at %s", r.PathValue("name"), rev), http.StatusNotFound)
 		return
 	}
 	v := c.solutionView(hd, sol)
@@ -201,6 +190,27 @@ func (c *Console) applyScale(w http.ResponseWriter, r *http.Request, sess *sessi
 		c.cfg.Trigger()
 		http.Redirect(w, r, fmt.Sprintf("/console/solutions/%s?pushed=%s", sol.Name, pushed.Commit), http.StatusSeeOther)
 	}
+}
+
+// fetchedSolution fetches the branch head, for a write is made only on
+// top of what the user saw, and reads the solution the path names there.
+func (c *Console) fetchedSolution(w http.ResponseWriter, r *http.Request) (*head, *renderer.Solution, bool) {
+	rev, err := c.cfg.Repository.Fetch(r.Context())
+	if err != nil {
+		http.Error(w, "fetch the configuration repository: "+err.Error(), http.StatusBadGateway)
+		return nil, nil, false
+	}
+	hd, err := c.heads.at(r.Context(), rev)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return nil, nil, false
+	}
+	sol, ok := hd.solution(r.PathValue("name"))
+	if !ok {
+		http.Error(w, fmt.Sprintf("no solution %q at %s", r.PathValue("name"), rev), http.StatusNotFound)
+		return nil, nil, false
+	}
+	return hd, sol, true
 }
 
 // committed reports whether a commit went through; if not, it answers why

@@ -60,19 +60,8 @@ func (c *Console) previewRevert(ctx context.Context, hd *head, sol *renderer.Sol
 // revert commits the revert previewed on the commit the form names.
 func (c *Console) revert(w http.ResponseWriter, r *http.Request, sess *session) {
 	ctx := r.Context()
-	rev, err := c.cfg.Repository.Fetch(ctx)
-	if err != nil {
-		http.Error(w, "fetch the configuration repository: "+err.Error(), http.StatusBadGateway)
-		return
-	}
-	hd, err := c.heads.at(ctx, rev)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	sol, ok := hd.solution(r.PathValue("name"))
+	hd, sol, ok := c.fetchedSolution(w, r)
 	if !ok {
-		http.Error(w, fmt.Sprintf("no solution %q at %s", r.PathValue("name"), rev), http.StatusNotFound)
 		return
 	}
 	commit := r.PathValue("commit")
