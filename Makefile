@@ -1,6 +1,6 @@
 # tandem — build, test and run the local demo.
 #
-#   make demo          run the local demo: clusters, a Git server and tandem serve (Ctrl-C stops it)
+#   make demo          run the local demo: clusters, a Git server and tandem serve with its console (Ctrl-C stops it)
 #   make demo-down     stop a running demo from another terminal
 #   make build         build bin/tandem
 #   make test          unit tests, then end-to-end tests on local control planes

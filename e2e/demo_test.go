@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +56,11 @@ func TestDemoGuideWorksAsPrinted(t *testing.T) {
 	if statusURL == nil {
 		t.Fatalf("the guide names no status URL:\n%s", guide)
 	}
+	console := regexp.MustCompile(`console\s+(http://\S+/console/)\s+\(user (\S+), password (\S+)\)`).FindStringSubmatch(guide)
+	if console == nil {
+		t.Fatalf("the guide names no console URL and credentials:\n%s", guide)
+	}
+	assertConsoleSignIn(t, console[1], console[2], console[3])
 	for _, want := range []string{"Set up a shell", "Change the scale factor", "Review a change", "Roll back", "Stop"} {
 		if len(sections[want]) == 0 {
 			t.Fatalf("the guide has no commands under %q:\n%s", want, guide)
@@ -91,6 +98,29 @@ func TestDemoGuideWorksAsPrinted(t *testing.T) {
 	}
 	if left, _ := exec.Command("pgrep", "-af", state).Output(); len(left) > 0 {
 		t.Errorf("processes left behind by the demo:\n%s", left)
+	}
+}
+
+// assertConsoleSignIn checks that the console answers its sign-in page and
+// lets the guide's operator in.
+func assertConsoleSignIn(t *testing.T, console, user, password string) {
+	t.Helper()
+	resp, err := http.Get(console + "login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %slogin answered %s, want 200", console, resp.Status)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noRedirect.PostForm(console+"login", url.Values{"user": {user}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Errorf("signing in as %s with the guide's password answered %s with %d cookie(s), want 303 and a session", user, resp.Status, len(resp.Cookies()))
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 var guideTemplate = template.Must(template.New("guide").Parse(`tandem is keeping {{len .Clusters}} clusters ({{.ClusterList}}) converged to the
 smart-factory config repository.
 
+  console      http://{{.Listen}}/console/  (user {{.ConsoleUser}}, password {{.ConsolePassword}})
   status       http://{{.Listen}}/api/v1/status
   metrics      http://{{.Listen}}/metrics
   daemon log   {{.Log}}
@@ -31,8 +32,15 @@ In another terminal, load KUBECONFIG, PATH (tandem and kubectl) and a Git identi
   $ kubectl --context plant-a get deploy -A
 
 ## Change the scale factor
-Clone the config repository, scale the solution from 3 to 5 and push; the push
-webhook reaches tandem at once, and every site follows in proportion:
+In the browser: open http://{{.Listen}}/console/, sign in as {{.ConsoleUser}} with the
+password above, open smart-factory, set the scale to 5 and press Preview to see
+every site's replicas now and after, then Apply: the console commits the
+one-line change as {{.ConsoleUser}} and shows it rolling out until every site is Ready.
+Its History page reverts it the same way.
+
+Or with Git: clone the config repository, scale the solution from 3 to 5 and
+push; the push webhook reaches tandem at once, and every site follows in
+proportion:
 
   $ git clone {{.RepoURL}} {{.Work}} && cd {{.Work}}
   $ sed -i 's/^  scale: 3$/  scale: 5/' tandem.yaml
@@ -78,13 +86,15 @@ export GIT_COMMITTER_NAME="tandem demo" GIT_COMMITTER_EMAIL=demo@tandem.dev
 	}
 	var b bytes.Buffer
 	err = guideTemplate.Execute(&b, map[string]any{
-		"Clusters":    d.clusters,
-		"ClusterList": strings.Join(d.clusters, ", "),
-		"Listen":      d.listen,
-		"Log":         d.logPath,
-		"RepoURL":     d.repoURL,
-		"Env":         env,
-		"Work":        filepath.Join(d.dir, "work"),
+		"Clusters":        d.clusters,
+		"ClusterList":     strings.Join(d.clusters, ", "),
+		"Listen":          d.listen,
+		"ConsoleUser":     d.consoleUser,
+		"ConsolePassword": d.consolePassword,
+		"Log":             d.logPath,
+		"RepoURL":         d.repoURL,
+		"Env":             env,
+		"Work":            filepath.Join(d.dir, "work"),
 	})
 	return b.String(), err
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tandem-gitops/tandem/daemon"
 	"github.com/tandem-gitops/tandem/e2e/gitserver"
@@ -37,6 +41,9 @@ type demo struct {
 	listen     string
 	repoURL    string
 	logPath    string
+	// consoleUser and consolePassword sign in to the console as an
+	// operator.
+	consoleUser, consolePassword string
 }
 
 func run(ctx context.Context, cfg config) (err error) {
@@ -149,6 +156,10 @@ func (d *demo) startDaemon(ctx context.Context) error {
 		return err
 	}
 	defer logFile.Close()
+	users, err := d.writeConsoleUsers()
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(d.tandemBin, "serve",
 		"--repo", d.repoURL,
 		"--kubeconfig", d.fleet.Kubeconfig,
@@ -157,6 +168,7 @@ func (d *demo) startDaemon(ctx context.Context) error {
 		"--cache-dir", filepath.Join(d.dir, "tandem-cache"),
 		"--drift-interval", "1m",
 		"--retry-interval", "2s",
+		"--console-users", users,
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -174,6 +186,22 @@ func (d *demo) startDaemon(ctx context.Context) error {
 		resp.Body.Close()
 		return true, nil
 	})
+}
+
+// writeConsoleUsers writes the console's users file: one operator with a
+// password made for this demo, and returns its path.
+func (d *demo) writeConsoleUsers() (string, error) {
+	secret := make([]byte, 12)
+	if _, err := rand.Read(secret); err != nil {
+		return "", err
+	}
+	d.consoleUser, d.consolePassword = "operator", base64.RawURLEncoding.EncodeToString(secret)
+	hash, err := bcrypt.GenerateFromPassword([]byte(d.consolePassword), bcrypt.DefaultCost)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(d.dir, "console-users")
+	return path, os.WriteFile(path, []byte(d.consoleUser+":"+string(hash)+":operator\n"), 0o600)
 }
 
 // waitConverged waits until every target is Ready at the repository's head,
