@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -322,7 +323,13 @@ func (r *Repository) FS(commit string) (fs.FS, error) {
 
 // readBlobLocked returns the whole content of a blob.
 func (r *Repository) readBlobLocked(hash plumbing.Hash) ([]byte, error) {
-	obj, err := r.storage.EncodedObject(plumbing.BlobObject, hash)
+	return ReadBlob(r.storage, hash)
+}
+
+// ReadBlob returns the whole content of the blob hash in s, as a writer
+// holding Objects reads it.
+func ReadBlob(s storer.EncodedObjectStorer, hash plumbing.Hash) ([]byte, error) {
+	obj, err := s.EncodedObject(plumbing.BlobObject, hash)
 	if err != nil {
 		return nil, err
 	}

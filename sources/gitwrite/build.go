@@ -2,7 +2,6 @@ package gitwrite
 
 import (
 	"fmt"
-	"io"
 	"maps"
 	"path"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/tandem-gitops/tandem/sources"
 )
 
 // build writes the change's blobs, trees and commit on top of head into the
@@ -275,15 +276,4 @@ func (r objects) store(o interface {
 }
 
 // readBlob returns the whole content of a blob.
-func (r objects) readBlob(hash plumbing.Hash) ([]byte, error) {
-	obj, err := r.s.EncodedObject(plumbing.BlobObject, hash)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := obj.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	return io.ReadAll(rd)
-}
+func (r objects) readBlob(hash plumbing.Hash) ([]byte, error) { return sources.ReadBlob(r.s, hash) }
