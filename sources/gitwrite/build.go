@@ -48,18 +48,24 @@ func (w *Writer) buildIn(r objects, change Change, head string) (plumbing.Hash, 
 		return plumbing.ZeroHash, fmt.Errorf("read tree of %s: %w", change.Base, err)
 	}
 
+	// blobsAt returns the blob at name in the head and the base trees.
+	blobsAt := func(name string) (atHead, atBase plumbing.Hash, err error) {
+		if atHead, err = r.blobAt(headTree, name); err != nil {
+			return atHead, atBase, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, head, err)
+		}
+		if atBase, err = r.blobAt(baseTree, name); err != nil {
+			return atHead, atBase, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, change.Base, err)
+		}
+		return atHead, atBase, nil
+	}
 	edits := map[string]plumbing.Hash{}
 	var conflicts []string
 	for _, name := range slices.Sorted(maps.Keys(change.Files)) {
 		content := change.Files[name]
 		want := plumbing.ComputeHash(plumbing.BlobObject, content)
-		atHead, err := r.blobAt(headTree, name)
+		atHead, atBase, err := blobsAt(name)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, head, err)
-		}
-		atBase, err := r.blobAt(baseTree, name)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, change.Base, err)
+			return plumbing.ZeroHash, err
 		}
 		switch {
 		case atHead == want:
@@ -87,13 +93,9 @@ func (w *Writer) buildIn(r objects, change Change, head string) (plumbing.Hash, 
 		edits[name] = want
 	}
 	for _, name := range change.Deletes {
-		atHead, err := r.blobAt(headTree, name)
+		atHead, atBase, err := blobsAt(name)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, head, err)
-		}
-		atBase, err := r.blobAt(baseTree, name)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit to branch %s of %s: %s at %.12s: %w", branch, url, name, change.Base, err)
+			return plumbing.ZeroHash, err
 		}
 		switch {
 		case atHead.IsZero():
