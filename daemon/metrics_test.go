@@ -7,16 +7,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
 func TestDriftShowsInStatusAndMetrics(t *testing.T) {
 	rev := revision("5555555555555555555555555555555555555555")
 	res := result("plant-a", rev, reconciler.PhaseReady)
-	res.Drift = []reconciler.Drift{
+	res.Drift = []fieldset.Drift{
 		{Subject: "Deployment/factory-edge/inference", Corrected: true,
-			Fields: []reconciler.AddedField{{Path: `.spec.template.spec.containers[name="debug"]`, Manager: "kubectl-patch"}}},
+			Fields: []fieldset.AddedField{{Path: `.spec.template.spec.containers[name="debug"]`, Manager: "kubectl-patch"}}},
 		{Subject: "ConfigMap/factory-edge/settings", Corrected: true,
-			Fields: []reconciler.AddedField{{Path: ".data.extra", Manager: "kubectl-edit"}}},
+			Fields: []fieldset.AddedField{{Path: ".data.extra", Manager: "kubectl-edit"}}},
 	}
 	res.Corrected = 2
 

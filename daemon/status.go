@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 	"github.com/tandem-gitops/tandem/renderer"
 	"github.com/tandem-gitops/tandem/sources"
 )
@@ -67,7 +68,7 @@ type TargetStatus struct {
 	// Drift lists the objects to which the latest pass found fields
 	// other field managers added, removed or, for a tier that says
 	// drift: report, left in place.
-	Drift []reconciler.Drift `json:"drift,omitempty"`
+	Drift []fieldset.Drift `json:"drift,omitempty"`
 	// Since is when the target entered its phase; LastReconcile when the
 	// latest pass ended.
 	Since         time.Time  `json:"since"`

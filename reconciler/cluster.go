@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -44,7 +45,7 @@ type cluster struct {
 	// comparable, so that changed credentials make a new one.
 	config *rest.Config
 	// proofs spare the objects found in sync a dry-run on the next pass.
-	proofs proofs
+	proofs fieldset.Proofs
 }
 
 func connect(name string, resolved *rest.Config, opts *Options) (*cluster, error) {

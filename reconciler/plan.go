@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
 // Plan is what a pass would do to one tier on one cluster, worked out
@@ -52,7 +54,7 @@ type Change struct {
 	Planned *unstructured.Unstructured
 	// Drift lists the fields other field managers added to the object;
 	// when the tier corrects drift, Planned is without them.
-	Drift *Drift
+	Drift *fieldset.Drift
 }
 
 // Counts tallies the plan's changes by action.
@@ -181,7 +183,7 @@ func (s *survey) withDrift(c Change) (Change, error) {
 	} else if !d.Corrected {
 		return c, nil
 	}
-	c.Planned = without(c.Planned, d.paths)
+	c.Planned = d.Remove(c.Planned)
 	return c, nil
 }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
 // Target is what one cluster should run: the tier sets rendered for it.
@@ -105,7 +107,7 @@ type Result struct {
 	Adopted []Adopted
 	// Drift lists the objects other field managers added fields to, which
 	// the pass removed or, for a tier that says drift: report, left.
-	Drift []Drift
+	Drift []fieldset.Drift
 	// Corrected counts the objects put back into their desired state on a
 	// pass over the revision already applied: the drift that was undone.
 	Corrected int

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -299,7 +300,7 @@ type survey struct {
 	moving []*unstructured.Unstructured
 	// drift holds the objects other field managers added fields to, in
 	// apply order, and driftAt their index by object.
-	drift   []Drift
+	drift   []fieldset.Drift
 	driftAt map[object.ObjMetadata]int
 	// cleanup names the managers whose fields an apply that corrects
 	// drift first hands to tandem, so that it removes them.
@@ -309,7 +310,7 @@ type survey struct {
 // addDrift records the fields other managers added to live, and reports
 // whether there are any; correct says whether the pass removes them.
 func (s *survey) addDrift(key object.ObjMetadata, desired, live *unstructured.Unstructured, manager string, correct bool) bool {
-	d, managers := addedFields(desired, live, manager)
+	d, managers := fieldset.Added(desired, live, manager)
 	if len(d.Fields) == 0 {
 		return false
 	}
@@ -365,7 +366,7 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 			s.apply = append(s.apply, obj)
 			continue
 		}
-		if ok && (inSync(obj, l, p.opts.FieldManager) || p.cluster.proofs.proven(key, obj, l)) {
+		if ok && (fieldset.InSync(obj, l, p.opts.FieldManager) || p.cluster.proofs.Proven(key, obj, l)) {
 			s.unchanged = append(s.unchanged, key)
 		} else {
 			s.apply = append(s.apply, obj)
@@ -439,7 +440,7 @@ func (p *tierPass) proveUnchanged(s *survey, changes *ssa.ChangeSet) {
 	for _, e := range changes.Entries {
 		desired, live := s.desired[e.ObjMetadata], s.live[e.ObjMetadata]
 		if e.Action == ssa.UnchangedAction && desired != nil && live != nil {
-			p.cluster.proofs.prove(e.ObjMetadata, desired, live)
+			p.cluster.proofs.Prove(e.ObjMetadata, desired, live)
 		}
 	}
 }
@@ -519,7 +520,7 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 		case err != nil:
 			return fmt.Errorf("%s prune failed: %w", utils.FmtUnstructured(obj), err)
 		}
-		p.cluster.proofs.forget(object.UnstructuredToObjMetadata(obj))
+		p.cluster.proofs.Forget(object.UnstructuredToObjMetadata(obj))
 		p.result.ChangeSet.Add(entry(obj, ssa.DeletedAction))
 		p.log.Info("pruned", "object", utils.FmtUnstructured(obj))
 	}

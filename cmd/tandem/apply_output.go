@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandem-gitops/tandem/daemon"
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
 // progress prints each result as the reconciler sends it, one aligned
@@ -114,9 +115,9 @@ type applyResultJSON struct {
 	Adopted []reconciler.Adopted `json:"adopted,omitempty"`
 	Ignored []reconciler.Ignored `json:"ignored,omitempty"`
 	// Drift lists the fields other field managers added, removed or left.
-	Drift    []reconciler.Drift `json:"drift,omitempty"`
-	Started  time.Time          `json:"started,omitzero"`
-	Finished time.Time          `json:"finished,omitzero"`
+	Drift    []fieldset.Drift `json:"drift,omitempty"`
+	Started  time.Time        `json:"started,omitzero"`
+	Finished time.Time        `json:"finished,omitzero"`
 }
 
 type objectJSON struct {

@@ -1,4 +1,4 @@
-package reconciler
+package fieldset
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// inSync reports whether applying desired would leave live as it is: the
+// InSync reports whether applying desired would leave live as it is: the
 // field manager owns, through server-side apply, exactly the fields desired
 // sets, and each holds desired's value in live.
 //
@@ -19,7 +19,7 @@ import (
 // of "no": whatever it cannot prove equal (a quantity written "1000m" that
 // the server stores as "1", a defaulted list key) goes through ssa's dry-run
 // apply, which settles it.
-func inSync(desired, live *unstructured.Unstructured, manager string) bool {
+func InSync(desired, live *unstructured.Unstructured, manager string) bool {
 	owned := ownedFields(live, manager, desired.GetAPIVersion())
 	if owned == nil {
 		return false

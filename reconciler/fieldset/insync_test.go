@@ -1,4 +1,4 @@
-package reconciler
+package fieldset
 
 import (
 	"testing"
@@ -159,8 +159,8 @@ func TestInSync(t *testing.T) {
 			if manager == "" {
 				manager = "tandem"
 			}
-			if got := inSync(desired, live, manager); got != tt.want {
-				t.Errorf("inSync = %t, want %t", got, tt.want)
+			if got := InSync(desired, live, manager); got != tt.want {
+				t.Errorf("InSync = %t, want %t", got, tt.want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package reconciler
+package fieldset
 
 import (
 	"bytes"
@@ -49,14 +49,14 @@ var ExemptManagers = []string{
 	"cloud-controller-manager",
 }
 
-// addedFields returns what managers other than manager, and not exempt,
+// Added returns what managers other than manager, and not exempt,
 // own in live that desired does not set, each field outermost. A field
-// desired sets but someone else changed is not added: inSync sees it leave
+// desired sets but someone else changed is not added: InSync sees it leave
 // manager's field set. Nor is a map or list that holds a field tandem or an
 // exempt manager owns: its other fields are reported instead.
 // It also returns the managedFields entries that hold them, for ssa's
 // cleanup to hand to tandem's manager before the apply drops them.
-func addedFields(desired, live *unstructured.Unstructured, manager string) (Drift, []ssa.FieldManager) {
+func Added(desired, live *unstructured.Unstructured, manager string) (Drift, []ssa.FieldManager) {
 	var out Drift
 	var managers []ssa.FieldManager
 	var kept *fieldpath.Set
@@ -197,11 +197,11 @@ func indexIn(list []any, pe fieldpath.PathElement) int {
 	return -1
 }
 
-// without returns a copy of obj without the fields at paths: the object
-// as a pass that corrects drift leaves it.
-func without(obj *unstructured.Unstructured, paths []fieldpath.Path) *unstructured.Unstructured {
+// Remove returns a copy of obj without the fields d found added: the
+// object as a pass that corrects the drift leaves it.
+func (d Drift) Remove(obj *unstructured.Unstructured) *unstructured.Unstructured {
 	out := obj.DeepCopy()
-	for _, p := range paths {
+	for _, p := range d.paths {
 		if len(p) == 0 {
 			continue
 		}

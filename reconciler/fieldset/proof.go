@@ -1,4 +1,4 @@
-package reconciler
+package fieldset
 
 import (
 	"crypto/sha256"
@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// proofs remember, per object of a cluster, that a dry-run apply found it
+// Proofs remember, per object of a cluster, that a dry-run apply found it
 // in sync: what was desired then, and the live object it was compared
 // with. Objects the server normalises (a Secret given as stringData, a port
 // whose protocol it defaults) can never be proven in sync from a list, and
@@ -19,7 +19,7 @@ import (
 // applying again would change nothing, so the proof stands in for the
 // dry-run. Anyone's write to the object changes its resource version, and
 // so ends the proof.
-type proofs struct {
+type Proofs struct {
 	mu sync.Mutex
 	m  map[object.ObjMetadata]proof
 }
@@ -30,8 +30,8 @@ type proof struct {
 	resourceVersion string
 }
 
-// prove records that desired was found in sync with live.
-func (ps *proofs) prove(key object.ObjMetadata, desired, live *unstructured.Unstructured) {
+// Prove records that desired was found in sync with live.
+func (ps *Proofs) Prove(key object.ObjMetadata, desired, live *unstructured.Unstructured) {
 	sum, ok := digest(desired)
 	if !ok {
 		return
@@ -44,8 +44,8 @@ func (ps *proofs) prove(key object.ObjMetadata, desired, live *unstructured.Unst
 	ps.m[key] = proof{desired: sum, uid: live.GetUID(), resourceVersion: live.GetResourceVersion()}
 }
 
-// proven reports whether desired was found in sync with live as it is now.
-func (ps *proofs) proven(key object.ObjMetadata, desired, live *unstructured.Unstructured) bool {
+// Proven reports whether desired was found in sync with live as it is now.
+func (ps *Proofs) Proven(key object.ObjMetadata, desired, live *unstructured.Unstructured) bool {
 	ps.mu.Lock()
 	p, ok := ps.m[key]
 	ps.mu.Unlock()
@@ -56,8 +56,8 @@ func (ps *proofs) proven(key object.ObjMetadata, desired, live *unstructured.Uns
 	return ok && sum == p.desired
 }
 
-// forget drops the proof of an object, as when it is pruned.
-func (ps *proofs) forget(key object.ObjMetadata) {
+// Forget drops the proof of an object, as when it is pruned.
+func (ps *Proofs) Forget(key object.ObjMetadata) {
 	ps.mu.Lock()
 	delete(ps.m, key)
 	ps.mu.Unlock()
