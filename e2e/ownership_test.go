@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/daemon"
-	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // TestTwoInstancesOnOneFleetKeepToTheirOwnTiers runs two "tandem serve",
@@ -64,12 +64,12 @@ func TestTwoInstancesOnOneFleetKeepToTheirOwnTiers(t *testing.T) {
 				t.Errorf("%s: parent %s rewritten while the other instance ran (resourceVersion %s → %s, annotations %v)",
 					cluster, after.Name, before.ResourceVersion, after.ResourceVersion, after.Annotations)
 			}
-			if owner := after.Annotations[reconciler.OwnerAnnotation]; owner != firstName {
+			if owner := after.Annotations[applyset.OwnerAnnotation]; owner != firstName {
 				t.Errorf("%s: parent %s owned by %q, want %q", cluster, after.Name, owner, firstName)
 			}
 		}
 		for cluster, tier := range map[string]string{"cloud": "cloud", "plant-a": "edge"} {
-			if owner := second.parent(cluster, "billing", tier).Annotations[reconciler.OwnerAnnotation]; owner != secondName {
+			if owner := second.parent(cluster, "billing", tier).Annotations[applyset.OwnerAnnotation]; owner != secondName {
 				t.Errorf("%s: parent billing.%s owned by %q, want %q", cluster, tier, owner, secondName)
 			}
 		}
@@ -140,7 +140,7 @@ func TestTwoInstancesOnOneFleetKeepToTheirOwnTiers(t *testing.T) {
 		if log, _ := os.ReadFile(second.logPath); !strings.Contains(string(log), `msg="taking over from another tandem instance" cluster=cloud solution=telemetry tier=cloud`) {
 			t.Error(`no "taking over from another tandem instance" line for telemetry/cloud in the second instance's log`)
 		}
-		if owner := first.parent("cloud", "telemetry", "cloud").Annotations[reconciler.OwnerAnnotation]; owner != secondName {
+		if owner := first.parent("cloud", "telemetry", "cloud").Annotations[applyset.OwnerAnnotation]; owner != secondName {
 			t.Errorf("parent telemetry.cloud owned by %q after the take-over, want %q", owner, secondName)
 		}
 		if first.exists("cloud", cm, "telemetry-cloud", "retention") {
@@ -149,7 +149,7 @@ func TestTwoInstancesOnOneFleetKeepToTheirOwnTiers(t *testing.T) {
 		if !first.exists("cloud", cm, "telemetry-cloud", "invoices-feed") {
 			t.Error("ConfigMap telemetry-cloud/invoices-feed of the new owner missing")
 		}
-		if after := first.parent("plant-a", "telemetry", "edge"); after.Annotations[reconciler.OwnerAnnotation] != firstName ||
+		if after := first.parent("plant-a", "telemetry", "edge"); after.Annotations[applyset.OwnerAnnotation] != firstName ||
 			!first.exists("plant-a", cm, "telemetry-edge", "settings") {
 			t.Errorf("telemetry/edge on plant-a, which the second does not render, changed hands or lost its objects: %v", after.Annotations)
 		}
@@ -192,7 +192,7 @@ func instanceName(repoURL string) string {
 func (e *fleetEnv) parent(cluster, solution, tier string) *corev1.Secret {
 	e.t.Helper()
 	s := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: reconciler.Namespace, Name: reconciler.ParentName(solution, tier)}
+	key := client.ObjectKey{Namespace: applyset.Namespace, Name: applyset.ParentName(solution, tier)}
 	if err := e.clients[cluster].Get(context.Background(), key, s); err != nil {
 		e.t.Fatalf("cluster %s: get ApplySet parent %s: %v", cluster, key, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // TestPruneLeavesWhatIsNotProvablyTandems runs "tandem serve" on one
@@ -49,7 +50,7 @@ func TestPruneLeavesWhatIsNotProvablyTandems(t *testing.T) {
 		if err := kube.Get(ctx, client.ObjectKey{Namespace: "factory", Name: "thresholds"}, original); err != nil {
 			t.Fatal(err)
 		}
-		if original.Labels[reconciler.PartOfLabel] == "" {
+		if original.Labels[applyset.PartOfLabel] == "" {
 			t.Fatalf("ConfigMap factory/thresholds carries no ApplySet label: %v", original.Labels)
 		}
 		copies := []client.ObjectKey{{Namespace: "kube-system", Name: "thresholds"}, {Namespace: "scratch", Name: "thresholds"}, {Namespace: "factory", Name: "thresholds-copy"}}
@@ -125,7 +126,7 @@ func TestPruneLeavesWhatIsNotProvablyTandems(t *testing.T) {
 		if err := kube.Get(ctx, client.ObjectKeyFromObject(byHand), live); err != nil {
 			t.Fatal(err)
 		}
-		if live.ResourceVersion != byHand.ResourceVersion || live.Data["speed"] != "10" || live.Labels[reconciler.PartOfLabel] != "" {
+		if live.ResourceVersion != byHand.ResourceVersion || live.Data["speed"] != "10" || live.Labels[applyset.PartOfLabel] != "" {
 			t.Errorf("the refused tier changed the object made by hand: resourceVersion %s → %s, data %v, labels %v",
 				byHand.ResourceVersion, live.ResourceVersion, live.Data, live.Labels)
 		}
@@ -196,8 +197,8 @@ func TestPruneLeavesWhatIsNotProvablyTandems(t *testing.T) {
 				t.Errorf("%s/%s on %s moved to %s / %s after a commit that does not render", ts.Solution, ts.Tier, ts.Cluster, ts.DesiredRevision, ts.AppliedRevision)
 			}
 		}
-		if e.exists("cloud", cm, reconciler.Namespace, "intruder") {
-			t.Errorf("ConfigMap %s/intruder was applied", reconciler.Namespace)
+		if e.exists("cloud", cm, applyset.Namespace, "intruder") {
+			t.Errorf("ConfigMap %s/intruder was applied", applyset.Namespace)
 		}
 		if got := e.configMapData("cloud", "factory", "settings")["mode"]; got != "commissioning" {
 			t.Errorf("ConfigMap factory/settings has mode %q, want commissioning from the last good revision", got)
@@ -235,7 +236,7 @@ func (e *fleetEnv) waitAdopted(commit, subject, previously string) {
 	if err := e.clients["cloud"].Get(context.Background(), client.ObjectKey{Namespace: "factory", Name: name}, live); err != nil {
 		e.t.Fatal(err)
 	}
-	if live.Labels[reconciler.PartOfLabel] != reconciler.ApplySetID(reconciler.ParentName("factory", "factory")) {
+	if live.Labels[applyset.PartOfLabel] != applyset.ID(applyset.ParentName("factory", "factory")) {
 		e.t.Errorf("the adopted %s is not a member of the tier's ApplySet: labels %v", subject, live.Labels)
 	}
 }

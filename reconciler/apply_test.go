@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 func TestApplyCreatesObjectsAndRecordsInventory(t *testing.T) {
@@ -28,33 +30,33 @@ func TestApplyCreatesObjectsAndRecordsInventory(t *testing.T) {
 
 	kube := kubeClient(t, f, "plant-a")
 	var parent corev1.Secret
-	if err := kube.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: "inventory.edge"}, &parent); err != nil {
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: applyset.Namespace, Name: "inventory.edge"}, &parent); err != nil {
 		t.Fatal(err)
 	}
-	id := ApplySetID("inventory.edge")
+	id := applyset.ID("inventory.edge")
 	for key, want := range map[string]string{
-		GroupKindsAnnotation: "ConfigMap,Deployment.apps,Namespace",
-		ToolingAnnotation:    "tandem/v0.1.0",
-		NamespacesAnnotation: "inventory",
-		RevisionAnnotation:   "rev-1",
-		PhaseAnnotation:      "Ready",
+		applyset.GroupKindsAnnotation: "ConfigMap,Deployment.apps,Namespace",
+		applyset.ToolingAnnotation:    "tandem/v0.1.0",
+		applyset.NamespacesAnnotation: "inventory",
+		applyset.RevisionAnnotation:   "rev-1",
+		applyset.PhaseAnnotation:      "Ready",
 	} {
 		if got := parent.Annotations[key]; got != want {
 			t.Errorf("parent annotation %s = %q, want %q", key, got, want)
 		}
 	}
-	if parent.Labels[IDLabel] != id {
-		t.Errorf("parent label %s = %q, want %q", IDLabel, parent.Labels[IDLabel], id)
+	if parent.Labels[applyset.IDLabel] != id {
+		t.Errorf("parent label %s = %q, want %q", applyset.IDLabel, parent.Labels[applyset.IDLabel], id)
 	}
 	var cm corev1.ConfigMap
 	if err := kube.Get(ctx, client.ObjectKey{Namespace: "inventory", Name: "settings"}, &cm); err != nil {
 		t.Fatal(err)
 	}
-	if cm.Labels[PartOfLabel] != id {
-		t.Errorf("member label %s = %q, want %q", PartOfLabel, cm.Labels[PartOfLabel], id)
+	if cm.Labels[applyset.PartOfLabel] != id {
+		t.Errorf("member label %s = %q, want %q", applyset.PartOfLabel, cm.Labels[applyset.PartOfLabel], id)
 	}
 
-	records, err := ReadRecords(ctx, f.Cluster("plant-a").RESTConfig())
+	records, err := applyset.ReadRecords(ctx, f.Cluster("plant-a").RESTConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestApplyCreatesObjectsAndRecordsInventory(t *testing.T) {
 	for _, rec := range records {
 		if rec.Solution == "inventory" && rec.Tier == "edge" {
 			found = true
-			if rec.Revision != "rev-1" || rec.Phase != PhaseReady || rec.ID != id || len(rec.GroupKinds) != 3 || rec.Since.IsZero() {
+			if rec.Revision != "rev-1" || rec.Phase != string(PhaseReady) || rec.ID != id || len(rec.GroupKinds) != 3 || rec.Since.IsZero() {
 				t.Errorf("record %+v", rec)
 			}
 		}

@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
-	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // ssaConcurrency bounds the applies, health reads and dry-runs in flight per
@@ -111,11 +111,7 @@ func comparableConfig(cfg *rest.Config) *rest.Config {
 
 // listParents lists the ApplySet parents tandem keeps on the cluster.
 func (c *cluster) listParents(ctx context.Context) ([]corev1.Secret, error) {
-	var list corev1.SecretList
-	if err := c.client.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{IDLabel, renderer.LabelSolution}); err != nil {
-		return nil, fmt.Errorf("list ApplySet parents in %s: %w", Namespace, err)
-	}
-	return list.Items, nil
+	return applyset.ListParents(ctx, c.client)
 }
 
 // listMembers lists the objects labelled as members of the ApplySet id, one
@@ -160,7 +156,7 @@ func (c *cluster) listKind(ctx context.Context, id string, gk schema.GroupKind, 
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(schema.GroupVersionKind{Group: gk.Group, Version: version, Kind: gk.Kind + "List"})
-	err := c.client.List(ctx, list, client.MatchingLabels{PartOfLabel: id})
+	err := c.client.List(ctx, list, client.MatchingLabels{applyset.PartOfLabel: id})
 	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -202,10 +198,10 @@ func (c *cluster) writeParent(ctx context.Context, parent *unstructured.Unstruct
 	ns := &unstructured.Unstructured{}
 	ns.SetAPIVersion("v1")
 	ns.SetKind("Namespace")
-	ns.SetName(Namespace)
+	ns.SetName(applyset.Namespace)
 	if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns),
 		client.FieldOwner(fieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("create namespace %s: %w", Namespace, err)
+		return fmt.Errorf("create namespace %s: %w", applyset.Namespace, err)
 	}
 	return apply()
 }

@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // HealthAnnotation set to HealthIgnore on an object of a render keeps a
@@ -74,7 +76,7 @@ func (c *cluster) waitHealthy(ctx context.Context, id string, objs []*unstructur
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	selector := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: map[string]string{PartOfLabel: id}})
+	selector := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: map[string]string{applyset.PartOfLabel: id}})
 	for s := range scopes {
 		inf := dynamicinformer.NewFilteredDynamicInformer(c.dynamic, s.gvr, s.namespace, 0, cache.Indexers{},
 			func(o *metav1.ListOptions) { o.LabelSelector = selector }).Informer()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandem-gitops/tandem/e2e/testbed"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -65,7 +66,7 @@ func clusters(t *testing.T) *testbed.Fleet {
 		for _, name := range []string{"cloud", "plant-a"} {
 			c, err := client.New(fleet.Cluster(name).RESTConfig(), client.Options{})
 			if err == nil {
-				err = c.DeleteAllOf(context.Background(), &corev1.Secret{}, client.InNamespace(Namespace), client.HasLabels{IDLabel})
+				err = c.DeleteAllOf(context.Background(), &corev1.Secret{}, client.InNamespace(applyset.Namespace), client.HasLabels{applyset.IDLabel})
 			}
 			if err != nil {
 				t.Errorf("forget the ApplySets on %s: %v", name, err)

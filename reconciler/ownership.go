@@ -18,16 +18,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
-// Several tandems may share a cluster: teams with repositories of their
-// own, staging and production. Each has an instance name, recorded on
-// every ApplySet parent it writes, and considers only its own parents.
+// Annotations a live object may carry to steer a pass.
 const (
-	// OwnerAnnotation names, on an ApplySet parent, the tandem instance
-	// that owns the (solution, tier).
-	OwnerAnnotation = "tandem.dev/owner"
+	// PruneAnnotation set to PruneDisabled on a live object keeps it when a
+	// render no longer contains it: it leaves the ApplySet instead of being
+	// deleted.
+	PruneAnnotation = "tandem.dev/prune"
+	// PruneDisabled is the value of PruneAnnotation that orphans an object.
+	PruneDisabled = "disabled"
 	// AdoptAnnotation set to "true" on a live object lets a render take
 	// it over although tandem did not create it.
 	AdoptAnnotation = "tandem.dev/adopt"
@@ -59,7 +61,7 @@ type Adopted struct {
 // unless the pass takes it over. A parent that names no owner was written
 // before owners were recorded, and is claimed.
 func (p *tierPass) checkOwner() error {
-	owner := p.annotation(OwnerAnnotation)
+	owner := p.last().Owner
 	if owner == "" || owner == p.opts.Instance {
 		return nil
 	}
@@ -68,16 +70,17 @@ func (p *tierPass) checkOwner() error {
 		return nil
 	}
 	return fmt.Errorf("%w: solution %s tier %s is owned on cluster %s by tandem instance %q (ApplySet parent Secret/%s/%s), not by this instance %q; nothing applied or pruned: stop the other instance, or run this one with --take-over to hand the tier over",
-		errConflict, p.set.Solution, p.set.Tier, p.cluster.name, owner, Namespace, p.parentName, p.opts.Instance)
+		errConflict, p.set.Solution, p.set.Tier, p.cluster.name, owner, applyset.Namespace, p.parentName, p.opts.Instance)
 }
 
 // foreign reports whether the parent belongs to another instance or
 // another tool, so that the pass must not write it.
 func (p *tierPass) foreign() bool {
-	if p.parent != nil && !ownedByTandem(p.parent.Annotations[ToolingAnnotation]) {
+	last := p.last()
+	if !applyset.OwnedByTandem(last.Tooling) {
 		return true
 	}
-	owner := p.annotation(OwnerAnnotation)
+	owner := last.Owner
 	return owner != "" && owner != p.opts.Instance && !p.opts.TakeOver
 }
 
@@ -88,7 +91,7 @@ func (p *tierPass) foreign() bool {
 // copied (kubectl get -o yaml), and deleting a copy would be losing data.
 func (p *tierPass) members(desired, listed map[object.ObjMetadata]*unstructured.Unstructured) (map[object.ObjMetadata]*unstructured.Unstructured, map[object.ObjMetadata]Ignored) {
 	namespaces := map[string]bool{"": true}
-	for _, ns := range parseList(p.annotation(NamespacesAnnotation)) {
+	for _, ns := range p.last().Namespaces {
 		namespaces[ns] = true
 	}
 	for key := range desired {
@@ -170,8 +173,8 @@ func (p *tierPass) checkAdoption(ctx context.Context, desired, live map[object.O
 			continue
 		}
 		subject := utils.FmtObjMetadata(missing[i])
-		if holder := p.holders[obj.GetLabels()[PartOfLabel]]; holder != nil && holder.Name != p.parentName {
-			if owner := holder.Annotations[OwnerAnnotation]; owner != "" && owner != p.opts.Instance {
+		if holder := p.holders[obj.GetLabels()[applyset.PartOfLabel]]; holder != nil && holder.Name != p.parentName {
+			if owner := holder.Annotations[applyset.OwnerAnnotation]; owner != "" && owner != p.opts.Instance {
 				held = append(held, fmt.Sprintf("%s belongs to solution %s tier %s of tandem instance %q",
 					subject, holder.Labels[renderer.LabelSolution], holder.Labels[renderer.LabelTier], owner))
 				continue

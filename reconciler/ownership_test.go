@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // instance returns a Reconciler acting as the named tandem instance.
@@ -31,7 +33,7 @@ func shopTier(sol, ns, rev string, names ...string) TierSet {
 func parent(t *testing.T, kube client.Client, sol, tier string) *corev1.Secret {
 	t.Helper()
 	var s corev1.Secret
-	if err := kube.Get(context.Background(), client.ObjectKey{Namespace: Namespace, Name: ParentName(sol, tier)}, &s); err != nil {
+	if err := kube.Get(context.Background(), client.ObjectKey{Namespace: applyset.Namespace, Name: applyset.ParentName(sol, tier)}, &s); err != nil {
 		t.Fatalf("read the parent of %s/%s: %v", sol, tier, err)
 	}
 	return &s
@@ -59,7 +61,7 @@ func TestAnotherInstanceNeitherPrunesNorRewritesTiersItDoesNotOwn(t *testing.T) 
 	if after.ResourceVersion != before.ResourceVersion {
 		t.Errorf("B rewrote A's parent: annotations now %v", after.Annotations)
 	}
-	if got := parent(t, kube, "b-shop", "edge").Annotations[OwnerAnnotation]; got != "repo-c@main" {
+	if got := parent(t, kube, "b-shop", "edge").Annotations[applyset.OwnerAnnotation]; got != "repo-c@main" {
 		t.Errorf("B's parent names owner %q, want repo-c@main", got)
 	}
 }
@@ -84,7 +86,7 @@ func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
 		t.Error("ConfigMap/shop/y of instance A was pruned by B")
 	}
 	p := parent(t, kube, "shop", "edge")
-	if p.Annotations[OwnerAnnotation] != "repo-a@main" || p.Annotations[PhaseAnnotation] != string(PhaseReady) || p.Annotations[RevisionAnnotation] != "a1" {
+	if p.Annotations[applyset.OwnerAnnotation] != "repo-a@main" || p.Annotations[applyset.PhaseAnnotation] != string(PhaseReady) || p.Annotations[applyset.RevisionAnnotation] != "a1" {
 		t.Errorf("B rewrote A's parent: %v", p.Annotations)
 	}
 
@@ -98,7 +100,7 @@ func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
 	if _, ok := exists(t, kube, "shop", "x"); !ok {
 		t.Error("ConfigMap/shop/x is gone")
 	}
-	if got := parent(t, kube, "shop", "edge").Annotations[OwnerAnnotation]; got != "repo-c@main" {
+	if got := parent(t, kube, "shop", "edge").Annotations[applyset.OwnerAnnotation]; got != "repo-c@main" {
 		t.Errorf("owner after take-over is %q, want repo-c@main", got)
 	}
 
@@ -112,7 +114,7 @@ func TestParentWithoutOwnerIsClaimedByTheFirstInstanceThatRendersIt(t *testing.T
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r1", "x")}}}, nil)), PhaseReady)
 	p := parent(t, kube, "legacy", "edge")
-	delete(p.Annotations, OwnerAnnotation)
+	delete(p.Annotations, applyset.OwnerAnnotation)
 	if err := kube.Update(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,7 @@ func TestParentWithoutOwnerIsClaimedByTheFirstInstanceThatRendersIt(t *testing.T
 	}
 	// ...and the first to render it claims it.
 	requirePhase(t, onlyResult(t, b.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r2", "x")}}}, nil)), PhaseReady)
-	if got := parent(t, kube, "legacy", "edge").Annotations[OwnerAnnotation]; got != "repo-c@main" {
+	if got := parent(t, kube, "legacy", "edge").Annotations[applyset.OwnerAnnotation]; got != "repo-c@main" {
 		t.Errorf("owner is %q, want repo-c@main", got)
 	}
 }
@@ -148,7 +150,7 @@ func TestPruneLeavesCopiesOutsideTheApplySetAndNamesThem(t *testing.T) {
 	}
 	// One made by hand in the ApplySet's own namespace, label and all.
 	hand := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Namespace: "copied"}}
-	hand.Labels = map[string]string{PartOfLabel: ApplySetID(ParentName("copied", "edge"))}
+	hand.Labels = map[string]string{applyset.PartOfLabel: applyset.ID(applyset.ParentName("copied", "edge"))}
 	if err := kube.Create(ctx, hand); err != nil {
 		t.Fatal(err)
 	}
@@ -254,10 +256,10 @@ func TestParentOfAnotherToolIsNeverWritten(t *testing.T) {
 	kube := kubeClient(t, clusters(t), "plant-a")
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x")}}}, nil)), PhaseReady)
-	name := ParentName("kc", "edge")
-	kubectlParent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name,
-		Labels:      map[string]string{IDLabel: ApplySetID(name), "tandem.dev/solution": "kc", "tandem.dev/tier": "edge"},
-		Annotations: map[string]string{ToolingAnnotation: "kubectl/v1.37.2", GroupKindsAnnotation: "ConfigMap"}}}
+	name := applyset.ParentName("kc", "edge")
+	kubectlParent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: applyset.Namespace, Name: name,
+		Labels:      map[string]string{applyset.IDLabel: applyset.ID(name), "tandem.dev/solution": "kc", "tandem.dev/tier": "edge"},
+		Annotations: map[string]string{applyset.ToolingAnnotation: "kubectl/v1.37.2", applyset.GroupKindsAnnotation: "ConfigMap"}}}
 	if err := kube.Create(ctx, kubectlParent); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +269,7 @@ func TestParentOfAnotherToolIsNeverWritten(t *testing.T) {
 				t.Errorf("pass %d: kc/edge %s %q; want Failed, naming kubectl", pass, res.Phase, res.Message)
 			}
 		}
-		if got := parent(t, kube, "kc", "edge").Annotations; got[ToolingAnnotation] != "kubectl/v1.37.2" || got[OwnerAnnotation] != "" {
+		if got := parent(t, kube, "kc", "edge").Annotations; got[applyset.ToolingAnnotation] != "kubectl/v1.37.2" || got[applyset.OwnerAnnotation] != "" {
 			t.Fatalf("pass %d rewrote kubectl's parent: %v", pass, got)
 		}
 	}
@@ -279,7 +281,7 @@ func TestParentWithoutOwnerOfARemovedSolutionIsClaimedAndPrunedWhenAllowed(t *te
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("retired", "retired", "r1", "x")}}}, nil)), PhaseReady)
 	p := parent(t, kube, "retired", "edge")
-	delete(p.Annotations, OwnerAnnotation)
+	delete(p.Annotations, applyset.OwnerAnnotation)
 	if err := kube.Update(ctx, p); err != nil {
 		t.Fatal(err)
 	}

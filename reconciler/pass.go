@@ -12,6 +12,7 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -115,7 +116,7 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 	holders := make(map[string]*corev1.Secret, len(parents))
 	for i := range parents {
 		parentOf[parents[i].Name] = &parents[i]
-		holders[parents[i].Labels[IDLabel]] = &parents[i]
+		holders[parents[i].Labels[applyset.IDLabel]] = &parents[i]
 	}
 	rendered := make(map[object.ObjMetadata]bool)
 	for _, ts := range t.Tiers {
@@ -131,7 +132,7 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 // tierPass returns the pass over the i-th tier set.
 func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
 	ts := cp.tiers[i]
-	name := ParentName(ts.Solution, ts.Tier)
+	name := applyset.ParentName(ts.Solution, ts.Tier)
 	return &tierPass{
 		opts:       opts,
 		cluster:    cp.cluster,
@@ -141,8 +142,8 @@ func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
 		rendered:   cp.rendered,
 		holders:    cp.holders,
 		parentName: name,
-		id:         ApplySetID(name),
-		parent:     cp.parentOf[name],
+		id:         applyset.ID(name),
+		recorded:   recordOf(cp.parentOf[name]),
 		log:        opts.Logger.With("cluster", cp.cluster.name, "solution", ts.Solution, "tier", ts.Tier, "revision", ts.Revision),
 	}
 }
@@ -186,18 +187,27 @@ func withRemovedTiers(t Target, parents []corev1.Secret, instance string) ([]Tie
 	removed := make([]bool, len(tiers))
 	for _, p := range parents {
 		sol, tier := p.Labels[renderer.LabelSolution], p.Labels[renderer.LabelTier]
-		owner := p.Annotations[OwnerAnnotation]
+		owner := p.Annotations[applyset.OwnerAnnotation]
 		_, named := revision[sol]
 		claimed := owner == "" && (named || slices.Contains(t.AllowEmpty, sol))
-		if sol == "" || tier == "" || wanted[[2]string{sol, tier}] || p.Name != ParentName(sol, tier) ||
-			!ownedByTandem(p.Annotations[ToolingAnnotation]) || owner != instance && !claimed {
+		if sol == "" || tier == "" || wanted[[2]string{sol, tier}] || p.Name != applyset.ParentName(sol, tier) ||
+			!applyset.OwnedByTandem(p.Annotations[applyset.ToolingAnnotation]) || owner != instance && !claimed {
 			continue
 		}
-		rev := cmp.Or(revision[sol], p.Annotations[RevisionAnnotation])
+		rev := cmp.Or(revision[sol], p.Annotations[applyset.RevisionAnnotation])
 		all = append(all, TierSet{Solution: sol, Tier: tier, Revision: rev})
 		removed = append(removed, true)
 	}
 	return all, removed
+}
+
+// recordOf reads a parent, nil when there is none.
+func recordOf(parent *corev1.Secret) *applyset.Record {
+	if parent == nil {
+		return nil
+	}
+	r := applyset.Read(parent)
+	return &r
 }
 
 // emptyAllowed says per solution whether its tiers may prune their last

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
@@ -151,7 +152,7 @@ func (p *tierPass) plan(ctx context.Context) (Plan, []failedDryRun) {
 	for _, obj := range s.orphan {
 		left := obj.DeepCopy()
 		labels := left.GetLabels()
-		delete(labels, PartOfLabel)
+		delete(labels, applyset.PartOfLabel)
 		left.SetLabels(labels)
 		plan.Changes = append(plan.Changes, Change{ChangeSetEntry: entry(obj, ssa.SkippedAction), Live: obj, Planned: left})
 	}

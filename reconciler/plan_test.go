@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // onlyPlan returns the single plan of a pass, failing otherwise.
@@ -81,7 +83,7 @@ func TestPlanOnAnEmptyClusterCreatesEverything(t *testing.T) {
 		if c.Live != nil || c.Planned == nil {
 			t.Errorf("%s: live %v, planned %v; want only the planned object", c.Subject, c.Live != nil, c.Planned != nil)
 		}
-		if c.Planned.GetLabels()[PartOfLabel] != ApplySetID("plan-new.cloud") {
+		if c.Planned.GetLabels()[applyset.PartOfLabel] != applyset.ID("plan-new.cloud") {
 			t.Errorf("%s would be created without the ApplySet label", c.Subject)
 		}
 		if c.ObjMetadata.GroupKind.Kind == "Secret" {
@@ -96,7 +98,7 @@ func TestPlanOnAnEmptyClusterCreatesEverything(t *testing.T) {
 	}
 	var ns corev1.Namespace
 	if err := kubeClient(t, f, "cloud").Get(context.Background(), client.ObjectKey{Name: "plan-new"}, &ns); err == nil {
-		t.Error("the plan created Namespace/plan-new")
+		t.Error("the plan created applyset.Namespace/plan-new")
 	}
 }
 
@@ -211,7 +213,7 @@ func TestPlanPrunesMembersLeavingTheRender(t *testing.T) {
 				t.Errorf("pruned %s: want the live object only", c.Subject)
 			}
 		case "c":
-			if _, member := c.Planned.GetLabels()[PartOfLabel]; member || c.Live.GetLabels()[PartOfLabel] == "" {
+			if _, member := c.Planned.GetLabels()[applyset.PartOfLabel]; member || c.Live.GetLabels()[applyset.PartOfLabel] == "" {
 				t.Errorf("skipped %s: want it planned without its ApplySet label", c.Subject)
 			}
 		}
@@ -253,7 +255,7 @@ func TestPlanReportsAnUnreachableClusterAndPlansTheOthers(t *testing.T) {
 		t.Fatalf("got %d plans, want 2", len(plans))
 	}
 	if plans[0].Err != nil || plans[0].Counts().Created != 1 {
-		t.Errorf("cloud: %+v, %v; want Namespace/plan-reach created", plans[0].Counts(), plans[0].Err)
+		t.Errorf("cloud: %+v, %v; want applyset.Namespace/plan-reach created", plans[0].Counts(), plans[0].Err)
 	}
 	if !plans[1].Unreachable || plans[1].Err == nil || !strings.Contains(plans[1].Err.Error(), "cluster gone") {
 		t.Errorf("gone: unreachable %t, error %v; want it unreachable, named", plans[1].Unreachable, plans[1].Err)

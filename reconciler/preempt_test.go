@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // unschedulable is a Deployment no node can run: it never becomes
@@ -135,8 +137,8 @@ func TestCallerDeadlineRecordsTheHealthFailureOnTheCluster(t *testing.T) {
 	if !strings.Contains(res.Message, "Deployment/late/app") {
 		t.Errorf("message %q does not name the Deployment", res.Message)
 	}
-	if got := parent(t, kube, "late", "edge").Annotations; got[PhaseAnnotation] != string(PhaseFailed) || !strings.Contains(got[MessageAnnotation], "Deployment/late/app") {
-		t.Errorf("the cluster records %s %q, want the health failure", got[PhaseAnnotation], got[MessageAnnotation])
+	if got := parent(t, kube, "late", "edge").Annotations; got[applyset.PhaseAnnotation] != string(PhaseFailed) || !strings.Contains(got[applyset.MessageAnnotation], "Deployment/late/app") {
+		t.Errorf("the cluster records %s %q, want the health failure", got[applyset.PhaseAnnotation], got[applyset.MessageAnnotation])
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // pruneFixture applies a namespace with ConfigMaps a, b and c as solution
@@ -81,7 +83,7 @@ func TestPruneOrphansObjectsWithPruneDisabled(t *testing.T) {
 	if !ok {
 		t.Fatal("ConfigMap/orphan/b annotated prune: disabled was deleted")
 	}
-	if _, member := cm.Labels[PartOfLabel]; member {
+	if _, member := cm.Labels[applyset.PartOfLabel]; member {
 		t.Error("orphaned ConfigMap/orphan/b still carries the ApplySet label")
 	}
 	// Orphaned, it is no longer ours: later passes leave it alone.
@@ -163,7 +165,7 @@ func TestRemovedSolutionIsRefusedUnlessAllowed(t *testing.T) {
 		t.Error("an allowed removal left ConfigMap/removed/a")
 	}
 	var parent corev1.Secret
-	err := kube.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: ParentName("removed", "edge")}, &parent)
+	err := kube.Get(ctx, client.ObjectKey{Namespace: applyset.Namespace, Name: applyset.ParentName("removed", "edge")}, &parent)
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the ApplySet parent of the removed solution is still there (%v)", err)
 	}
@@ -216,8 +218,8 @@ func TestMovingAnObjectBetweenTiersKeepsIt(t *testing.T) {
 	if after.UID != ns.UID || after.DeletionTimestamp != nil {
 		t.Fatal("Namespace/move was deleted on its way from tier platform to tier app")
 	}
-	if after.Labels[PartOfLabel] != ApplySetID(ParentName("move", "app")) {
-		t.Errorf("Namespace/move is a member of %q, want tier app's ApplySet", after.Labels[PartOfLabel])
+	if after.Labels[applyset.PartOfLabel] != applyset.ID(applyset.ParentName("move", "app")) {
+		t.Errorf("Namespace/move is a member of %q, want tier app's ApplySet", after.Labels[applyset.PartOfLabel])
 	}
 	if cm, ok := exists(t, kube, "move", "shared"); !ok || cm.UID != shared.UID {
 		t.Error("ConfigMap/move/shared was deleted on its way from tier platform to tier app")
@@ -231,7 +233,7 @@ func TestPruneLeavesAnObjectRecreatedSinceItWasListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := ApplySetID(ParentName("recreated", "edge"))
+	id := applyset.ID(applyset.ParentName("recreated", "edge"))
 	live, err := c.listMembers(ctx, id, map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"})
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +249,7 @@ func TestPruneLeavesAnObjectRecreatedSinceItWasListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := &corev1.ConfigMap{}
-	again.Namespace, again.Name, again.Labels = "recreated", "b", map[string]string{PartOfLabel: id}
+	again.Namespace, again.Name, again.Labels = "recreated", "b", map[string]string{applyset.PartOfLabel: id}
 	if err := kube.Create(ctx, again); err != nil {
 		t.Fatal(err)
 	}

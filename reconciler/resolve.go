@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -65,7 +66,7 @@ type SecretResolver struct {
 func (r SecretResolver) Resolve(ctx context.Context, cluster string) (*rest.Config, error) {
 	ns := r.Namespace
 	if ns == "" {
-		ns = Namespace
+		ns = applyset.Namespace
 	}
 	var secrets corev1.SecretList
 	if err := r.Client.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabels{ClusterLabel: cluster}); err != nil {

@@ -24,8 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
-	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // errEmptyRender refuses a render that would prune a solution's every
@@ -54,11 +54,9 @@ type tierPass struct {
 	holders    map[string]*corev1.Secret
 	parentName string
 	id         string
-	// parent is the ApplySet parent as read, nil on the first apply.
-	parent *corev1.Secret
-	// settled holds the parent annotations of a render applied and pruned
-	// in full, for the pass's last record.
-	settled map[string]string
+	// recorded is the ApplySet parent as read, then as last written; nil
+	// on the first apply until it is written.
+	recorded *applyset.Record
 	// slot is held while the pass reads and writes the cluster.
 	slot   *slot
 	result Result
@@ -70,7 +68,7 @@ type tierPass struct {
 func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 	p.result.ChangeSet = ssa.NewChangeSet()
 	p.slot = &slot{turn: turn}
-	err := p.reconcile(ctx, waitCtx)
+	inv, err := p.reconcile(ctx, waitCtx)
 	p.result.Finished = time.Now()
 	switch {
 	case err == nil:
@@ -90,7 +88,7 @@ func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 		// failure is recorded all the same, within a bound of its own.
 		recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.RequestTimeout)
 		defer cancel()
-		if recErr := p.record(recCtx, nil); recErr != nil {
+		if recErr := p.record(recCtx, inv); recErr != nil {
 			p.log.Warn("record failure on ApplySet parent", "error", recErr)
 		}
 	}
@@ -103,15 +101,17 @@ func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 // reconcile applies and prunes while holding a slot, then waits for health
 // holding none: a slow site costs no other site its turn. waitCtx ends the
 // waits, for a slot and for health, when a newer target for the cluster
-// arrives; what was applied stays.
-func (p *tierPass) reconcile(ctx, waitCtx context.Context) error {
+// arrives; what was applied stays. It returns the inventory the parent
+// records from then on, failure or not: the render's once it is applied
+// and pruned, whatever the health check says.
+func (p *tierPass) reconcile(ctx, waitCtx context.Context) (inventory, error) {
 	if err := p.slot.take(waitCtx); err != nil {
-		return err
+		return p.recordedInventory(), err
 	}
-	toWait, err := p.apply(ctx, waitCtx)
+	toWait, inv, err := p.apply(ctx, waitCtx)
 	p.slot.give()
 	if err != nil || p.removed {
-		return err
+		return inv, err
 	}
 	if len(toWait) > 0 {
 		// Progressing, as apply recorded it; a copy, for the pass sorts
@@ -120,7 +120,7 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) error {
 		progress.ChangeSet = &ssa.ChangeSet{Entries: slices.Clone(p.result.ChangeSet.Entries)}
 		send(ctx, p.out, progress)
 		if err := p.cluster.waitHealthy(waitCtx, p.id, toWait, p.healthTimeout()); err != nil {
-			return fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
+			return inv, fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
 		}
 	}
 	p.result.Phase = PhaseReady
@@ -146,7 +146,7 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) error {
 		}
 		p.result.Message += verb + strings.Join(names, ", ")
 	}
-	return p.record(ctx, nil)
+	return inv, p.record(ctx, inv)
 }
 
 func (p *tierPass) healthTimeout() time.Duration {
@@ -155,11 +155,11 @@ func (p *tierPass) healthTimeout() time.Duration {
 
 // apply surveys the cluster, then applies what differs and prunes what
 // left, and records the revision as applied. It returns what is left to
-// wait for.
-func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstructured, error) {
+// wait for, and the inventory the parent records from then on.
+func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstructured, inventory, error) {
 	s, err := p.survey(ctx)
 	if err != nil {
-		return nil, err
+		return nil, p.recordedInventory(), err
 	}
 	p.result.Ignored, p.result.Adopted, p.result.Drift = s.ignored, s.adopted, s.drift
 	for _, ig := range s.ignored {
@@ -179,12 +179,15 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 	for _, obj := range s.moving {
 		held[object.UnstructuredToObjMetadata(obj)] = obj
 	}
-	gks, namespaces := inventoryOf(held)
-	if err := p.record(ctx, map[string]string{
-		GroupKindsAnnotation: formatGroupKinds(append(gks, parseGroupKinds(p.annotation(GroupKindsAnnotation))...)),
-		NamespacesAnnotation: formatNamespaces(append(namespaces, parseList(p.annotation(NamespacesAnnotation))...)),
-	}); err != nil {
-		return nil, err
+	gks, namespaces := applyset.Inventory(held)
+	last := p.last()
+	widened := inventory{
+		groupKinds: append(slices.Clone(gks), last.GroupKinds...),
+		namespaces: append(slices.Clone(namespaces), last.Namespaces...),
+		revision:   last.Revision,
+	}
+	if err := p.record(ctx, widened); err != nil {
+		return nil, p.recordedInventory(), err
 	}
 
 	for _, key := range s.unchanged {
@@ -195,18 +198,18 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 		p.result.ChangeSet.Append(changes.Entries)
 		p.proveUnchanged(s, changes)
 		if err != nil {
-			return nil, fmt.Errorf("apply revision %s: %w", p.set.Revision, err)
+			return nil, p.recordedInventory(), fmt.Errorf("apply revision %s: %w", p.set.Revision, err)
 		}
 	}
 	if err := p.prune(ctx, s.prune, s.orphan); err != nil {
-		return nil, err
+		return nil, p.recordedInventory(), err
 	}
 	p.log.Debug("applied and pruned", "duration", time.Since(p.result.Started).Round(time.Millisecond))
 	if p.removed {
-		return nil, p.deleteParent(ctx)
+		return nil, p.recordedInventory(), p.deleteParent(ctx)
 	}
 
-	appliedBefore := p.annotation(RevisionAnnotation) == p.set.Revision
+	appliedBefore := p.last().Revision == p.set.Revision
 	switch c := p.result.Counts(); {
 	case appliedBefore:
 		p.result.Corrected = c.Created + c.Configured
@@ -219,13 +222,9 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 			}
 		}
 	}
-	// Applied and pruned: the next record narrows the inventory to this
-	// render and names its revision, whatever the health check says.
-	p.settled = map[string]string{
-		GroupKindsAnnotation: formatGroupKinds(gks),
-		NamespacesAnnotation: formatNamespaces(namespaces),
-		RevisionAnnotation:   p.set.Revision,
-	}
+	// Applied and pruned: from now on the parent records the inventory of
+	// this render and names its revision, whatever the health check says.
+	applied := inventory{groupKinds: gks, namespaces: namespaces, revision: p.set.Revision}
 	toWait := s.toWait(p.result.ChangeSet)
 	if p.set.NoWait {
 		toWait = nil
@@ -234,11 +233,11 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 		// Say so on the cluster while waiting, which may take long.
 		p.result.Phase = PhaseProgressing
 		p.result.Message = fmt.Sprintf("revision %s applied, waiting for %d objects to become ready", p.set.Revision, len(toWait))
-		if err := p.record(ctx, nil); err != nil {
-			return nil, err
+		if err := p.record(ctx, applied); err != nil {
+			return nil, applied, err
 		}
 	}
-	return toWait, nil
+	return toWait, applied, nil
 }
 
 // applyStaged applies objs as ssa's ApplyAllStaged does, definitions
@@ -335,9 +334,9 @@ func (s *survey) addDrift(key object.ObjMetadata, desired, live *unstructured.Un
 // and what to prune. It refuses a tier another instance owns, and objects
 // that exist without tandem having created them. It writes nothing.
 func (p *tierPass) survey(ctx context.Context) (*survey, error) {
-	if p.parent != nil && !ownedByTandem(p.parent.Annotations[ToolingAnnotation]) {
+	if tooling := p.last().Tooling; !applyset.OwnedByTandem(tooling) {
 		return nil, fmt.Errorf("ApplySet parent Secret/%s/%s is managed by %q, not tandem",
-			Namespace, p.parentName, p.parent.Annotations[ToolingAnnotation])
+			applyset.Namespace, p.parentName, tooling)
 	}
 	if err := p.checkOwner(); err != nil {
 		return nil, err
@@ -470,7 +469,7 @@ func (p *tierPass) desired() (map[object.ObjMetadata]*unstructured.Unstructured,
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		labels[PartOfLabel] = p.id
+		labels[applyset.PartOfLabel] = p.id
 		obj.SetLabels(labels)
 		if _, dup := desired[key]; dup {
 			return nil, fmt.Errorf("%s is rendered twice", utils.FmtObjMetadata(key))
@@ -484,7 +483,7 @@ func (p *tierPass) desired() (map[object.ObjMetadata]*unstructured.Unstructured,
 // version: those desired, at their version, and those the parent records.
 func (p *tierPass) listVersions(desired map[object.ObjMetadata]*unstructured.Unstructured) map[schema.GroupKind]string {
 	versions := make(map[schema.GroupKind]string)
-	for _, gk := range parseGroupKinds(p.annotation(GroupKindsAnnotation)) {
+	for _, gk := range p.last().GroupKinds {
 		versions[gk] = ""
 	}
 	for key, obj := range desired {
@@ -500,7 +499,7 @@ func (p *tierPass) listVersions(desired map[object.ObjMetadata]*unstructured.Uns
 // the next pass to look at again.
 func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Unstructured) error {
 	for _, obj := range orphan {
-		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, PartOfLabel)
+		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, applyset.PartOfLabel)
 		if err := p.cluster.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch),
 			client.FieldOwner(p.opts.FieldManager)); err != nil {
 			return fmt.Errorf("%s orphan failed: %w", utils.FmtUnstructured(obj), err)
@@ -530,63 +529,81 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 // deleteParent deletes the parent of a removed tier once its members are
 // pruned.
 func (p *tierPass) deleteParent(ctx context.Context) error {
-	parent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: p.parentName}}
+	parent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: applyset.Namespace, Name: p.parentName}}
 	if err := client.IgnoreNotFound(p.cluster.client.Delete(ctx, parent)); err != nil {
-		return fmt.Errorf("delete ApplySet parent Secret/%s/%s: %w", Namespace, p.parentName, err)
+		return fmt.Errorf("delete ApplySet parent Secret/%s/%s: %w", applyset.Namespace, p.parentName, err)
 	}
 	p.result.Phase = PhaseReady
 	p.result.Message = fmt.Sprintf("tier removed from the render: %d objects pruned", p.result.Counts().Deleted)
 	return nil
 }
 
-// annotation returns an annotation of the parent as read.
-func (p *tierPass) annotation(key string) string {
-	if p.parent == nil {
-		return ""
-	}
-	return p.parent.Annotations[key]
+// inventory is what a parent says of its members besides who owns them:
+// the kinds and namespaces they may have, and the revision last applied in
+// full.
+type inventory struct {
+	groupKinds []schema.GroupKind
+	namespaces []string
+	revision   string
 }
 
-// record writes the parent with the given annotations changed and the
-// pass's phase and message, and only if that changes it: a pass over an
-// unchanged site writes nothing.
-func (p *tierPass) record(ctx context.Context, changes map[string]string) error {
-	want := map[string]string{ToolingAnnotation: tooling(p.opts.Version), OwnerAnnotation: p.opts.Instance}
-	for _, key := range []string{GroupKindsAnnotation, NamespacesAnnotation, RevisionAnnotation, PhaseAnnotation, MessageAnnotation, SinceAnnotation} {
-		if v := p.annotation(key); v != "" {
-			want[key] = v
-		}
+// last returns the parent as read or last written; the zero Record before
+// there is one.
+func (p *tierPass) last() applyset.Record {
+	if p.recorded == nil {
+		return applyset.Record{}
 	}
-	maps.Copy(want, p.settled)
-	maps.Copy(want, changes)
+	return *p.recorded
+}
+
+// recordedInventory is the inventory the parent records now.
+func (p *tierPass) recordedInventory() inventory {
+	last := p.last()
+	return inventory{groupKinds: last.GroupKinds, namespaces: last.Namespaces, revision: last.Revision}
+}
+
+// parentRecord is the parent as the pass records it with inv: owned by
+// this instance, and saying the pass's phase and message once it has a
+// phase (until then, those recorded), in that phase since it began.
+func (p *tierPass) parentRecord(inv inventory) applyset.Record {
+	last := p.last()
+	rec := applyset.Record{
+		Solution:   p.set.Solution,
+		Tier:       p.set.Tier,
+		ID:         p.id,
+		Tooling:    applyset.Tooling(p.opts.Version),
+		Owner:      p.opts.Instance,
+		Revision:   inv.revision,
+		Phase:      last.Phase,
+		Message:    last.Message,
+		Since:      last.Since,
+		GroupKinds: inv.groupKinds,
+		Namespaces: inv.namespaces,
+	}
 	if p.result.Phase != "" {
-		if want[PhaseAnnotation] != string(p.result.Phase) {
-			want[SinceAnnotation] = p.result.Finished.UTC().Format(time.RFC3339)
-			if p.result.Finished.IsZero() {
-				want[SinceAnnotation] = time.Now().UTC().Format(time.RFC3339)
+		if last.Phase != string(p.result.Phase) {
+			rec.Since = p.result.Finished
+			if rec.Since.IsZero() {
+				rec.Since = time.Now()
 			}
 		}
-		want[PhaseAnnotation] = string(p.result.Phase)
-		want[MessageAnnotation] = truncate(p.result.Message, 1024)
+		rec.Phase = string(p.result.Phase)
+		rec.Message = truncate(p.result.Message, 1024)
 	}
-	labels := map[string]string{IDLabel: p.id, renderer.LabelSolution: p.set.Solution, renderer.LabelTier: p.set.Tier}
-	if p.parent != nil && subset(labels, p.parent.Labels) && subset(want, p.parent.Annotations) {
+	return rec
+}
+
+// record writes the parent as parentRecord computes it with inv, and only
+// if that changes it: a pass over an unchanged site writes nothing.
+func (p *tierPass) record(ctx context.Context, inv inventory) error {
+	rec := p.parentRecord(inv)
+	if p.recorded != nil && subset(rec.Labels(), p.recorded.Labels()) && subset(rec.Annotations(), p.recorded.Annotations()) {
 		return nil
 	}
-	parent := &unstructured.Unstructured{}
-	parent.SetAPIVersion("v1")
-	parent.SetKind(parentGroupKind.Kind)
-	parent.SetNamespace(Namespace)
-	parent.SetName(p.parentName)
-	parent.SetLabels(labels)
-	parent.SetAnnotations(want)
-	if err := p.cluster.writeParent(ctx, parent, p.opts.FieldManager); err != nil {
-		return fmt.Errorf("record inventory on Secret/%s/%s: %w", Namespace, p.parentName, err)
+	if err := p.cluster.writeParent(ctx, rec.Object(), p.opts.FieldManager); err != nil {
+		return fmt.Errorf("record inventory on Secret/%s/%s: %w", applyset.Namespace, p.parentName, err)
 	}
-	if p.parent == nil {
-		p.parent = &corev1.Secret{}
-	}
-	p.parent.Labels, p.parent.Annotations = labels, want
+	p.recorded = &rec
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tandem-gitops/tandem/e2e/testbed"
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 const smartFactory = "../../fixtures/smart-factory"
@@ -151,7 +152,7 @@ func TestApplyAndStatusOnClusters(t *testing.T) {
 	step(t, "a copy of a member in another namespace is left alone and named", func(t *testing.T) {
 		kube := kubeClient(t, fleet, "plant-a")
 		var members corev1.ConfigMapList
-		if err := kube.List(t.Context(), &members, client.InNamespace("factory-edge"), client.HasLabels{reconciler.PartOfLabel}); err != nil || len(members.Items) == 0 {
+		if err := kube.List(t.Context(), &members, client.InNamespace("factory-edge"), client.HasLabels{applyset.PartOfLabel}); err != nil || len(members.Items) == 0 {
 			t.Fatalf("list the edge tier's ConfigMaps: %v (%d found)", err, len(members.Items))
 		}
 		copied := members.Items[0].DeepCopy()

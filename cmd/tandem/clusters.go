@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // clusterFlags say how cluster names resolve to API servers; "serve" and
@@ -21,7 +22,7 @@ type clusterFlags struct {
 func (c *clusterFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig `FILE` whose contexts are named like the clusters (default: the KUBECONFIG list, then ~/.kube/config)")
 	f.BoolVar(&c.fromSecrets, "cluster-secrets", false, "resolve clusters by Secrets labelled tandem.dev/cluster=<name> in the cluster tandem runs in")
-	f.StringVar(&c.secretsNamespace, "cluster-secrets-namespace", reconciler.Namespace, "namespace of the cluster Secrets")
+	f.StringVar(&c.secretsNamespace, "cluster-secrets-namespace", applyset.Namespace, "namespace of the cluster Secrets")
 }
 
 func (c *clusterFlags) resolver() (reconciler.Resolver, error) {

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
-	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // leaderFlags configure Lease-based leader election, so that several
@@ -36,7 +36,7 @@ type leaderFlags struct {
 
 func (l *leaderFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&l.enabled, "leader-elect", false, "run only while holding a Lease, so that one of several replicas reconciles")
-	f.StringVar(&l.namespace, "leader-elect-namespace", reconciler.Namespace, "namespace of the leader election Lease")
+	f.StringVar(&l.namespace, "leader-elect-namespace", applyset.Namespace, "namespace of the leader election Lease")
 	f.StringVar(&l.name, "leader-elect-lease", "tandem", "name of the leader election Lease")
 	f.StringVar(&l.context, "leader-elect-context", "", "kubeconfig context of the cluster holding the Lease (default: the cluster tandem runs in)")
 	f.DurationVar(&l.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a lost leader's Lease blocks the others")

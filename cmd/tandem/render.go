@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandem-gitops/tandem/diff"
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/renderer"
 	"github.com/tandem-gitops/tandem/sources"
 )
@@ -101,7 +102,7 @@ func asApplied(targets []renderer.Target, applySets bool) []renderer.Target {
 				if labels == nil {
 					labels = map[string]string{}
 				}
-				maps.Copy(labels, reconciler.ApplySetLabels(t.Solution, t.Tier))
+				maps.Copy(labels, applyset.MemberLabels(t.Solution, t.Tier))
 				objs[j].SetLabels(labels)
 			}
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files with the current output")
@@ -192,11 +192,11 @@ func TestRenderLabelsObjectsAsMembersOfTheirApplySetUnlessAskedNot(t *testing.T)
 				t.Fatal(err)
 			}
 			for _, tg := range targets {
-				want := reconciler.ApplySetLabels(tg.Solution, tg.Tier)[reconciler.PartOfLabel]
+				want := applyset.MemberLabels(tg.Solution, tg.Tier)[applyset.PartOfLabel]
 				for _, o := range tg.Objects {
-					got, ok := o.GetLabels()[reconciler.PartOfLabel]
+					got, ok := o.GetLabels()[applyset.PartOfLabel]
 					if labelled && got != want || !labelled && ok {
-						t.Errorf("%s %s: %s/%s labelled %s=%q, want %q", tg.Cluster, tg.Tier, o.GetKind(), o.GetName(), reconciler.PartOfLabel, got, want)
+						t.Errorf("%s %s: %s/%s labelled %s=%q, want %q", tg.Cluster, tg.Tier, o.GetKind(), o.GetName(), applyset.PartOfLabel, got, want)
 					}
 				}
 			}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tandem-gitops/tandem/daemon"
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 type statusOptions struct {
@@ -284,10 +285,10 @@ func (o *statusOptions) fromClusters(ctx context.Context) (statusReport, error) 
 // readCluster returns the rows of the records of one cluster.
 func (o *statusOptions) readCluster(ctx context.Context, cc clientcmd.ClientConfig, cluster string) []targetRow {
 	cfg, err := cc.ClientConfig()
-	var records []reconciler.Record
+	var records []applyset.Record
 	if err == nil {
 		cfg.Timeout = o.requestTimeout
-		records, err = reconciler.ReadRecords(ctx, cfg)
+		records, err = applyset.ReadRecords(ctx, cfg)
 	}
 	if err != nil {
 		return []targetRow{{Cluster: cluster, Phase: string(reconciler.PhaseUnreachable), Message: err.Error()}}
@@ -296,7 +297,7 @@ func (o *statusOptions) readCluster(ctx context.Context, cc clientcmd.ClientConf
 	for i, r := range records {
 		rows[i] = targetRow{
 			Solution: r.Solution, Tier: r.Tier, Cluster: cluster,
-			Phase: string(r.Phase), Revision: r.Revision, Since: r.Since, Message: r.Message, Owner: r.Owner,
+			Phase: r.Phase, Revision: r.Revision, Since: r.Since, Message: r.Message, Owner: r.Owner,
 		}
 	}
 	return rows

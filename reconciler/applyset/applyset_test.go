@@ -1,8 +1,12 @@
-package reconciler
+package applyset
 
 import (
+	"reflect"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -21,8 +25,8 @@ func TestApplySetIDMatchesKubectl(t *testing.T) {
 			t.Errorf("applySetID(%s, %s, %s) = %s, want %s", tt.name, tt.namespace, tt.gk, got, tt.want)
 		}
 	}
-	if got := ApplySetID(ParentName("smart-factory", "edge")); got != tests[0].want {
-		t.Errorf("ApplySetID = %s, want %s", got, tests[0].want)
+	if got := ID(ParentName("smart-factory", "edge")); got != tests[0].want {
+		t.Errorf("ID = %s, want %s", got, tests[0].want)
 	}
 }
 
@@ -63,11 +67,32 @@ func TestToolingOwnership(t *testing.T) {
 		{"tandemx/v1", false},
 	}
 	for _, tt := range tests {
-		if got := ownedByTandem(tt.tooling); got != tt.want {
-			t.Errorf("ownedByTandem(%q) = %t, want %t", tt.tooling, got, tt.want)
+		if got := OwnedByTandem(tt.tooling); got != tt.want {
+			t.Errorf("OwnedByTandem(%q) = %t, want %t", tt.tooling, got, tt.want)
 		}
 	}
-	if got := tooling("v1.2.3"); got != "tandem/v1.2.3" {
-		t.Errorf("tooling = %s", got)
+	if got := Tooling("v1.2.3"); got != "tandem/v1.2.3" {
+		t.Errorf("Tooling = %s", got)
+	}
+}
+
+func TestRecordRoundTripsThroughItsParent(t *testing.T) {
+	rec := Record{
+		Solution: "shop", Tier: "edge", ID: ID(ParentName("shop", "edge")),
+		Tooling: Tooling("0.1.0"), Owner: "tandem", Revision: "rev-1",
+		Phase: "Ready", Message: "applied", Since: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+		GroupKinds: []schema.GroupKind{{Kind: "ConfigMap"}, {Group: "apps", Kind: "Deployment"}},
+		Namespaces: []string{"edge"},
+	}
+	obj := rec.Object()
+	if obj.GetName() != "shop.edge" || obj.GetNamespace() != Namespace || obj.GetKind() != "Secret" {
+		t.Fatalf("parent %s/%s/%s", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: obj.GetLabels(), Annotations: obj.GetAnnotations()}}
+	if got := Read(secret); !reflect.DeepEqual(got, rec) {
+		t.Errorf("Read(Object()) = %+v, want %+v", got, rec)
+	}
+	if a := (Record{Tooling: "tandem/v0.1.0"}).Annotations(); len(a) != 2 || a[OwnerAnnotation] != "" {
+		t.Errorf("annotations of an empty record %v, want tooling and owner alone", a)
 	}
 }

@@ -1,4 +1,4 @@
-package reconciler
+package applyset
 
 import (
 	"crypto/sha256"
@@ -29,13 +29,6 @@ const (
 	// hold members.
 	NamespacesAnnotation = "applyset.kubernetes.io/additional-namespaces"
 
-	// PruneAnnotation set to PruneDisabled on a live object keeps it when a
-	// render no longer contains it: it leaves the ApplySet instead of being
-	// deleted.
-	PruneAnnotation = "tandem.dev/prune"
-	// PruneDisabled is the value of PruneAnnotation that orphans an object.
-	PruneDisabled = "disabled"
-
 	// RevisionAnnotation records on a parent the revision last applied in
 	// full.
 	RevisionAnnotation = "tandem.dev/revision"
@@ -44,15 +37,21 @@ const (
 	PhaseAnnotation   = "tandem.dev/phase"
 	MessageAnnotation = "tandem.dev/message"
 	SinceAnnotation   = "tandem.dev/since"
+	// OwnerAnnotation names, on an ApplySet parent, the tandem instance
+	// that owns the (solution, tier). Several tandems may share a cluster:
+	// teams with repositories of their own, staging and production. Each
+	// has an instance name, recorded on every parent it writes, and
+	// considers only its own parents.
+	OwnerAnnotation = "tandem.dev/owner"
 )
 
 // Namespace holds the ApplySet parents.
 const Namespace = renderer.ReservedNamespace
 
-// ApplySetLabels returns the labels that make an object a member of the
+// MemberLabels returns the labels that make an object a member of the
 // ApplySet of a (solution, tier), as a pass applies them.
-func ApplySetLabels(solution, tier string) map[string]string {
-	return map[string]string{PartOfLabel: ApplySetID(ParentName(solution, tier))}
+func MemberLabels(solution, tier string) map[string]string {
+	return map[string]string{PartOfLabel: ID(ParentName(solution, tier))}
 }
 
 // toolName is the tool part of ToolingAnnotation.
@@ -65,10 +64,10 @@ var parentGroupKind = schema.GroupKind{Kind: "Secret"}
 // Solution and tier names are DNS labels, so the dot keeps names unambiguous.
 func ParentName(solution, tier string) string { return solution + "." + tier }
 
-// ApplySetID returns the ApplySet id of the parent with the given name in
+// ID returns the ApplySet id of the parent with the given name in
 // Namespace, computed as KEP-3659 and kubectl do:
 // "applyset-" + base64url(sha256("<name>.<namespace>.<kind>.<group>")) + "-v1".
-func ApplySetID(parentName string) string {
+func ID(parentName string) string {
 	return applySetID(parentName, Namespace, parentGroupKind)
 }
 
@@ -77,14 +76,14 @@ func applySetID(name, namespace string, gk schema.GroupKind) string {
 	return fmt.Sprintf("applyset-%s-v1", base64.RawURLEncoding.EncodeToString(sum[:]))
 }
 
-// tooling is the value of ToolingAnnotation for a tandem version.
-func tooling(version string) string {
+// Tooling is the value of ToolingAnnotation for a tandem version.
+func Tooling(version string) string {
 	return toolName + "/" + "v" + strings.TrimPrefix(version, "v")
 }
 
-// ownedByTandem reports whether a tooling annotation names tandem, whatever
+// OwnedByTandem reports whether a tooling annotation names tandem, whatever
 // its version. An empty value is a parent no tool has claimed yet.
-func ownedByTandem(tooling string) bool {
+func OwnedByTandem(tooling string) bool {
 	name, _, _ := strings.Cut(tooling, "/")
 	return tooling == "" || name == toolName
 }
@@ -117,4 +116,15 @@ func formatNamespaces(namespaces []string) string {
 	s := slices.DeleteFunc(slices.Clone(namespaces), func(ns string) bool { return ns == "" || ns == Namespace })
 	slices.Sort(s)
 	return strings.Join(slices.Compact(s), ",")
+}
+
+// parseList splits a comma-separated annotation value.
+func parseList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
