@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -147,19 +148,33 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) *session {
 	return sess
 }
 
+// proxyOnly is what the sign-in page says when users sign in through the
+// authenticating proxy.
+const proxyOnly = "Sign in through the proxy in front of the console."
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "login", nil, map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+	data := map[string]any{"Next": safeNext(r.URL.Query().Get("next"))}
+	if c.cfg.AuthHeader != "" {
+		data["Proxy"] = proxyOnly
+	}
+	c.render(w, r, http.StatusOK, "login", nil, data)
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
-	if !c.sessions.allowLogin(r) {
-		c.render(w, r, http.StatusTooManyRequests, "login", nil, map[string]any{"Next": next, "Error": "Too many attempts; wait a minute and try again."})
+	if c.cfg.AuthHeader != "" {
+		c.render(w, r, http.StatusForbidden, "login", nil, map[string]any{"Next": next, "Proxy": proxyOnly})
 		return
 	}
 	name := r.PostFormValue("user")
+	if !c.sessions.allowLogin(r, name) {
+		c.render(w, r, http.StatusTooManyRequests, "login", nil, map[string]any{"Next": next,
+			"Error": fmt.Sprintf("Too many failed attempts; wait %s and try again.", loginEvery)})
+		return
+	}
 	u, ok := c.cfg.Users.check(name, r.PostFormValue("password"))
 	if !ok {
+		c.sessions.failedLogin(r, name)
 		c.log.Warn("console sign-in refused", "user", name, "client", r.RemoteAddr)
 		c.render(w, r, http.StatusUnauthorized, "login", nil, map[string]any{"Next": next, "Error": "Unknown user or wrong password."})
 		return
@@ -202,6 +217,9 @@ func (c *Console) parseTemplates() error {
 		"phaseCSS": func(p string) string { return "phase-" + strings.ToLower(p) },
 		"path":     url.PathEscape,
 		"deref":    func(t *time.Time) time.Time { return *t },
+		"shortRefs": func(s string) string {
+			return revisionRef.ReplaceAllStringFunc(s, shortRevision)
+		},
 	}
 	c.pages = map[string]*template.Template{}
 	for _, name := range []string{"login", "fleet", "solution", "history", "revert", "site"} {
@@ -244,6 +262,9 @@ func since(t time.Time) string {
 	}
 	return t.Format("2006-01-02")
 }
+
+// revisionRef is a revision as messages name it.
+var revisionRef = regexp.MustCompile(`refs/heads/[^\s@]+@sha1:[0-9a-f]{40}`)
 
 // shortRevision shortens refs/heads/main@sha1:1a2b3c4… to main 1a2b3c4.
 func shortRevision(rev string) string {

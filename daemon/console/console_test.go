@@ -200,6 +200,40 @@ func TestEveryPageNeedsASignedInUser(t *testing.T) {
 	if !limited {
 		t.Error("seven failed sign-ins in a row were not rate-limited")
 	}
+	// Another user at the same address, behind the same proxy, say, is
+	// not locked out by them.
+	tc.client(t, "vic")
+}
+
+func TestAProxyNamesTheUserWhenTheConsoleTrustsItsHeader(t *testing.T) {
+	tc := newTestConsole(t, fixtures.SmartFactory())
+	c := tc.srv.Config.Handler.(*Console)
+	c.cfg.AuthHeader = "X-Forwarded-User"
+	as := func(name string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, tc.srv.URL+"/console/solutions/smart-factory?scale=5", nil)
+		if name != "" {
+			req.Header.Set("X-Forwarded-User", name)
+		}
+		return req
+	}
+	for _, tt := range []struct {
+		name   string
+		status int
+		apply  bool
+	}{{"ada", http.StatusOK, true}, {"grace", http.StatusOK, false}, {"", http.StatusSeeOther, false}} {
+		resp, err := tc.client(t, "").Do(as(tt.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if offered := strings.Contains(string(body), `id="apply"`); resp.StatusCode != tt.status || offered != tt.apply {
+			t.Errorf("as %q: %s, apply offered %v; want %d, %v", tt.name, resp.Status, offered, tt.status, tt.apply)
+		}
+	}
+	if code, body := post(t, tc.client(t, ""), tc.srv.URL+"/console/login", url.Values{"user": {"ada"}, "password": {"ada"}}); code != http.StatusForbidden || !strings.Contains(body, proxyOnly) {
+		t.Errorf("a form sign-in behind the proxy: %d, want 403 saying %q", code, proxyOnly)
+	}
 }
 
 func TestPreviewShowsTheReplicasTheRendererComputesAndApplyCommitsOneLine(t *testing.T) {

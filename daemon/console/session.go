@@ -79,21 +79,49 @@ func (s *sessions) end(r *http.Request) {
 	}
 }
 
-// allowLogin reports whether the client may try to sign in now: five
-// attempts at once, then one every twelve seconds, per client address.
-func (s *sessions) allowLogin(r *http.Request) bool {
+// loginBurst is how many failed sign-ins a client may make for a user at
+// once; then one more every loginEvery.
+const (
+	loginBurst = 5
+	loginEvery = 12 * time.Second
+)
+
+// allowLogin reports whether the client may try to sign in as name now.
+func (s *sessions) allowLogin(r *http.Request, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A limiter that has filled up again says nothing: drop it, so that
+	// the map holds only clients failing now.
+	for k, l := range s.attempts {
+		if l.Tokens() >= loginBurst {
+			delete(s.attempts, k)
+		}
+	}
+	l, ok := s.attempts[attemptKey(r, name)]
+	return !ok || l.Tokens() >= 1
+}
+
+// failedLogin counts a failed sign-in of the client as name.
+func (s *sessions) failedLogin(r *http.Request, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := attemptKey(r, name)
+	l, ok := s.attempts[k]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
+		s.attempts[k] = l
+	}
+	l.Allow()
+}
+
+// attemptKey keys sign-in attempts by client address and user name, so
+// that behind a proxy one user's failures do not lock out the others.
+func attemptKey(r *http.Request, name string) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.attempts[host]
-	if !ok {
-		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
-		s.attempts[host] = l
-	}
-	return l.Allow()
+	return host + "\x00" + name
 }
 
 // validCSRF reports whether the form's token is the session's.
