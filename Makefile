@@ -53,7 +53,8 @@ e2e: controlplane
 
 # Benchmarks of the pipeline, package by package, each for a fixed number of
 # iterations so the whole run stays near 8 minutes on 2 cores: rendering,
-# diffing and fetching alone, a no-op reconcile against one API server, then
+# diffing and fetching alone, a no-op reconcile against one API server, the
+# console's pages, then
 # "tandem serve" with 1 + 10 API servers, with 1 + 10 full clusters rolling
 # out a scale change to a Deployment, and with 1 + 30 API servers. bench.txt
 # gets the result lines (benchstat reads it); .cache/bench.log the full
@@ -70,6 +71,7 @@ bench: controlplane
 	$(call bench-run,./diff,.,5x)
 	$(call bench-run,./sources,.,10x)
 	$(call bench-run,./reconciler,.,50x)
+	$(call bench-run,./daemon/console,.,5x)
 	$(call bench-run,./e2e,CommitToApplied,20x)
 	$(call bench-run,./e2e,PushToReplicas,10x)
 	$(call bench-run,./e2e,DaemonRSS,3x)
