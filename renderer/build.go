@@ -55,7 +55,8 @@ func (r *run) build(dir string) (resmap.ResMap, error) {
 }
 
 // checkWorkloads builds the i-th tier of sol and checks that every
-// workload its replica rules and models name is in the build. It reports
+// workload its replica rules and models name, and every container its
+// models name, is in the build. It reports
 // whether the tier can be rendered.
 func (r *run) checkWorkloads(sol *Solution, i int) bool {
 	tier := &sol.Spec.Tiers[i]
@@ -76,6 +77,9 @@ func (r *run) checkWorkloads(sol *Solution, i int) bool {
 			r.add(sol.File, sol.pos, fmt.Sprintf("spec.models[%d].workload", j), "%s", noWorkload(base, tier.Name, m.Workload))
 			ok = false
 		}
+	}
+	if ok {
+		ok = r.checkModelContainers(sol, tier, base)
 	}
 	if ok {
 		r.checkKustomizeReplicas(sol, i, base)

@@ -40,6 +40,10 @@ type SolutionSpec struct {
 	Tiers []Tier `json:"tiers"`
 	// Models are the ML models the solution's workloads serve.
 	Models []Model `json:"models,omitempty"`
+	// ModelFetchImage is the image of the init containers that download
+	// models given by URI; it must run tandem as "tandem" on its PATH
+	// (default DefaultModelFetchImage).
+	ModelFetchImage string `json:"modelFetchImage,omitempty"`
 	// Rollout orders how a change reaches the sites.
 	Rollout Rollout `json:"rollout,omitempty"`
 }
@@ -127,20 +131,38 @@ type ReplicaRule struct {
 	Max *int32 `json:"max,omitempty"`
 }
 
-// Model is one ML model served by a workload. The renderer records it on
-// the workload's pod template, so a new version rolls the pods.
+// Model is one ML model served by a workload. The renderer delivers it to
+// the workload's pods in one of two ways, chosen by its fields: Image mounts
+// an OCI image or artifact holding the model as a read-only image volume;
+// URI and SHA256 add an init container that downloads the model into an
+// emptyDir and verifies it. Either way the serving containers find it at
+// MountPath, told by MODEL_<NAME>_PATH and MODEL_<NAME>_VERSION, and the
+// model's annotations on the pod template roll the pods on a change.
 type Model struct {
 	// Name identifies the model within the solution.
 	Name string `json:"name"`
 	// Version is the model's version; quote it in YAML ("1.10", not 1.10).
 	Version string `json:"version"`
-	// URI is where the workload downloads the model from.
-	URI string `json:"uri"`
+	// Image is the OCI image or artifact holding the model, pinned by
+	// digest: REGISTRY/REPO@sha256:DIGEST. Exclusive with URI.
+	Image string `json:"image,omitempty"`
+	// AllowTag accepts an Image with a tag and no digest, which the pods
+	// resolve when they pull it rather than when the commit is made.
+	AllowTag bool `json:"allowTag,omitempty"`
+	// URI is the http or https address the model is downloaded from.
+	// Exclusive with Image; requires SHA256.
+	URI string `json:"uri,omitempty"`
 	// SHA256 is the hex digest the downloaded model must have.
 	SHA256 string `json:"sha256,omitempty"`
 	// Tier and Workload name the workload that serves the model.
 	Tier     string `json:"tier"`
 	Workload string `json:"workload"`
+	// Containers names the workload's containers that serve the model
+	// (default: all of them).
+	Containers []string `json:"containers,omitempty"`
+	// MountPath is the directory the serving containers find the model in
+	// (default /models/<name>).
+	MountPath string `json:"mountPath,omitempty"`
 }
 
 // Rollout orders how a change reaches the sites.

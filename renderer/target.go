@@ -102,8 +102,8 @@ func setReplicas(objs []*unstructured.Unstructured, name string, n int32) error 
 
 // prepared returns the objects of dir's build for the i-th tier of sol,
 // with what every target of the tier shares applied once by kustomize's
-// builtin transformers, the solution and tier labels and the models, and
-// then the namespaces they are applied in. Problems with the objects
+// builtin transformers, the solution and tier labels, the models'
+// annotations and delivery, and then the namespaces they are applied in. Problems with the objects
 // themselves are reported once, however many sites share the build, and
 // prepared then returns errReported.
 func (r *run) prepared(sol *Solution, i int, dir string) ([]*unstructured.Unstructured, error) {
@@ -123,7 +123,7 @@ func (r *run) prepared(sol *Solution, i int, dir string) ([]*unstructured.Unstru
 	}
 	if err != nil {
 		p.err = fmt.Errorf("%s: %w", dir, err)
-	} else if !r.checkObjects(sol, i, dir, p.objs) {
+	} else if !r.deliverModels(sol, tier, dir, p.objs) || !r.checkObjects(sol, i, dir, p.objs) {
 		p.objs, p.err = nil, errReported
 	}
 	r.preparedBuilds[key] = p
@@ -195,11 +195,11 @@ func annotateModel(m resmap.ResMap, md Model) error {
 	if len(ws) == 0 {
 		return fmt.Errorf("model %s: no workload named %q", md.Name, md.Workload)
 	}
-	a := map[string]string{
-		modelAnnotationPrefix + md.Name + ".version": md.Version,
-		modelAnnotationPrefix + md.Name + ".uri":     md.URI,
-	}
-	if md.SHA256 != "" {
+	a := map[string]string{modelAnnotationPrefix + md.Name + ".version": md.Version}
+	if md.Image != "" {
+		a[modelAnnotationPrefix+md.Name+".image"] = md.Image
+	} else {
+		a[modelAnnotationPrefix+md.Name+".uri"] = md.URI
 		a[modelAnnotationPrefix+md.Name+".sha256"] = md.SHA256
 	}
 	for _, w := range ws {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -308,31 +307,4 @@ func unwrapAll(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func (l *loader) validateModels(s *Solution, tiers map[string]int) {
-	names := map[string]bool{}
-	for i, m := range s.Spec.Models {
-		field := fmt.Sprintf("spec.models[%d]", i)
-		if names[m.Name] {
-			l.add(s.File, s.pos, field+".name", "duplicate model name %q", m.Name)
-		}
-		names[m.Name] = true
-		for _, msg := range validation.IsDNS1123Label(m.Name) {
-			l.add(s.File, s.pos, field+".name", "%q: %s", m.Name, msg)
-		}
-		for _, req := range []struct{ name, value string }{{"version", m.Version}, {"uri", m.URI}, {"workload", m.Workload}} {
-			if req.value == "" {
-				l.add(s.File, s.pos, field+"."+req.name, "%s is required", req.name)
-			}
-		}
-		if m.SHA256 != "" && !sha256Hex.MatchString(m.SHA256) {
-			l.add(s.File, s.pos, field+".sha256", "want 64 lowercase hex digits")
-		}
-		if _, ok := tiers[m.Tier]; !ok {
-			l.add(s.File, s.pos, field+".tier", "unknown tier %q", m.Tier)
-		}
-	}
 }

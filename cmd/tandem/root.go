@@ -130,6 +130,7 @@ to every cluster, prunes what the commit removed and waits for health.`,
 	root.AddCommand(newDiffCommand())
 	root.AddCommand(newApplyCommand())
 	root.AddCommand(newStatusCommand())
+	root.AddCommand(newModelCommand())
 	argsAreUsage(root)
 	return root
 }
