@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // Field names what a Highlight is about.
@@ -84,21 +86,42 @@ func highlights(a, b *unstructured.Unstructured) ([]Highlight, bool) {
 }
 
 // mask removes from u, a copy, the fields that highlights report:
-// spec.replicas, the images of the named containers and the annotations
-// of the named models.
+// spec.replicas, the images of the named containers, and the annotations
+// of the named models with what delivers them (their fetch init container,
+// their volume and their environment variables).
 func mask(u *unstructured.Unstructured, template []string, containers, models []string) {
 	unstructured.RemoveNestedField(u.Object, "spec", "replicas")
 	if template == nil {
 		return
 	}
-	for _, field := range []string{"initContainers", "containers"} {
-		list, _, _ := unstructured.NestedFieldNoCopy(u.Object, concat(template, "spec", field)...)
+	delivers := func(name string) bool {
+		return slices.ContainsFunc(models, func(m string) bool { return name == renderer.ModelFetchContainer(m) || name == renderer.ModelVolume(m) })
+	}
+	modelEnv := func(name string) bool {
+		return slices.ContainsFunc(models, func(m string) bool { return strings.HasPrefix(name, renderer.ModelEnvPrefix(m)) })
+	}
+	spec := concat(template, "spec")
+	for _, field := range []string{"initContainers", "containers", "volumes"} {
+		list, _, _ := unstructured.NestedFieldNoCopy(u.Object, concat(spec, field)...)
 		items, _ := list.([]any)
+		items = slices.DeleteFunc(items, func(item any) bool {
+			name, _ := item.(map[string]any)["name"].(string)
+			return delivers(name)
+		})
 		for _, item := range items {
 			c, _ := item.(map[string]any)
 			if name, _ := c["name"].(string); slices.Contains(containers, name) {
 				delete(c, "image")
 			}
+			if env, ok := c["env"].([]any); ok {
+				c["env"] = slices.DeleteFunc(env, func(e any) bool {
+					name, _ := e.(map[string]any)["name"].(string)
+					return modelEnv(name)
+				})
+			}
+		}
+		if list != nil {
+			_ = unstructured.SetNestedField(u.Object, items, concat(spec, field)...)
 		}
 	}
 	ann, _, _ := unstructured.NestedFieldNoCopy(u.Object, concat(template, "metadata", "annotations")...)

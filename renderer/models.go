@@ -149,10 +149,12 @@ func (s *Solution) fetchImage() string {
 	return DefaultModelFetchImage
 }
 
-// Names and variables the renderer derives from a model's name.
-func (m *Model) volumeName() string        { return "model-" + m.Name }
-func (m *Model) initContainerName() string { return "model-fetch-" + m.Name }
-func (m *Model) envPrefix() string {
+// ModelVolume, ModelFetchContainer and ModelEnvPrefix are the pod volume,
+// the init container and the prefix of the serving containers' environment
+// variables through which the renderer delivers the model named name.
+func ModelVolume(name string) string         { return "model-" + name }
+func ModelFetchContainer(name string) string { return "model-fetch-" + name }
+func ModelEnvPrefix(name string) string {
 	return "MODEL_" + strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z':
@@ -161,8 +163,12 @@ func (m *Model) envPrefix() string {
 			return r
 		}
 		return '_'
-	}, m.Name) + "_"
+	}, name) + "_"
 }
+
+func (m *Model) volumeName() string        { return ModelVolume(m.Name) }
+func (m *Model) initContainerName() string { return ModelFetchContainer(m.Name) }
+func (m *Model) envPrefix() string         { return ModelEnvPrefix(m.Name) }
 
 // checkModelContainers reports each container a model of sol served by
 // tier names that its workload in base, the tier's build, lacks. It
