@@ -2,6 +2,8 @@ package renderer
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tandem-gitops/tandem/renderer/maintenance"
 )
 
 // APIVersion is the apiVersion of every tandem descriptor.
@@ -183,8 +185,9 @@ type Site struct {
 	Spec              SiteSpec `json:"spec"`
 
 	// File is the repository path the descriptor was read from.
-	File string `json:"-"`
-	pos  positions
+	File    string `json:"-"`
+	pos     positions
+	windows maintenance.Schedule // Spec.Windows, compiled
 }
 
 // SiteSpec is the body of a Site.
@@ -200,6 +203,24 @@ type SiteSpec struct {
 	// (overlay/edge for tier edge). Each is built instead of the tier's own
 	// path for this site, so it normally lists the tier's path as a resource.
 	Overlay string `json:"overlay,omitempty"`
+	// Windows are the times a rollout may change what the site runs.
+	// Outside them the site keeps its current revision, though drift is
+	// still corrected. No windows means always.
+	Windows []Window `json:"windows,omitempty"`
 
 	overlayDir string // Overlay, resolved inside the repository
+}
+
+// Window is one maintenance window of a site: it opens at each time its
+// cron schedule names, read in its time zone, and stays open for its
+// duration of elapsed time.
+type Window struct {
+	// Schedule is a standard five-field cron expression, such as
+	// "0 22 * * *" for 22:00 every day.
+	Schedule string `json:"schedule"`
+	// Duration is how long the window stays open (> 0, < 168h).
+	Duration metav1.Duration `json:"duration"`
+	// TimeZone is the IANA time zone the schedule is read in, such as
+	// Europe/Berlin (default UTC).
+	TimeZone string `json:"timeZone,omitempty"`
 }
