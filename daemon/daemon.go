@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -63,6 +61,12 @@ type Daemon struct {
 	// the previous process was rendering when it stopped, if any.
 	marker      renderMarker
 	interrupted string
+	tokens      Tokens
+
+	// now is the daemon's clock; actions are the rollout actions asked
+	// for through the API, for the loop to carry out.
+	now     func() time.Time
+	actions chan action
 
 	// Owned by the loop.
 	status  *statusStore
@@ -91,6 +95,12 @@ type Config struct {
 	// so that a process killed while rendering a commit, out of memory
 	// say, does not render it again on its next start, to be killed again.
 	StateDir string
+	// Tokens authenticate the rollout actions of the API (approve, resume,
+	// abort); without any, the API takes no action.
+	Tokens Tokens
+	// Now is the daemon's clock, for soaks and deadlines; time.Now when
+	// nil.
+	Now func() time.Time
 }
 
 // DefaultRenderTimeout is the time budget of one revision's render when
@@ -112,6 +122,12 @@ func New(cfg Config) *Daemon {
 		metrics:       newMetrics(cfg.Source),
 		renderTimeout: cmp.Or(cfg.RenderTimeout, DefaultRenderTimeout),
 		marker:        newRenderMarker(cfg.StateDir, cfg.Source.Spec()),
+		now:           cfg.Now,
+		actions:       make(chan action),
+		tokens:        cfg.Tokens,
+	}
+	if d.now == nil {
+		d.now = time.Now
 	}
 	d.publish()
 	return d
@@ -133,6 +149,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.source.Run(ctx) })
 	g.Go(func() error { return d.applier.Run(ctx, results) })
 	g.Go(func() error {
+		wake := time.NewTimer(time.Hour)
+		defer wake.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -141,8 +159,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.follow(ctx, rev)
 			case res := <-results:
 				d.observe(res)
+			case a := <-d.actions:
+				a.done <- d.act(a)
+			case <-wake.C:
+				d.advance()
 			}
 			d.publish()
+			// A soak that ends or a deadline that passes moves the
+			// rollout with nothing else happening.
+			wake.Reset(time.Hour)
+			if d.rollout != nil {
+				if t := d.rollout.nextWake(); !t.IsZero() {
+					wake.Reset(max(t.Sub(d.now()), 0))
+				}
+			}
 		}
 	})
 	err = g.Wait()
@@ -185,7 +215,7 @@ func (d *Daemon) follow(ctx context.Context, rev sources.Revision) {
 	}
 	d.status.rendered(rev, res)
 	log.Info("revision rendered", "targets", len(res.Targets), "duration", time.Since(began).Round(time.Millisecond))
-	d.rollout = newRollout(res, rev.String(), d.current)
+	d.rollout = newRollout(res, rev.String(), d.current, d.now())
 	d.release()
 	d.advance()
 }
@@ -206,7 +236,7 @@ func (d *Daemon) observe(res reconciler.Result) {
 // advance releases the next wave of the rollout once the waves before it
 // are Ready.
 func (d *Daemon) advance() {
-	if d.rollout != nil && d.rollout.advance() {
+	if d.rollout != nil && d.rollout.advance(d.now()) {
 		d.release()
 	}
 }
@@ -215,9 +245,9 @@ func (d *Daemon) advance() {
 func (d *Daemon) release() {
 	targets := d.rollout.targets()
 	d.current = targets
-	for _, sol := range slices.Sorted(maps.Keys(d.rollout.waves)) {
-		d.log.Info("rollout released", "solution", sol, "revision", d.rollout.revision,
-			"wave", d.rollout.released[sol]+1, "waves", d.rollout.waves[sol])
+	for _, st := range d.rollout.status(d.now()) {
+		d.log.Info("rollout released", "solution", st.Solution, "revision", st.Revision,
+			"wave", st.Wave, "waves", st.Waves, "sites", fmt.Sprintf("%d of %d", st.Updated, st.Sites))
 	}
 	for _, k := range d.status.setTargets(targets) {
 		d.metrics.forget(k)
@@ -241,7 +271,7 @@ func (d *Daemon) render(ctx context.Context, rev sources.Revision) (*renderer.Re
 func (d *Daemon) publish() {
 	st := d.status.snapshot()
 	if d.rollout != nil {
-		st.Rollouts = d.rollout.status()
+		st.Rollouts = d.rollout.status(d.now())
 	}
 	d.published.Store(&st)
 }

@@ -13,6 +13,8 @@ import (
 //	/readyz         200 once the config repository has been fetched and a revision rendered
 //	/metrics        Prometheus metrics
 //	/api/v1/status  Status as JSON
+//	/api/v1/rollouts/{solution}/{approve,resume,abort}
+//	                POST, with a bearer token of Config.Tokens: act on a rollout
 //
 // webhook, when not nil, is served at /hooks/git.
 func (d *Daemon) Handler(webhook http.Handler) http.Handler {
@@ -38,6 +40,7 @@ func (d *Daemon) Handler(webhook http.Handler) http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(d.Status())
 	})
+	mux.HandleFunc("POST /api/v1/rollouts/{solution}/{action}", d.rolloutAction)
 	if webhook != nil {
 		mux.Handle("POST /hooks/git", webhook)
 	}

@@ -6,18 +6,23 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
 // rollout releases a rendered revision to each solution's sites wave by
-// wave, as the solution's spec.rollout.waves orders them. Tiers on named
-// clusters (the cloud) go with the first wave. A wave is released once every
-// target of the waves before it is Ready at the revision; until then the
-// sites of later waves keep running what they ran before, drift correction
-// included, and a site that ran nothing yet is left alone. A target that
-// fails or cannot be reached halts its solution's rollout where it is.
+// wave, as the solution's spec.rollout orders them. Tiers on named clusters
+// (the cloud) go with the first wave. Within a wave, at most maxConcurrency
+// sites are updated at once; the next wave is released once the wave's
+// sites are Ready at the revision (up to maxFailures of them may fail
+// instead) and have stayed so for soak, and, when the wave asks for it,
+// once it is approved. Until then the sites of later waves keep running
+// what they ran before, drift correction included, and a site that ran
+// nothing yet is left alone. More failures than the wave allows, or a wave
+// not Ready by its progressDeadline, halt the solution's rollout where it
+// is; an abort gives every site of the solution back what it ran before.
 type rollout struct {
 	revision string
 	next     map[reconciler.Key]reconciler.TierSet
@@ -27,45 +32,94 @@ type rollout struct {
 	// prunes what it ran when the solutions allow it.
 	ran        []string
 	allowEmpty []string
-	// wave is the wave of each solution on each cluster the revision
-	// targets, as the render stamped it; waves the number of waves of
-	// each solution, and released the highest wave released.
-	wave     map[solutionCluster]int
-	waves    map[string]int
-	released map[string]int
+	solutions  map[string]*solutionRollout
 	// reached is where each target stands, from the results received.
 	reached map[reconciler.Key]reached
 }
 
-type solutionCluster struct{ solution, cluster string }
+// solutionRollout is the rollout of one solution.
+type solutionRollout struct {
+	name  string
+	waves []*wave
+	// wave is the wave of each of the solution's clusters.
+	wave map[string]int
+	// deadlined is set when a wave missed its progress deadline, until
+	// the rollout is resumed.
+	deadlined string
+	aborted   bool
+	since     time.Time // when the state last changed
+}
+
+// wave is one wave of a solution's rollout.
+type wave struct {
+	policy renderer.Policy
+	// sites are the wave's clusters that rollout counts, in order; named
+	// clusters (the cloud) are released with the first wave at once.
+	sites, named []string
+	released     map[string]bool
+	// started is when the wave was released, ready when its sites were
+	// all Ready (zero while not); approved is set by an approval.
+	started, ready time.Time
+	approved       bool
+}
 
 // reached is the phase of a target's latest result at the revision, and
 // whether a pass at the revision ended Ready.
 type reached struct {
 	phase reconciler.Phase
 	ready bool
+	since time.Time
 }
 
 // newRollout plans the rollout of a rendered revision over current, the
-// targets the clusters were given before.
-func newRollout(res *renderer.Result, revision string, current []reconciler.Target) *rollout {
+// targets the clusters were given before, starting at now.
+func newRollout(res *renderer.Result, revision string, current []reconciler.Target, now time.Time) *rollout {
 	r := &rollout{
 		revision:   revision,
 		next:       tierSets(reconciler.TargetsFor(res, revision)),
 		prev:       tierSets(current),
 		allowEmpty: reconciler.AllowEmpty(res),
-		wave:       map[solutionCluster]int{},
-		waves:      map[string]int{},
-		released:   map[string]int{},
+		solutions:  map[string]*solutionRollout{},
 		reached:    map[reconciler.Key]reached{},
 	}
 	for _, t := range current {
 		r.ran = append(r.ran, t.Cluster)
 	}
-	for _, t := range res.Targets {
-		r.wave[solutionCluster{t.Solution, t.Cluster}] = t.Wave
-		r.waves[t.Solution] = max(r.waves[t.Solution], t.Wave+1)
+	descriptors := map[string]*renderer.Solution{}
+	for _, s := range res.Solutions {
+		descriptors[s.Name] = s
 	}
+	for _, t := range res.Targets {
+		s, ok := r.solutions[t.Solution]
+		if !ok {
+			s = &solutionRollout{name: t.Solution, wave: map[string]int{}, since: now}
+			r.solutions[t.Solution] = s
+		}
+		for len(s.waves) <= t.Wave {
+			s.waves = append(s.waves, &wave{released: map[string]bool{}})
+		}
+		if _, seen := s.wave[t.Cluster]; seen {
+			continue
+		}
+		s.wave[t.Cluster] = t.Wave
+		w := s.waves[t.Wave]
+		if t.Site == "" {
+			w.named = append(w.named, t.Cluster)
+		} else {
+			w.sites = append(w.sites, t.Cluster)
+		}
+	}
+	for _, s := range r.solutions {
+		for i, w := range s.waves {
+			slices.Sort(w.sites)
+			if d, ok := descriptors[s.name]; ok {
+				w.policy = d.Policy(i, len(w.sites))
+			} else {
+				w.policy = renderer.Policy{MaxConcurrency: len(w.sites)}
+			}
+		}
+	}
+	r.advance(now)
 	return r
 }
 
@@ -88,19 +142,60 @@ func (r *rollout) observe(res reconciler.Result) {
 		return
 	}
 	st := r.reached[res.Key]
+	if st.phase != res.Phase {
+		st.since = cmp.Or(res.Finished, res.Started)
+	}
 	st.phase = res.Phase
 	st.ready = res.Phase == reconciler.PhaseReady && !res.Finished.IsZero()
 	r.reached[res.Key] = st
 }
 
+// siteState is where a solution's site stands at the revision.
+type siteState int
+
+const (
+	updating siteState = iota
+	siteReady
+	siteFailed
+)
+
+// site says where the solution's tiers on cluster stand: Ready when every
+// one is, failed when one failed or could not be reached.
+func (r *rollout) site(sol, cluster string) siteState {
+	state := siteReady
+	for k := range r.next {
+		if k.Solution != sol || k.Cluster != cluster {
+			continue
+		}
+		switch st := r.reached[k]; {
+		case st.phase == reconciler.PhaseFailed || st.phase == reconciler.PhaseUnreachable:
+			return siteFailed
+		case !st.ready:
+			state = updating
+		}
+	}
+	return state
+}
+
 // isReleased reports whether the new revision is released to k's cluster.
 // A cluster the revision no longer targets is in the solution's last wave.
 func (r *rollout) isReleased(k reconciler.Key) bool {
-	w, ok := r.wave[solutionCluster{k.Solution, k.Cluster}]
-	if !ok {
-		w = r.waves[k.Solution] - 1
+	s, ok := r.solutions[k.Solution]
+	switch {
+	case !ok:
+		// A solution the revision targets nowhere: its tiers go, as
+		// the reconciler prunes what its solutions allow.
+		return true
+	case s.aborted:
+		return false
 	}
-	return w <= r.released[k.Solution]
+	i, ok := s.wave[k.Cluster]
+	if !ok {
+		// Dropped from the solution: pruned with the last wave.
+		return !s.waves[len(s.waves)-1].started.IsZero()
+	}
+	w := s.waves[i]
+	return w.released[k.Cluster] || !w.started.IsZero() && slices.Contains(w.named, k.Cluster)
 }
 
 // targets returns what every cluster runs at this point of the rollout:
@@ -146,66 +241,266 @@ func groupByCluster(sets map[reconciler.Key]reconciler.TierSet, clusters, allowE
 	return targets
 }
 
-// advance releases the next wave of every solution whose released targets
-// are all Ready at the revision, and reports whether it released any.
-func (r *rollout) advance() bool {
+// advance moves every solution's rollout as far as it may go at now, and
+// reports whether it released a site.
+func (r *rollout) advance(now time.Time) bool {
 	advanced := false
-	for sol, n := range r.waves {
-		for r.released[sol] < n-1 && r.waveDone(sol) {
-			r.released[sol]++
+	for _, s := range r.solutions {
+		if s.advance(r, now) {
 			advanced = true
 		}
 	}
 	return advanced
 }
 
-func (r *rollout) waveDone(sol string) bool {
-	for k := range r.next {
-		if k.Solution == sol && r.isReleased(k) && !r.reached[k].ready {
+// advance goes through the waves in order: each is started once the one
+// before is done (and approved, when it asks for it), has sites released
+// up to its concurrency, and is done once its sites are Ready, or failed
+// within its budget, and have soaked.
+func (s *solutionRollout) advance(r *rollout, now time.Time) bool {
+	if s.aborted || s.deadlined != "" {
+		return false
+	}
+	released := false
+	for i, w := range s.waves {
+		if w.started.IsZero() {
+			if w.policy.Approve && !w.approved {
+				return released
+			}
+			w.started, s.since = now, now
+		}
+		busy, failed := 0, 0
+		for _, c := range w.sites {
+			if !w.released[c] {
+				continue
+			}
+			switch r.site(s.name, c) {
+			case updating:
+				busy++
+			case siteFailed:
+				failed++
+			}
+		}
+		for _, c := range w.sites {
+			if busy >= w.policy.MaxConcurrency || failed > w.policy.MaxFailures {
+				break
+			}
+			if !w.released[c] {
+				w.released[c], released = true, true
+				busy++
+			}
+		}
+		if !s.waveDone(r, w) {
+			w.ready = time.Time{}
+			if d := w.policy.ProgressDeadline; d > 0 && now.Sub(w.started) >= d {
+				s.deadlined = fmt.Sprintf("wave %d of %d not Ready within its progress deadline of %s", i+1, len(s.waves), d)
+				s.since = now
+			}
+			return released
+		}
+		if w.ready.IsZero() {
+			w.ready, s.since = now, now
+		}
+		if now.Sub(w.ready) < w.policy.Soak {
+			return released
+		}
+	}
+	return released
+}
+
+// waveDone reports whether every site of w was released and is Ready, or
+// failed within the wave's budget, and every named cluster is Ready.
+func (s *solutionRollout) waveDone(r *rollout, w *wave) bool {
+	failed := 0
+	for _, c := range w.sites {
+		if !w.released[c] {
+			return false
+		}
+		switch r.site(s.name, c) {
+		case updating:
+			return false
+		case siteFailed:
+			failed++
+		}
+	}
+	for _, c := range w.named {
+		if r.site(s.name, c) != siteReady {
+			return false
+		}
+	}
+	return failed <= w.policy.MaxFailures
+}
+
+// complete reports whether every wave is done and soaked.
+func (s *solutionRollout) complete(r *rollout) bool {
+	for _, w := range s.waves {
+		if w.started.IsZero() || w.ready.IsZero() || !s.waveDone(r, w) {
 			return false
 		}
 	}
 	return true
 }
 
+// current returns the index of the wave the rollout is at: the last one
+// started.
+func (s *solutionRollout) current() int {
+	i := 0
+	for j, w := range s.waves {
+		if !w.started.IsZero() {
+			i = j
+		}
+	}
+	return i
+}
+
+// nextWake returns when the rollout next needs a look with nothing else
+// happening: a soak ending or a progress deadline passing; zero for never.
+func (r *rollout) nextWake() time.Time {
+	var next time.Time
+	earliest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, s := range r.solutions {
+		if s.aborted || s.deadlined != "" {
+			continue
+		}
+		w := s.waves[s.current()]
+		switch {
+		case !w.ready.IsZero() && w.policy.Soak > 0:
+			earliest(w.ready.Add(w.policy.Soak))
+		case w.ready.IsZero() && w.policy.ProgressDeadline > 0 && !w.started.IsZero():
+			earliest(w.started.Add(w.policy.ProgressDeadline))
+		}
+	}
+	return next
+}
+
+// errNoRollout says an action names a solution the revision does not roll
+// out.
+var errNoRollout = fmt.Errorf("no rollout of that solution")
+
+// approve lets go the wave of sol that waits for an approval: the first
+// one not started, once the wave before it is done and soaked.
+func (r *rollout) approve(sol string, now time.Time) error {
+	s, ok := r.solutions[sol]
+	if !ok {
+		return errNoRollout
+	}
+	i := slices.IndexFunc(s.waves, func(w *wave) bool { return w.started.IsZero() })
+	switch {
+	case i < 0:
+		return fmt.Errorf("every wave of %s is released", sol)
+	case !s.waves[i].policy.Approve:
+		return fmt.Errorf("wave %d of %d of %s needs no approval", i+1, len(s.waves), sol)
+	case s.aborted || s.deadlined != "":
+		return fmt.Errorf("the rollout of %s is not going on", sol)
+	}
+	if prev := s.waves[max(i-1, 0)]; i > 0 && (prev.ready.IsZero() || now.Sub(prev.ready) < prev.policy.Soak) {
+		return fmt.Errorf("wave %d of %d of %s waits for wave %d to be Ready and soaked before it can be approved", i+1, len(s.waves), sol, i)
+	}
+	s.waves[i].approved = true
+	r.advance(now)
+	return nil
+}
+
+// resume restarts the progress deadline of a rollout that missed it.
+func (r *rollout) resume(sol string, now time.Time) error {
+	s, ok := r.solutions[sol]
+	switch {
+	case !ok:
+		return errNoRollout
+	case s.aborted:
+		return fmt.Errorf("the rollout of %s was aborted; push a new commit to roll out again", sol)
+	case s.deadlined == "":
+		return fmt.Errorf("the rollout of %s is not halted by its progress deadline", sol)
+	}
+	s.deadlined, s.since = "", now
+	s.waves[s.current()].started = now
+	r.advance(now)
+	return nil
+}
+
+// abort gives every site of sol what it ran before the revision.
+func (r *rollout) abort(sol string, now time.Time) error {
+	s, ok := r.solutions[sol]
+	if !ok {
+		return errNoRollout
+	}
+	s.aborted, s.since = true, now
+	return nil
+}
+
 // RolloutStatus is how far a revision has reached the sites of a solution.
 type RolloutStatus struct {
 	Solution string `json:"solution"`
 	Revision string `json:"revision"`
-	// Wave is the number of waves released, of Waves.
+	// Wave is the number of the wave the rollout is at, of Waves.
 	Wave  int `json:"wave"`
 	Waves int `json:"waves"`
-	// Complete is true once every wave is released and Ready.
+	// State is Progressing, Soaking, WaitingForApproval, Halted, Aborted
+	// or Complete; Since is when the rollout got there.
+	State string    `json:"state"`
+	Since time.Time `json:"since"`
+	// Complete is true once every wave is released, Ready and soaked.
 	Complete bool `json:"complete"`
-	// Halted names the released targets that failed or cannot be reached,
-	// which keep the next wave from being released.
+	// Halted says why the rollout does not go on: the released sites
+	// that failed or cannot be reached past the wave's budget, each with
+	// tier, phase and since, or a missed progress deadline.
 	Halted string `json:"halted,omitempty"`
+	// SoakUntil is when the current wave's soak ends.
+	SoakUntil *time.Time `json:"soakUntil,omitempty"`
+	// Updated counts the sites given the revision, of Sites.
+	Updated int `json:"updated"`
+	Sites   int `json:"sites"`
 }
 
-// status reports the rollout of every solution.
-func (r *rollout) status() []RolloutStatus {
-	var out []RolloutStatus
-	for sol, n := range r.waves {
-		st := RolloutStatus{Solution: sol, Revision: r.revision, Wave: r.released[sol] + 1, Waves: n, Complete: true}
-		var halted []string
-		for k := range r.next {
-			if k.Solution != sol || !r.isReleased(k) {
-				continue
-			}
-			reached := r.reached[k]
-			if !reached.ready {
-				st.Complete = false
-			}
-			if reached.phase == reconciler.PhaseFailed || reached.phase == reconciler.PhaseUnreachable {
-				halted = append(halted, fmt.Sprintf("%s on %s %s", k.Tier, k.Cluster, reached.phase))
+// Rollout states.
+const (
+	RolloutProgressing        = "Progressing"
+	RolloutSoaking            = "Soaking"
+	RolloutWaitingForApproval = "WaitingForApproval"
+	RolloutHalted             = "Halted"
+	RolloutAborted            = "Aborted"
+	RolloutComplete           = "Complete"
+)
+
+// status reports the rollout of every solution at now.
+func (r *rollout) status(now time.Time) []RolloutStatus {
+	out := make([]RolloutStatus, 0, len(r.solutions))
+	for _, s := range r.solutions {
+		i := s.current()
+		w := s.waves[i]
+		st := RolloutStatus{Solution: s.name, Revision: r.revision, Wave: i + 1, Waves: len(s.waves), State: RolloutProgressing, Since: s.since}
+		for _, wv := range s.waves {
+			st.Sites += len(wv.sites)
+			st.Updated += len(wv.released)
+		}
+		var failed []string
+		for _, k := range slices.SortedFunc(maps.Keys(r.next), reconciler.Key.Compare) {
+			if reached := r.reached[k]; k.Solution == s.name && r.isReleased(k) &&
+				(reached.phase == reconciler.PhaseFailed || reached.phase == reconciler.PhaseUnreachable) {
+				failed = append(failed, fmt.Sprintf("%s on %s %s since %s", k.Tier, k.Cluster, reached.phase, reached.since.UTC().Format(time.RFC3339)))
 			}
 		}
-		if st.Wave < n {
-			st.Complete = false
-		}
-		if len(halted) > 0 {
-			slices.Sort(halted)
-			st.Halted = fmt.Sprintf("wave %d of %d: %s", st.Wave, n, strings.Join(halted, ", "))
+		soaked := !w.ready.IsZero() && now.Sub(w.ready) >= w.policy.Soak
+		switch {
+		case s.aborted:
+			st.State = RolloutAborted
+		case s.deadlined != "":
+			st.State, st.Halted = RolloutHalted, s.deadlined
+		case len(failed) > w.policy.MaxFailures:
+			st.State = RolloutHalted
+			st.Halted = fmt.Sprintf("wave %d of %d: %s", i+1, len(s.waves), strings.Join(failed, ", "))
+		case !w.ready.IsZero() && !soaked:
+			st.State = RolloutSoaking
+			until := w.ready.Add(w.policy.Soak)
+			st.SoakUntil = &until
+		case soaked && i+1 < len(s.waves):
+			st.State = RolloutWaitingForApproval
+		case soaked && s.complete(r):
+			st.State, st.Complete = RolloutComplete, true
 		}
 		out = append(out, st)
 	}

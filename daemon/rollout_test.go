@@ -50,7 +50,7 @@ func allReady(r *rollout) {
 func TestRolloutReleasesWavesInOrderOnceTheFormerAreReady(t *testing.T) {
 	res := renderFixture(t)
 	previous := reconciler.TargetsFor(res, "A")
-	r := newRollout(res, "B", previous)
+	r := newRollout(res, "B", previous, time.Now())
 
 	got := revisions(r.targets())
 	want := map[string]string{
@@ -69,11 +69,11 @@ func TestRolloutReleasesWavesInOrderOnceTheFormerAreReady(t *testing.T) {
 	progressing := passed("plant-a", "edge", "B", reconciler.PhaseReady)
 	progressing.Finished = time.Time{}
 	r.observe(progressing)
-	if r.advance() {
+	if r.advance(time.Now()) {
 		t.Fatal("released the second wave while plant-a's edge tier is not Ready")
 	}
 	r.observe(passed("plant-a", "edge", "B", reconciler.PhaseReady))
-	if !r.advance() {
+	if !r.advance(time.Now()) {
 		t.Fatal("did not release the second wave once the first was Ready")
 	}
 	for k, rev := range revisions(r.targets()) {
@@ -82,13 +82,13 @@ func TestRolloutReleasesWavesInOrderOnceTheFormerAreReady(t *testing.T) {
 		}
 	}
 	allReady(r)
-	if r.advance() {
+	if r.advance(time.Now()) {
 		t.Error("advanced past the last wave")
 	}
 }
 
 func TestRolloutLeavesSitesWithoutPreviousTargetsAloneUntilTheirWave(t *testing.T) {
-	r := newRollout(renderFixture(t), "B", nil)
+	r := newRollout(renderFixture(t), "B", nil, time.Now())
 	for _, target := range r.targets() {
 		if target.Cluster == "plant-b" || target.Cluster == "plant-c" {
 			t.Errorf("cluster %s targeted before its wave", target.Cluster)
@@ -104,22 +104,22 @@ func TestRolloutKeepsADroppedTierUntilItsClusterIsReleased(t *testing.T) {
 			previous[i].Tiers = append(previous[i].Tiers, reconciler.TierSet{Solution: "smart-factory", Tier: "legacy", Revision: "A"})
 		}
 	}
-	r := newRollout(res, "B", previous)
+	r := newRollout(res, "B", previous, time.Now())
 	if rev := revisions(r.targets())["legacy@plant-b"]; rev != "A" {
 		t.Fatalf("dropped tier before plant-b's wave: %q, want kept at A", rev)
 	}
 	allReady(r)
-	r.advance()
+	r.advance(time.Now())
 	if rev, ok := revisions(r.targets())["legacy@plant-b"]; ok {
 		t.Errorf("dropped tier still given (%s) after plant-b's wave was released", rev)
 	}
 }
 
 func TestRolloutStatusNamesWhatHaltsIt(t *testing.T) {
-	r := newRollout(renderFixture(t), "B", nil)
+	r := newRollout(renderFixture(t), "B", nil, time.Now())
 	allReady(r)
 	r.observe(passed("plant-a", "edge", "B", reconciler.PhaseFailed))
-	st := r.status()
+	st := r.status(time.Now())
 	if len(st) != 1 {
 		t.Fatalf("%d rollouts, want 1", len(st))
 	}
@@ -134,12 +134,12 @@ func TestRolloutKeepsAClusterTheRevisionNoLongerTargetsWithNoTiers(t *testing.T)
 	previous := append(reconciler.TargetsFor(res, "A"), reconciler.Target{Cluster: "plant-z", Tiers: []reconciler.TierSet{
 		{Solution: "smart-factory", Tier: "edge", Revision: "A"},
 	}})
-	r := newRollout(res, "B", previous)
+	r := newRollout(res, "B", previous, time.Now())
 	if rev := revisions(r.targets())["edge@plant-z"]; rev != "A" {
 		t.Fatalf("plant-z's tier before its wave: %q, want kept at A", rev)
 	}
 	allReady(r)
-	r.advance()
+	r.advance(time.Now())
 	var found bool
 	for _, target := range r.targets() {
 		if target.Cluster == "plant-z" {

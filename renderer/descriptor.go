@@ -173,7 +173,9 @@ type Rollout struct {
 	// only after every site of the previous waves is healthy; a site is in
 	// the first wave that selects it, and sites no wave selects come last.
 	// No waves means one wave of every site.
-	Waves []metav1.LabelSelector `json:"waves,omitempty"`
+	Waves []Wave `json:"waves,omitempty"`
+	// WavePolicy is every wave's default policy.
+	WavePolicy `json:",inline"`
 }
 
 // Site declares one edge site: the cluster that runs it, its capacity and

@@ -26,7 +26,7 @@ func matches(ls *metav1.LabelSelector, site *Site) bool {
 // wave whose selector matches it, or len(Spec.Rollout.Waves) when none does.
 func (s *Solution) Wave(site *Site) int {
 	for i := range s.Spec.Rollout.Waves {
-		if matches(&s.Spec.Rollout.Waves[i], site) {
+		if matches(&s.Spec.Rollout.Waves[i].LabelSelector, site) {
 			return i
 		}
 	}

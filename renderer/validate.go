@@ -136,11 +136,7 @@ func (l *loader) validateSolution(s *Solution) {
 	l.validateDependsOn(s, tiers)
 	l.validateReplicas(s, tiers)
 	l.validateModels(s, tiers)
-	for i := range s.Spec.Rollout.Waves {
-		if _, err := metav1.LabelSelectorAsSelector(&s.Spec.Rollout.Waves[i]); err != nil {
-			l.addErr(f, pos, fmt.Sprintf("spec.rollout.waves[%d]", i), err)
-		}
-	}
+	l.validateRollout(s)
 }
 
 func (l *loader) validateTier(s *Solution, t *Tier, field string) {
