@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 	"github.com/tandem-gitops/tandem/sources"
 )
 
@@ -156,7 +157,7 @@ func startDaemon(t *testing.T, bare string, cfg Config) *testDaemon {
 	}
 	t.Cleanup(func() { repo.Close() })
 	poller := sources.NewPoller(repo, sources.PollerOptions{})
-	unreachable := reconciler.ResolverFunc(func(context.Context, string) (*rest.Config, error) {
+	unreachable := clusters.ResolverFunc(func(context.Context, string) (*rest.Config, error) {
 		return nil, errors.New("no such cluster")
 	})
 	cfg.Source, cfg.Trees, cfg.Logger = poller, repo, logger

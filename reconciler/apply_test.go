@@ -13,7 +13,7 @@ import (
 )
 
 func TestApplyCreatesObjectsAndRecordsInventory(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	r := New(fleetResolver(f, nil), testOptions(t))
 	set := TierSet{Solution: "inventory", Tier: "edge", Revision: "rev-1", Objects: []*unstructured.Unstructured{
@@ -75,7 +75,7 @@ func TestApplyCreatesObjectsAndRecordsInventory(t *testing.T) {
 }
 
 func TestSecondApplyWritesNothing(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	counter := &requestCounter{}
 	r := New(fleetResolver(f, counter), testOptions(t))
@@ -112,7 +112,7 @@ func TestSecondApplyWritesNothing(t *testing.T) {
 }
 
 func TestNoOpPassOverObjectsTheServerNormalisesOnlyLists(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	kube := kubeClient(t, f, "plant-a")
 	counter := &requestCounter{}

@@ -13,10 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 )
 
 func TestUnreachableClusterDoesNotBlockOthers(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	r := New(fleetResolver(f, nil), testOptions(t))
 	targets := func(rev string) []Target {
@@ -76,7 +78,7 @@ func TestUnreachableClusterDoesNotBlockOthers(t *testing.T) {
 }
 
 func TestSecretResolverReadsKubeconfigFromLabelledSecret(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	cloud := kubeClient(t, f, "cloud")
 	// A kubeconfig of plant-a alone, as a per-cluster Secret holds it.
@@ -102,14 +104,14 @@ current-context: plant-a
 		t.Fatal(err)
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "plant-a-kubeconfig", Labels: map[string]string{ClusterLabel: "plant-a"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "plant-a-kubeconfig", Labels: map[string]string{clusters.SecretLabel: "plant-a"}},
 		Data:       map[string][]byte{"value": kubeconfig},
 	}
 	if err := cloud.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
 
-	resolver := SecretResolver{Client: cloud, Namespace: ns.Name}
+	resolver := clusters.SecretResolver{Client: cloud, Namespace: ns.Name}
 	got, err := resolver.Resolve(ctx, "plant-a")
 	if err != nil {
 		t.Fatal(err)
@@ -127,9 +129,9 @@ current-context: plant-a
 }
 
 func TestKubeconfigResolverUsesContextOfClusterName(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	for _, name := range []string{"cloud", "plant-a"} {
-		cfg, err := KubeconfigResolver{Path: f.Kubeconfig}.Resolve(context.Background(), name)
+		cfg, err := clusters.KubeconfigResolver{Path: f.Kubeconfig}.Resolve(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +139,7 @@ func TestKubeconfigResolverUsesContextOfClusterName(t *testing.T) {
 			t.Errorf("%s resolved to %s, want %s", name, cfg.Host, f.Cluster(name).Server)
 		}
 	}
-	if _, err := (KubeconfigResolver{Path: f.Kubeconfig}).Resolve(context.Background(), "nowhere"); err == nil {
+	if _, err := (clusters.KubeconfigResolver{Path: f.Kubeconfig}).Resolve(context.Background(), "nowhere"); err == nil {
 		t.Error("resolved a context that does not exist")
 	}
 }

@@ -40,7 +40,8 @@
 // Every pass answers with a Result per (cluster, solution, tier), built on
 // ssa's ChangeSet, which logs, status, metrics and "tandem apply" all print.
 //
-// Two concepts live in packages of their own: reconciler/applyset encodes
-// ApplySet parents and their records, and reconciler/fieldset compares
-// objects through their managed fields and finds drift.
+// Three concepts live in packages of their own: reconciler/applyset
+// encodes ApplySet parents and their records, reconciler/fieldset compares
+// objects through their managed fields and finds drift, and
+// reconciler/clusters resolves a cluster's name to its credentials.
 package reconciler

@@ -69,7 +69,7 @@ func liveState(t *testing.T, ctx context.Context, kube client.Client, ns string)
 }
 
 func TestDriftCorrectRemovesFieldsOtherManagersAddedInOnePass(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	kube := kubeClient(t, f, "plant-a")
 	counter := &requestCounter{}
@@ -130,7 +130,7 @@ func TestDriftCorrectRemovesFieldsOtherManagersAddedInOnePass(t *testing.T) {
 }
 
 func TestDriftReportLeavesFieldsOtherManagersAddedAndReportsThem(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	kube := kubeClient(t, f, "plant-a")
 	counter := &requestCounter{}

@@ -13,7 +13,7 @@ import (
 )
 
 func TestDependentTierWaitsForItsDependencyToBeReady(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	kube := kubeClient(t, f, "plant-a")
 	// A Deployment no node can run fails its health check soon; one that
@@ -57,7 +57,7 @@ func TestDependentTierWaitsForItsDependencyToBeReady(t *testing.T) {
 }
 
 func TestRejectedObjectFailsNamingItAndTheFixConverges(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	kube := kubeClient(t, f, "plant-a")
 	r := New(fleetResolver(f, nil), testOptions(t))
@@ -92,7 +92,7 @@ func TestRejectedObjectFailsNamingItAndTheFixConverges(t *testing.T) {
 }
 
 func TestDriftIsCorrected(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	kube := kubeClient(t, f, "plant-a")
 	r := New(fleetResolver(f, nil), testOptions(t))

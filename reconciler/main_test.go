@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-gitops/tandem/e2e/testbed"
-	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/e2e/testbed"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 )
 
 // The clusters are shared by every test of the package: starting them is
@@ -42,9 +44,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// clusters starts the shared clusters "cloud" and "plant-a" on first use;
+// testFleet starts the shared clusters "cloud" and "plant-a" on first use;
 // both run workloads, so Deployments become Available.
-func clusters(t *testing.T) *testbed.Fleet {
+func testFleet(t *testing.T) *testbed.Fleet {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts Kubernetes control planes")
@@ -119,8 +121,8 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // fleetResolver resolves cluster names to the fleet's clusters, counting
 // requests when counter is set.
-func fleetResolver(f *testbed.Fleet, counter *requestCounter) Resolver {
-	return ResolverFunc(func(_ context.Context, name string) (*rest.Config, error) {
+func fleetResolver(f *testbed.Fleet, counter *requestCounter) clusters.Resolver {
+	return clusters.ResolverFunc(func(_ context.Context, name string) (*rest.Config, error) {
 		c := f.Cluster(name)
 		if c == nil {
 			return nil, fmt.Errorf("no cluster %s", name)

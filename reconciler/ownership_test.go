@@ -18,7 +18,7 @@ func instance(t *testing.T, name string, takeOver bool) *Reconciler {
 	t.Helper()
 	opts := testOptions(t)
 	opts.Instance, opts.TakeOver = name, takeOver
-	return New(fleetResolver(clusters(t), nil), opts)
+	return New(fleetResolver(testFleet(t), nil), opts)
 }
 
 // shopTier is a tier of a namespace and the named ConfigMaps.
@@ -41,7 +41,7 @@ func parent(t *testing.T, kube client.Client, sol, tier string) *corev1.Secret {
 
 func TestAnotherInstanceNeitherPrunesNorRewritesTiersItDoesNotOwn(t *testing.T) {
 	a, b := instance(t, "repo-a@main", false), instance(t, "repo-c@main", false)
-	kube := kubeClient(t, clusters(t), "plant-a")
+	kube := kubeClient(t, testFleet(t), "plant-a")
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("a-shop", "a-shop", "a1", "x", "y")}}}, nil)), PhaseReady)
 	before := parent(t, kube, "a-shop", "edge")
@@ -68,7 +68,7 @@ func TestAnotherInstanceNeitherPrunesNorRewritesTiersItDoesNotOwn(t *testing.T) 
 
 func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
 	a := instance(t, "repo-a@main", false)
-	kube := kubeClient(t, clusters(t), "plant-a")
+	kube := kubeClient(t, testFleet(t), "plant-a")
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("shop", "shop", "a1", "x", "y")}}}, nil)), PhaseReady)
 
@@ -110,7 +110,7 @@ func TestSameTierOfAnotherInstanceIsAConflictUntilTakenOver(t *testing.T) {
 
 func TestParentWithoutOwnerIsClaimedByTheFirstInstanceThatRendersIt(t *testing.T) {
 	a := instance(t, "repo-a@main", false)
-	kube := kubeClient(t, clusters(t), "plant-a")
+	kube := kubeClient(t, testFleet(t), "plant-a")
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, a.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("legacy", "legacy", "r1", "x")}}}, nil)), PhaseReady)
 	p := parent(t, kube, "legacy", "edge")
@@ -179,7 +179,7 @@ func TestPruneLeavesCopiesOutsideTheApplySetAndNamesThem(t *testing.T) {
 }
 
 func TestExistingObjectIsAConflictUnlessTheTierOrObjectAllowsAdoption(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	kube := kubeClient(t, f, "plant-a")
 	r := New(fleetResolver(f, nil), testOptions(t))
 	ctx := context.Background()
@@ -229,7 +229,7 @@ func TestExistingObjectIsAConflictUnlessTheTierOrObjectAllowsAdoption(t *testing
 }
 
 func TestTierAllowingAdoptionTakesOverExistingObjects(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	kube := kubeClient(t, f, "plant-a")
 	r := New(fleetResolver(f, nil), testOptions(t))
 	ctx := context.Background()
@@ -253,7 +253,7 @@ func TestTierAllowingAdoptionTakesOverExistingObjects(t *testing.T) {
 
 func TestParentOfAnotherToolIsNeverWritten(t *testing.T) {
 	r := instance(t, "repo-a@main", false)
-	kube := kubeClient(t, clusters(t), "plant-a")
+	kube := kubeClient(t, testFleet(t), "plant-a")
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("warm", "warm", "r1", "x")}}}, nil)), PhaseReady)
 	name := applyset.ParentName("kc", "edge")
@@ -277,7 +277,7 @@ func TestParentOfAnotherToolIsNeverWritten(t *testing.T) {
 
 func TestParentWithoutOwnerOfARemovedSolutionIsClaimedAndPrunedWhenAllowed(t *testing.T) {
 	r := instance(t, "repo-a@main", false)
-	kube := kubeClient(t, clusters(t), "plant-a")
+	kube := kubeClient(t, testFleet(t), "plant-a")
 	ctx := context.Background()
 	requirePhase(t, onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{shopTier("retired", "retired", "r1", "x")}}}, nil)), PhaseReady)
 	p := parent(t, kube, "retired", "edge")

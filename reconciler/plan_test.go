@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 )
 
 // onlyPlan returns the single plan of a pass, failing otherwise.
@@ -56,7 +57,7 @@ func requireNoWrites(t *testing.T, counter *requestCounter) {
 }
 
 func TestPlanOnAnEmptyClusterCreatesEverything(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	counter := &requestCounter{}
 	r := New(fleetResolver(f, counter), testOptions(t))
 	secret := obj("v1", "Secret", "plan-new", "credentials", map[string]any{
@@ -103,7 +104,7 @@ func TestPlanOnAnEmptyClusterCreatesEverything(t *testing.T) {
 }
 
 func TestPlanAfterApplyIsUnchangedWithoutWrites(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	counter := &requestCounter{}
 	r := New(fleetResolver(f, counter), testOptions(t))
@@ -132,7 +133,7 @@ func TestPlanAfterApplyIsUnchangedWithoutWrites(t *testing.T) {
 }
 
 func TestPlanShowsAChangedReplicaCountFromADryRun(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	counter := &requestCounter{}
 	r := New(fleetResolver(f, counter), testOptions(t))
@@ -236,8 +237,8 @@ func TestPlanPrunesMembersLeavingTheRender(t *testing.T) {
 }
 
 func TestPlanReportsAnUnreachableClusterAndPlansTheOthers(t *testing.T) {
-	f := clusters(t)
-	resolver := ResolverFunc(func(ctx context.Context, name string) (*rest.Config, error) {
+	f := testFleet(t)
+	resolver := clusters.ResolverFunc(func(ctx context.Context, name string) (*rest.Config, error) {
 		if name == "gone" {
 			// Nothing listens on port 1.
 			return &rest.Config{Host: "https://127.0.0.1:1", BearerToken: "x", TLSClientConfig: rest.TLSClientConfig{Insecure: true}}, nil
@@ -263,7 +264,7 @@ func TestPlanReportsAnUnreachableClusterAndPlansTheOthers(t *testing.T) {
 }
 
 func TestPlanCreatesObjectsInANamespaceAnotherTierCreates(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	r := New(fleetResolver(f, nil), testOptions(t))
 	plans := r.Plan(context.Background(), []Target{{Cluster: "plant-a", Tiers: []TierSet{
 		{Solution: "plan-tiers", Tier: "platform", Revision: "rev-1", Objects: []*unstructured.Unstructured{namespace("plan-tiers")}},

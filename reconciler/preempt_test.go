@@ -23,7 +23,7 @@ func unschedulable(ns, name string) *unstructured.Unstructured {
 }
 
 func TestNewTargetPreemptsAHealthWaitThatHoldsNoSlot(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	opts := testOptions(t)
 	// One slot, and a wait far longer than the test: only preemption and
 	// waits that hold no slot let it pass.
@@ -76,7 +76,7 @@ func neverCurrent(ns, name string) *unstructured.Unstructured {
 }
 
 func TestTierWithoutHealthWaitIsReadyOnceAppliedAndItsDependentsProceed(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	opts := testOptions(t)
 	opts.HealthTimeout = 3 * time.Second
 	r := New(fleetResolver(f, nil), opts)
@@ -124,7 +124,7 @@ func TestTierWithoutHealthWaitIsReadyOnceAppliedAndItsDependentsProceed(t *testi
 }
 
 func TestCallerDeadlineRecordsTheHealthFailureOnTheCluster(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	kube := kubeClient(t, f, "plant-a")
 	opts := testOptions(t)
 	opts.HealthTimeout = time.Hour

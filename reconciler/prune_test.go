@@ -20,7 +20,7 @@ import (
 // sol, tier edge, on plant-a.
 func pruneFixture(t *testing.T, sol string) (*Reconciler, client.Client, func(rev string, names ...string) Result) {
 	t.Helper()
-	f := clusters(t)
+	f := testFleet(t)
 	r := New(fleetResolver(f, nil), testOptions(t))
 	apply := func(rev string, names ...string) Result {
 		objs := []*unstructured.Unstructured{namespace(sol)}
@@ -183,7 +183,7 @@ func allowing(allow bool, sol string) []string {
 }
 
 func TestMovingAnObjectBetweenTiersKeepsIt(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	ctx := context.Background()
 	kube := kubeClient(t, f, "plant-a")
 	r := New(fleetResolver(f, nil), testOptions(t))
@@ -265,7 +265,7 @@ func TestPruneLeavesAnObjectRecreatedSinceItWasListed(t *testing.T) {
 }
 
 func TestObjectMovingToATierThatDoesNotApplyYetIsStillPruned(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	r := New(fleetResolver(f, nil), testOptions(t))
 	kube := kubeClient(t, f, "plant-a")
 	ctx := context.Background()

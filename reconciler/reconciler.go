@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 )
 
 // Options configures a Reconciler. Zero values take the defaults below.
@@ -64,7 +66,7 @@ func (o Options) withDefaults() Options {
 
 // Reconciler applies tier sets to clusters and keeps them applied.
 type Reconciler struct {
-	resolver Resolver
+	resolver clusters.Resolver
 	opts     Options
 	slots    slots
 
@@ -76,7 +78,7 @@ type Reconciler struct {
 }
 
 // New returns a Reconciler that reaches clusters through resolver.
-func New(resolver Resolver, opts Options) *Reconciler {
+func New(resolver clusters.Resolver, opts Options) *Reconciler {
 	opts = opts.withDefaults()
 	return &Reconciler{
 		resolver: resolver,

@@ -13,7 +13,7 @@ import (
 )
 
 func TestRunUndoesDriftOnInterval(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	kube := kubeClient(t, f, "cloud")
 	opts := testOptions(t)
 	opts.DriftInterval = 500 * time.Millisecond
@@ -38,7 +38,7 @@ func TestRunUndoesDriftOnInterval(t *testing.T) {
 }
 
 func TestRunKeepsAClusterWhoseTargetWasBrieflyGone(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	opts := testOptions(t)
 	opts.DriftInterval = time.Hour
 	r := New(fleetResolver(f, nil), opts)
@@ -108,7 +108,7 @@ func TestSetTargetsWakesOnlyClustersWhoseTiersChanged(t *testing.T) {
 }
 
 func TestRunReconcilesEachClusterOncePerTargetChange(t *testing.T) {
-	f := clusters(t)
+	f := testFleet(t)
 	opts := testOptions(t)
 	opts.DriftInterval = time.Hour
 	r := New(fleetResolver(f, nil), opts)

@@ -7,8 +7,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 )
 
 // clusterFlags say how cluster names resolve to API servers; "serve" and
@@ -25,9 +25,9 @@ func (c *clusterFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&c.secretsNamespace, "cluster-secrets-namespace", applyset.Namespace, "namespace of the cluster Secrets")
 }
 
-func (c *clusterFlags) resolver() (reconciler.Resolver, error) {
+func (c *clusterFlags) resolver() (clusters.Resolver, error) {
 	if !c.fromSecrets {
-		return reconciler.KubeconfigResolver{Path: c.kubeconfig}, nil
+		return clusters.KubeconfigResolver{Path: c.kubeconfig}, nil
 	}
 	cfg, err := rest.InClusterConfig()
 	if err != nil {
@@ -37,5 +37,5 @@ func (c *clusterFlags) resolver() (reconciler.Resolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client for cluster Secrets: %w", err)
 	}
-	return reconciler.SecretResolver{Client: kube, Namespace: c.secretsNamespace}, nil
+	return clusters.SecretResolver{Client: kube, Namespace: c.secretsNamespace}, nil
 }

@@ -1,4 +1,4 @@
-package reconciler
+package clusters
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
-// ClusterLabel marks a Secret holding the kubeconfig of the cluster named by
+// SecretLabel marks a Secret holding the kubeconfig of the cluster named by
 // its value.
-const ClusterLabel = renderer.LabelCluster
+const SecretLabel = renderer.LabelCluster
 
 // Resolver turns a cluster name into a client configuration. Credentials
 // never live in Git: a name is all a render says about a cluster.
@@ -52,7 +52,7 @@ func (r KubeconfigResolver) Resolve(_ context.Context, cluster string) (*rest.Co
 }
 
 // SecretResolver resolves a cluster name to the kubeconfig held by the
-// Secret labelled ClusterLabel=<name>, as tandem does when it runs inside a
+// Secret labelled SecretLabel=<name>, as tandem does when it runs inside a
 // cluster. The kubeconfig is under the key "kubeconfig" or, as Cluster API
 // and Flux write it, "value"; its current context is used.
 type SecretResolver struct {
@@ -69,15 +69,15 @@ func (r SecretResolver) Resolve(ctx context.Context, cluster string) (*rest.Conf
 		ns = applyset.Namespace
 	}
 	var secrets corev1.SecretList
-	if err := r.Client.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabels{ClusterLabel: cluster}); err != nil {
-		return nil, fmt.Errorf("resolve cluster %s: list Secrets labelled %s=%s in %s: %w", cluster, ClusterLabel, cluster, ns, err)
+	if err := r.Client.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabels{SecretLabel: cluster}); err != nil {
+		return nil, fmt.Errorf("resolve cluster %s: list Secrets labelled %s=%s in %s: %w", cluster, SecretLabel, cluster, ns, err)
 	}
 	switch len(secrets.Items) {
 	case 0:
-		return nil, fmt.Errorf("resolve cluster %s: no Secret labelled %s=%s in %s", cluster, ClusterLabel, cluster, ns)
+		return nil, fmt.Errorf("resolve cluster %s: no Secret labelled %s=%s in %s", cluster, SecretLabel, cluster, ns)
 	case 1:
 	default:
-		return nil, fmt.Errorf("resolve cluster %s: %d Secrets labelled %s=%s in %s, want one", cluster, len(secrets.Items), ClusterLabel, cluster, ns)
+		return nil, fmt.Errorf("resolve cluster %s: %d Secrets labelled %s=%s in %s, want one", cluster, len(secrets.Items), SecretLabel, cluster, ns)
 	}
 	s := secrets.Items[0]
 	data, ok := s.Data["kubeconfig"]
