@@ -43,5 +43,6 @@
 // Three concepts live in packages of their own: reconciler/applyset
 // encodes ApplySet parents and their records, reconciler/fieldset compares
 // objects through their managed fields and finds drift, and
-// reconciler/clusters resolves a cluster's name to its credentials.
+// reconciler/clusters resolves a cluster's name to its credentials and
+// connects to it.
 package reconciler

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -70,7 +71,7 @@ func (p *tierPass) checkOwner() error {
 		return nil
 	}
 	return fmt.Errorf("%w: solution %s tier %s is owned on cluster %s by tandem instance %q (ApplySet parent Secret/%s/%s), not by this instance %q; nothing applied or pruned: stop the other instance, or run this one with --take-over to hand the tier over",
-		errConflict, p.set.Solution, p.set.Tier, p.cluster.name, owner, applyset.Namespace, p.parentName, p.opts.Instance)
+		errConflict, p.set.Solution, p.set.Tier, p.cluster.Name(), owner, applyset.Namespace, p.parentName, p.opts.Instance)
 }
 
 // foreign reports whether the parent belongs to another instance or
@@ -141,7 +142,7 @@ func (p *tierPass) checkAdoption(ctx context.Context, desired, live map[object.O
 	}
 	existing := make([]*unstructured.Unstructured, len(missing))
 	var g errgroup.Group
-	g.SetLimit(ssaConcurrency)
+	g.SetLimit(clusters.Concurrency)
 	for i, key := range missing {
 		if obj, ok := listed[key]; ok {
 			existing[i] = obj
@@ -151,7 +152,7 @@ func (p *tierPass) checkAdoption(ctx context.Context, desired, live map[object.O
 		g.Go(func() error {
 			obj := &unstructured.Unstructured{}
 			obj.SetGroupVersionKind(desired[key].GroupVersionKind())
-			err := p.cluster.client.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, obj)
+			err := p.cluster.Client().Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, obj)
 			switch {
 			case err == nil:
 				existing[i] = obj

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -31,7 +32,7 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, ou
 	cp, err := r.openCluster(ctx, t)
 	if err != nil {
 		phase := PhaseFailed
-		if isUnreachable(err) {
+		if clusters.IsUnreachable(err) {
 			phase = PhaseUnreachable
 		}
 		results := make([]Result, len(t.Tiers))
@@ -103,10 +104,10 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 	c, err := r.connection(ctx, t.Cluster)
 	var parents []corev1.Secret
 	if err == nil {
-		parents, err = c.listParents(ctx)
+		parents, err = c.ListParents(ctx)
 	}
 	if err != nil {
-		if isUnreachable(err) {
+		if clusters.IsUnreachable(err) {
 			r.forget(t.Cluster)
 		}
 		return nil, fmt.Errorf("cluster %s: %w", t.Cluster, err)
@@ -121,7 +122,7 @@ func (r *Reconciler) openCluster(ctx context.Context, t Target) (*clusterPass, e
 	rendered := make(map[object.ObjMetadata]bool)
 	for _, ts := range t.Tiers {
 		for _, obj := range ts.Objects {
-			rendered[c.key(obj)] = true
+			rendered[c.Key(obj)] = true
 		}
 	}
 	deps, errs := dependencies(tiers)
@@ -144,7 +145,7 @@ func (cp *clusterPass) tierPass(i int, opts *Options) *tierPass {
 		parentName: name,
 		id:         applyset.ID(name),
 		recorded:   recordOf(cp.parentOf[name]),
-		log:        opts.Logger.With("cluster", cp.cluster.name, "solution", ts.Solution, "tier", ts.Tier, "revision", ts.Revision),
+		log:        opts.Logger.With("cluster", cp.cluster.Name(), "solution", ts.Solution, "tier", ts.Tier, "revision", ts.Revision),
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
@@ -98,7 +99,7 @@ func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
 		plans := make([]Plan, len(t.Tiers))
 		for i, ts := range t.Tiers {
 			plans[i] = Plan{Key: KeyOf(t.Cluster, ts), Revision: ts.Revision,
-				Err: err, Unreachable: isUnreachable(err)}
+				Err: err, Unreachable: clusters.IsUnreachable(err)}
 		}
 		return plans
 	}
@@ -131,10 +132,10 @@ func (r *Reconciler) planCluster(ctx context.Context, t Target) []Plan {
 // nothing. It returns the dry-runs that failed apart, for planCluster to
 // settle once it knows what the cluster's other tiers create.
 func (p *tierPass) plan(ctx context.Context) (Plan, []failedDryRun) {
-	plan := Plan{Key: KeyOf(p.cluster.name, p.set), Revision: p.set.Revision}
+	plan := Plan{Key: KeyOf(p.cluster.Name(), p.set), Revision: p.set.Revision}
 	s, err := p.survey(ctx)
 	if err != nil {
-		plan.Err, plan.Unreachable = err, isUnreachable(err)
+		plan.Err, plan.Unreachable = err, clusters.IsUnreachable(err)
 		return plan, nil
 	}
 	for _, key := range s.unchanged {
@@ -202,10 +203,10 @@ func (p *tierPass) dryRun(ctx context.Context, s *survey) ([]Change, []failedDry
 	changes := make([]Change, len(s.apply))
 	errs := make([]error, len(s.apply))
 	var g errgroup.Group
-	g.SetLimit(ssaConcurrency)
+	g.SetLimit(clusters.Concurrency)
 	for i, obj := range s.apply {
 		g.Go(func() error {
-			e, live, merged, err := p.cluster.manager.Diff(ctx, obj.DeepCopy(), ssa.DiffOptions{})
+			e, live, merged, err := p.cluster.Manager().Diff(ctx, obj.DeepCopy(), ssa.DiffOptions{})
 			if err != nil {
 				errs[i] = err
 				return nil
@@ -293,7 +294,7 @@ func (p *Plan) settle(failed []failedDryRun, first created) {
 	}
 	if len(errs) > 0 {
 		p.Err = errors.Join(append([]error{p.Err}, errs...)...)
-		p.Unreachable = p.Unreachable || isUnreachable(p.Err)
+		p.Unreachable = p.Unreachable || clusters.IsUnreachable(p.Err)
 	}
 	slices.SortStableFunc(p.Changes, func(a, b Change) int { return compareObjects(a.ObjMetadata, b.ObjMetadata) })
 }

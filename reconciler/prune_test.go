@@ -234,7 +234,7 @@ func TestPruneLeavesAnObjectRecreatedSinceItWasListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := applyset.ID(applyset.ParentName("recreated", "edge"))
-	live, err := c.listMembers(ctx, id, map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"})
+	live, err := c.ListMembers(ctx, id, map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,13 +183,14 @@ func (r *Reconciler) connection(ctx context.Context, name string) (*cluster, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.clusters[name]; ok && c.madeFrom(cfg) {
+	if c, ok := r.clusters[name]; ok && c.MadeFrom(cfg) {
 		return c, nil
 	}
-	c, err := connect(name, cfg, &r.opts)
+	conn, err := clusters.Connect(name, cfg, clusters.Options{FieldManager: r.opts.FieldManager, RequestTimeout: r.opts.RequestTimeout})
 	if err != nil {
 		return nil, err
 	}
+	c := &cluster{Conn: conn}
 	r.clusters[name] = c
 	return c, nil
 }

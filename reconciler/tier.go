@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
@@ -72,7 +73,7 @@ func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
 	p.result.Finished = time.Now()
 	switch {
 	case err == nil:
-	case isUnreachable(err):
+	case clusters.IsUnreachable(err):
 		p.result.Phase, p.result.Message = PhaseUnreachable, err.Error()
 	case cutShort(ctx, waitCtx):
 		// Cut short from outside, by shutdown or a newer target;
@@ -119,7 +120,7 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) (inventory, error) {
 		progress := p.result
 		progress.ChangeSet = &ssa.ChangeSet{Entries: slices.Clone(p.result.ChangeSet.Entries)}
 		send(ctx, p.out, progress)
-		if err := p.cluster.waitHealthy(waitCtx, p.id, toWait, p.healthTimeout()); err != nil {
+		if err := p.cluster.WaitHealthy(waitCtx, p.id, toWait, p.healthTimeout()); err != nil {
 			return inv, fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
 		}
 	}
@@ -255,7 +256,7 @@ func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructure
 		if len(stage) == 0 {
 			continue
 		}
-		cs, err := p.cluster.manager.ApplyAll(ctx, stage, opts)
+		cs, err := p.cluster.Manager().ApplyAll(ctx, stage, opts)
 		if cs != nil {
 			changes.Append(cs.Entries)
 		}
@@ -265,7 +266,7 @@ func (p *tierPass) applyStaged(ctx, waitCtx context.Context, objs []*unstructure
 		// A later stage may need what this one defines.
 		if slices.ContainsFunc(stages[i+1:], func(later []*unstructured.Unstructured) bool { return len(later) > 0 }) {
 			p.slot.give()
-			err := p.cluster.waitHealthy(waitCtx, p.id, slices.DeleteFunc(slices.Clone(stage), func(o *unstructured.Unstructured) bool { return !waitsFor(o) }), p.healthTimeout())
+			err := p.cluster.WaitHealthy(waitCtx, p.id, slices.DeleteFunc(slices.Clone(stage), func(o *unstructured.Unstructured) bool { return !waitsFor(o) }), p.healthTimeout())
 			if err == nil {
 				err = p.slot.take(waitCtx)
 			}
@@ -345,7 +346,7 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	if err != nil {
 		return nil, err
 	}
-	listed, err := p.cluster.listMembers(ctx, p.id, p.listVersions(desired))
+	listed, err := p.cluster.ListMembers(ctx, p.id, p.listVersions(desired))
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +464,7 @@ func (p *tierPass) desired() (map[object.ObjMetadata]*unstructured.Unstructured,
 		if obj.GetName() == "" || obj.GetKind() == "" || obj.GetAPIVersion() == "" {
 			return nil, fmt.Errorf("object %s has no apiVersion, kind or name", utils.FmtUnstructured(obj))
 		}
-		key := p.cluster.key(obj)
+		key := p.cluster.Key(obj)
 		obj.SetNamespace(key.Namespace)
 		labels := obj.GetLabels()
 		if labels == nil {
@@ -500,7 +501,7 @@ func (p *tierPass) listVersions(desired map[object.ObjMetadata]*unstructured.Uns
 func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Unstructured) error {
 	for _, obj := range orphan {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, applyset.PartOfLabel)
-		if err := p.cluster.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch),
+		if err := p.cluster.Client().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch),
 			client.FieldOwner(p.opts.FieldManager)); err != nil {
 			return fmt.Errorf("%s orphan failed: %w", utils.FmtUnstructured(obj), err)
 		}
@@ -509,7 +510,7 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 	}
 	for _, obj := range slices.Backward(remove) {
 		uid, version := obj.GetUID(), obj.GetResourceVersion()
-		err := p.cluster.client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
+		err := p.cluster.Client().Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
 			client.Preconditions{UID: &uid, ResourceVersion: &version})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -530,7 +531,7 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 // pruned.
 func (p *tierPass) deleteParent(ctx context.Context) error {
 	parent := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: applyset.Namespace, Name: p.parentName}}
-	if err := client.IgnoreNotFound(p.cluster.client.Delete(ctx, parent)); err != nil {
+	if err := client.IgnoreNotFound(p.cluster.Client().Delete(ctx, parent)); err != nil {
 		return fmt.Errorf("delete ApplySet parent Secret/%s/%s: %w", applyset.Namespace, p.parentName, err)
 	}
 	p.result.Phase = PhaseReady
@@ -600,7 +601,7 @@ func (p *tierPass) record(ctx context.Context, inv inventory) error {
 	if p.recorded != nil && subset(rec.Labels(), p.recorded.Labels()) && subset(rec.Annotations(), p.recorded.Annotations()) {
 		return nil
 	}
-	if err := p.cluster.writeParent(ctx, rec.Object(), p.opts.FieldManager); err != nil {
+	if err := p.cluster.WriteParent(ctx, rec.Object()); err != nil {
 		return fmt.Errorf("record inventory on Secret/%s/%s: %w", applyset.Namespace, p.parentName, err)
 	}
 	p.recorded = &rec

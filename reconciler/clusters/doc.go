@@ -2,4 +2,13 @@
 // more about a cluster than its name: a Resolver turns the name into
 // credentials, from a kubeconfig context (KubeconfigResolver) or from the
 // Secret labelled with it in the cluster tandem runs in (SecretResolver).
+//
+// Connect makes a Conn from those credentials: a client, a REST mapping
+// discovered as kinds are first used, and an ssa resource manager that
+// applies and dry-runs a few requests at a time. A Conn lists what tandem
+// keeps on the cluster, ApplySet parents and their members, writes a
+// parent, and waits for objects to become healthy on the events of a
+// watch rather than by polling. MadeFrom tells whether newly resolved
+// credentials still fit a connection, and IsUnreachable tells a cluster
+// that could not be reached from one that answered with an error.
 package clusters
