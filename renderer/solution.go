@@ -1,7 +1,12 @@
 package renderer
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -74,6 +79,48 @@ func (s *Solution) Replicas(scale float64, sites []*Site) ([]WorkloadReplicas, e
 		}
 	}
 	return out, nil
+}
+
+// OverMax returns, for a preview of scale, an error for every replica rule
+// whose max holds back what scale asks of it on some place, naming the
+// rule's field: the scale is beyond the range the rules were written for.
+// A render clamps such counts to max; a person changing the scale is told.
+func (s *Solution) OverMax(scale float64, sites []*Site) error {
+	capped, err := s.Replicas(scale, sites)
+	if err != nil {
+		return err
+	}
+	// The same rules bounded only by what a workload can hold.
+	free := *s
+	free.Spec.Tiers = slices.Clone(s.Spec.Tiers)
+	limit := int32(math.MaxInt32)
+	for i := range free.Spec.Tiers {
+		free.Spec.Tiers[i].Replicas = slices.Clone(free.Spec.Tiers[i].Replicas)
+		for j := range free.Spec.Tiers[i].Replicas {
+			if free.Spec.Tiers[i].Replicas[j].Max != nil {
+				free.Spec.Tiers[i].Replicas[j].Max = &limit
+			}
+		}
+	}
+	asked, err := free.Replicas(scale, sites)
+	if err != nil {
+		return fmt.Errorf("%s: spec.scale: %w", s.File, err)
+	}
+	var errs []error
+	reported := map[[2]string]bool{}
+	for i, w := range asked {
+		if w.Replicas <= capped[i].Replicas || reported[[2]string{w.Tier, w.Workload}] {
+			continue
+		}
+		reported[[2]string{w.Tier, w.Workload}] = true
+		ti := slices.IndexFunc(s.Spec.Tiers, func(t Tier) bool { return t.Name == w.Tier })
+		ri := slices.IndexFunc(s.Spec.Tiers[ti].Replicas, func(r ReplicaRule) bool { return r.Workload == w.Workload })
+		field := fmt.Sprintf("spec.tiers[%d].replicas[%d].max", ti, ri)
+		errs = append(errs, &FieldError{File: s.File, Line: s.pos.line(field), Field: field,
+			Err: fmt.Errorf("scale %s asks %s/%s for %d replicas at %s, over its max of %d", strconv.FormatFloat(scale, 'f', -1, 64),
+				w.Tier, w.Workload, w.Replicas, cmp.Or(w.Site, w.Cluster), capped[i].Replicas)})
+	}
+	return errors.Join(errs...)
 }
 
 // rules returns the solution's replica rules in the scaling package's

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tandem-gitops/tandem/fixtures"
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -71,5 +72,20 @@ func TestRenderRefusesSymlinksOutOfADirectoryRepository(t *testing.T) {
 	_, err := renderer.Render(context.Background(), os.DirFS(repo), renderer.Options{})
 	if err == nil || !strings.Contains(err.Error(), "tandem.yaml:7: spec.tiers[0].path") || !strings.Contains(err.Error(), "points outside the repository") {
 		t.Errorf("Render error = %v; want the tier path refused", err)
+	}
+}
+
+func TestOverMaxNamesTheRuleWhoseMaxAScaleWouldPass(t *testing.T) {
+	cfg, err := renderer.Load(context.Background(), fixtures.SmartFactory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sol := cfg.Solutions[0]
+	if err := sol.OverMax(5, cfg.Sites); err != nil {
+		t.Errorf("scale 5 is within every rule: %v", err)
+	}
+	err = sol.OverMax(100, cfg.Sites)
+	if err == nil || !strings.Contains(err.Error(), "tandem.yaml:") || !strings.Contains(err.Error(), ".max: scale 100 asks cloud/ingest for 100 replicas at cloud, over its max of 12") {
+		t.Errorf("scale 100: %v, want the ingest rule's max named", err)
 	}
 }

@@ -34,6 +34,10 @@ func (c *consoleFlags) handler(repo *sources.Repository, d *daemon.Daemon, polle
 		}
 		return nil, nil
 	}
+	if c.authHeader != "" && c.listen == "" {
+		// Anyone who reaches --listen could set the header.
+		return nil, &usageError{fmt.Errorf("--console-auth-header needs --console-listen: an address only the authenticating proxy reaches")}
+	}
 	users, err := console.ReadUsers(c.users)
 	if err != nil {
 		return nil, err

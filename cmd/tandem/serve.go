@@ -186,7 +186,10 @@ func serve(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	if consoleHandler != nil && o.console.listen != "" {
-		consoleAddr, err := listen(o.console.listen, consoleHandler)
+		mux := http.NewServeMux()
+		mux.Handle(console.Prefix, consoleHandler)
+		mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
+		consoleAddr, err := listen(o.console.listen, mux)
 		if err != nil {
 			return err
 		}

@@ -72,9 +72,13 @@ func New(cfg Config) (*Console, error) {
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
-	static, _ := fs.Sub(assets, "static")
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	files := http.StripPrefix("/console/static/", http.FileServerFS(static))
 	mux := http.NewServeMux()
-	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /console/static/{file}", files.ServeHTTP)
 	mux.HandleFunc("GET /console/login", c.loginPage)
 	mux.HandleFunc("POST /console/login", c.login)
 	mux.HandleFunc("POST /console/logout", c.signedIn(c.logout))
@@ -89,7 +93,10 @@ func New(cfg Config) (*Console, error) {
 	return c, nil
 }
 
+// ServeHTTP serves the console's pages and assets, with headers that keep
+// them out of frames and other sites.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
 	w.Header().Set("Referrer-Policy", "same-origin")
@@ -205,6 +212,9 @@ type page struct {
 	User  string
 	Role  Role
 	CSRF  string
+	// Refresh is the page the live parts are refreshed from: the page
+	// itself, or for the answer to a form, the page the form was on.
+	Refresh string
 	// Data is the page's own.
 	Data any
 }
@@ -234,7 +244,10 @@ func (c *Console) parseTemplates() error {
 
 // render writes the page name with data.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, sess *session, data any) {
-	p := page{Title: name, Data: data}
+	p := page{Title: name, Data: data, Refresh: r.URL.Path}
+	if r.Method != http.MethodGet {
+		p.Refresh = strings.TrimSuffix(r.URL.Path, "/scale")
+	}
 	if sess != nil {
 		p.User, p.Role, p.CSRF = sess.user, sess.role, sess.csrf
 	}

@@ -341,6 +341,7 @@ func TestApplyRefusesWhatWasNotReviewed(t *testing.T) {
 		{"another session's CSRF token", ada, url.Values{"csrf": {field(t, csrfField, viewerPage)}, "base": {base}, "scale": {"5"}}, http.StatusForbidden, "CSRF"},
 		{"a negative scale", ada, url.Values{"csrf": {csrf}, "base": {base}, "scale": {"-1"}}, http.StatusUnprocessableEntity, "spec.scale"},
 		{"not a number", ada, url.Values{"csrf": {csrf}, "base": {base}, "scale": {"lots"}}, http.StatusUnprocessableEntity, `&#34;lots&#34; is not a number`},
+		{"a scale past a rule's max", ada, url.Values{"csrf": {csrf}, "base": {base}, "scale": {"1e308"}}, http.StatusUnprocessableEntity, "over its max of 12"},
 	}
 	for _, c := range cases {
 		code, body := post(t, c.client, u, c.form)
@@ -380,6 +381,16 @@ func TestHistoryRevertsACommitAfterPreviewingIt(t *testing.T) {
 	_, history := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory/history")
 	if !strings.Contains(history, `data-commit="`+scaled+`"`) || !strings.Contains(history, "Scale smart-factory from 3 to 5") {
 		t.Fatalf("the history does not list the scale commit %s:\n%s", scaled, history)
+	}
+	// A commit that changed nothing of the solution is not reverted from
+	// its page.
+	tc.push("NOTES.md", "plant notes\n")
+	notes := git(t, tc.bare, "rev-parse", "main")
+	if _, err := tc.repo.Fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory/revert/"+notes); code != http.StatusUnprocessableEntity || !strings.Contains(body, "is not among the last") {
+		t.Errorf("revert preview of a commit outside the solution: %d, want 422:\n%s", code, body)
 	}
 	code, preview := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory/revert/"+scaled)
 	if code != http.StatusOK || !strings.Contains(preview, "scale 5 → 3") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"time"
 
 	"github.com/tandem-gitops/tandem/renderer"
 	"github.com/tandem-gitops/tandem/sources"
@@ -64,9 +65,19 @@ func (h *heads) at(ctx context.Context, rev sources.Revision) (*head, error) {
 	return next, nil
 }
 
-// rendered returns the head's render, made on first use.
+// renderTimeout bounds the render of a head, made once for every page
+// that needs it, whichever request asked first.
+const renderTimeout = 2 * time.Minute
+
+// rendered returns the head's render, made on first use. It is made apart
+// from the request that asked first, so that a request cancelled mid-way
+// leaves nothing wrong behind for the next.
 func (hd *head) rendered(ctx context.Context) (*renderer.Result, error) {
-	hd.once.Do(func() { hd.res, hd.err = renderer.Render(ctx, hd.fsys, renderer.Options{}) })
+	hd.once.Do(func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), renderTimeout)
+		defer cancel()
+		hd.res, hd.err = renderer.Render(rctx, hd.fsys, renderer.Options{Timeout: renderTimeout})
+	})
 	return hd.res, hd.err
 }
 

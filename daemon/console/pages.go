@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,9 +36,10 @@ type solutionSummary struct {
 // clusterView is one cluster: its site, if it is one, and its tiers.
 type clusterView struct {
 	Name, Site string
-	// Unreachable is set when a tier's latest pass could not reach it.
-	Unreachable bool
-	Tiers       []daemon.TargetStatus
+	// Unreachable is set when a tier's latest pass could not reach it;
+	// Waiting when no tier of the revision was given to it yet.
+	Unreachable, Waiting bool
+	Tiers                []daemon.TargetStatus
 }
 
 func (c *Console) fleet(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -56,7 +58,22 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request, sess *session) {
 		}
 	}
 	v.Clusters = clusters(st.Targets, sites)
+	if hd != nil {
+		v.Clusters = withWaiting(v.Clusters, hd.cfg.Sites)
+	}
 	c.render(w, r, http.StatusOK, "fleet", sess, v)
+}
+
+// withWaiting adds the sites no target status names yet: a site whose
+// first wave has not come, or that no pass reached.
+func withWaiting(cs []clusterView, sites []*renderer.Site) []clusterView {
+	for _, s := range sites {
+		if !slices.ContainsFunc(cs, func(c clusterView) bool { return c.Name == s.Spec.Cluster }) {
+			cs = append(cs, clusterView{Name: s.Spec.Cluster, Site: s.Name, Waiting: true})
+		}
+	}
+	slices.SortStableFunc(cs, func(a, b clusterView) int { return strings.Compare(a.Name, b.Name) })
+	return cs
 }
 
 // clusters groups target statuses by cluster, in the status's order.
@@ -184,12 +201,25 @@ func (c *Console) applyScale(w http.ResponseWriter, r *http.Request, sess *sessi
 	}
 	pushed, err := c.cfg.Writer.Commit(ctx, gitwrite.Change{Base: hd.rev.Commit, Files: map[string][]byte{sol.File: edited},
 		Author: author(sess.user), Message: message})
-	if c.committed(w, r, sess, &v, err) {
-		c.log.Info("console commit", "user", sess.user, "solution", sol.Name, "action", "scale",
-			"from", p.From, "to", p.To, "revision", pushed.String())
-		c.cfg.Trigger()
-		http.Redirect(w, r, fmt.Sprintf("/console/solutions/%s?pushed=%s", sol.Name, pushed.Commit), http.StatusSeeOther)
+	if !c.committed(w, r, sess, &v, err) {
+		return
 	}
+	if pushed.Commit == hd.rev.Commit {
+		// Someone pushed the same scale meanwhile: nothing of the user's
+		// was committed.
+		v.Notice = "The branch already has scale " + strconv.FormatFloat(p.To, 'f', -1, 64) + "; nothing was committed."
+		c.render(w, r, http.StatusOK, "solution", sess, v)
+		return
+	}
+	c.log.Info("console commit", "user", sess.user, "solution", sol.Name, "action", "scale",
+		"from", p.From, "to", p.To, "revision", pushed.String())
+	c.cfg.Trigger()
+	http.Redirect(w, r, pushedURL(sol.Name, pushed.Commit), http.StatusSeeOther)
+}
+
+// pushedURL is the solution page following a commit the console pushed.
+func pushedURL(solution, commit string) string {
+	return "/console/solutions/" + url.PathEscape(solution) + "?pushed=" + url.QueryEscape(commit)
 }
 
 // fetchedSolution fetches the branch head, for a write is made only on

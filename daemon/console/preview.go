@@ -75,6 +75,10 @@ func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale f
 		p.Error = fmt.Sprintf("%s: spec.scale: %v", sol.File, err)
 		return p
 	}
+	if err := sol.OverMax(scale, hd.cfg.Sites); err != nil {
+		p.Error = err.Error()
+		return p
+	}
 	p.Rows, p.Changed = rows(before, after)
 	if summary {
 		p = summarize(ctx, hd, p, newOverlay(hd.fsys, map[string][]byte{sol.File: edited}, nil))

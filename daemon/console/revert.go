@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/sources"
 	"github.com/tandem-gitops/tandem/sources/gitwrite"
 )
+
+// revertLimit is how far back the console reverts a solution's commits.
+const revertLimit = 200
 
 // revertView is the page that previews a revert before it is committed.
 type revertView struct {
@@ -29,6 +34,17 @@ func (c *Console) revertPreview(w http.ResponseWriter, r *http.Request, sess *se
 // previewRevert works out what reverting commit on hd would do.
 func (c *Console) previewRevert(ctx context.Context, hd *head, sol *renderer.Solution, commit, user string) (revertView, int) {
 	v := revertView{Name: sol.Name, Commit: commit, Preview: Preview{Solution: sol.Name, Base: hd.rev.Commit, From: sol.Spec.Scale, To: sol.Spec.Scale}}
+	// Only a commit the history lists is reverted from this solution's
+	// page: what else it changed would go unseen.
+	commits, err := c.cfg.Repository.History(ctx, solutionPaths(sol, hd.cfg.Sites), revertLimit)
+	if err != nil {
+		v.Preview.Error = err.Error()
+		return v, http.StatusBadGateway
+	}
+	if !slices.ContainsFunc(commits, func(cm sources.Commit) bool { return cm.SHA == commit }) {
+		v.Preview.Error = fmt.Sprintf("commit %.12s is not among the last %d commits that changed solution %s; revert it with git", commit, revertLimit, sol.Name)
+		return v, http.StatusUnprocessableEntity
+	}
 	change, err := c.cfg.Writer.RevertChange(commit, author(user), "")
 	if err != nil {
 		v.Preview.Error = err.Error()
@@ -90,5 +106,5 @@ func (c *Console) revert(w http.ResponseWriter, r *http.Request, sess *session) 
 	c.log.Info("console commit", "user", sess.user, "solution", sol.Name, "action", "revert",
 		"reverts", commit, "from", v.Preview.From, "to", v.Preview.To, "revision", pushed.String())
 	c.cfg.Trigger()
-	http.Redirect(w, r, fmt.Sprintf("/console/solutions/%s?pushed=%s", sol.Name, pushed.Commit), http.StatusSeeOther)
+	http.Redirect(w, r, pushedURL(sol.Name, pushed.Commit), http.StatusSeeOther)
 }

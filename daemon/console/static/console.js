@@ -18,7 +18,9 @@
   if (live().length === 0) return;
   async function refresh() {
     try {
-      const res = await fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+      // The page without its query: a preview is not worked out again.
+      const url = document.body.dataset.refresh || location.pathname;
+      const res = await fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } });
       if (!res.ok) return;
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
       for (const el of live()) {
