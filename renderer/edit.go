@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"slices"
@@ -91,19 +90,13 @@ func SetScale(file string, data []byte, scale float64) ([]byte, error) {
 // scaleNode returns the value node of spec.scale of the one Solution in a
 // file.
 func scaleNode(file string, data []byte) (*yaml.Node, error) {
+	docs, ferr := documents(file, data)
+	if ferr != nil {
+		return nil, ferr
+	}
 	var solutions []*yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			line, problem := yamlSyntaxError(err)
-			return nil, &FieldError{File: file, Line: line, Err: fmt.Errorf("malformed YAML: %w", problem)}
-		}
-		if apiVersion, kind, _ := header(&doc); apiVersion == APIVersion && kind == KindSolution {
+	for _, doc := range docs {
+		if apiVersion, kind, _ := header(doc); apiVersion == APIVersion && kind == KindSolution {
 			solutions = append(solutions, doc.Content[0])
 		}
 	}

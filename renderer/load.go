@@ -98,19 +98,31 @@ func (l *loader) readFile(name string) {
 	if !descriptorLike.Match(data) {
 		return
 	}
+	docs, ferr := documents(name, data)
+	for _, doc := range docs {
+		l.readDocument(name, doc)
+	}
+	if ferr != nil {
+		l.errs = append(l.errs, ferr)
+	}
+}
+
+// documents decodes the YAML documents of file up to the first that does
+// not parse, and returns that one's syntax error naming its line.
+func documents(file string, data []byte) ([]*yaml.Node, *FieldError) {
+	var docs []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
+		doc := &yaml.Node{}
+		err := dec.Decode(doc)
 		if errors.Is(err, io.EOF) {
-			return
+			return docs, nil
 		}
 		if err != nil {
 			line, problem := yamlSyntaxError(err)
-			l.errs = append(l.errs, &FieldError{File: name, Line: line, Err: fmt.Errorf("malformed YAML: %w", problem)})
-			return
+			return docs, &FieldError{File: file, Line: line, Err: fmt.Errorf("malformed YAML: %w", problem)}
 		}
-		l.readDocument(name, &doc)
+		docs = append(docs, doc)
 	}
 }
 
