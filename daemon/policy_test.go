@@ -18,6 +18,15 @@ import (
 // third, rolled out as rollout (the YAML of spec.rollout, indented).
 func policyRepo(t *testing.T, rollout string) *renderer.Result {
 	t.Helper()
+	res, err := renderer.Render(context.Background(), policyFS(rollout), renderer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// policyFS is the repository of policyRepo.
+func policyFS(rollout string) fstest.MapFS {
 	repo := fstest.MapFS{
 		"tandem.yaml": {Data: []byte(`apiVersion: tandem.dev/v1alpha1
 kind: Solution
@@ -38,11 +47,7 @@ spec:
 		repo["sites/"+s+".yaml"] = &fstest.MapFile{Data: []byte(fmt.Sprintf(
 			"apiVersion: tandem.dev/v1alpha1\nkind: Site\nmetadata: {name: %s, labels: {tier: edge, ring: %s}}\nspec: {}\n", s, ring))}
 	}
-	res, err := renderer.Render(context.Background(), repo, renderer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return repo
 }
 
 // clock is a test's time, moved by hand.

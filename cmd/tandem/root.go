@@ -131,6 +131,7 @@ to every cluster, prunes what the commit removed and waits for health.`,
 	root.AddCommand(newApplyCommand())
 	root.AddCommand(newStatusCommand())
 	root.AddCommand(newModelCommand())
+	root.AddCommand(newRolloutCommand())
 	argsAreUsage(root)
 	return root
 }

@@ -29,6 +29,7 @@ type serveOptions struct {
 	cacheDir          string
 	listen            string
 	webhookSecretFile string
+	apiTokenFile      string
 	clusters          clusterFlags
 	instance          instanceFlags
 	leader            leaderFlags
@@ -86,6 +87,7 @@ be restarted as a candidate.`,
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the repository mirror and the note of the commit being rendered; reused across restarts")
 	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
 	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
+	f.StringVar(&o.apiTokenFile, "api-token-file", "", "`FILE` of name:token lines whose bearer tokens may approve, resume and abort rollouts (tandem rollout)")
 	o.clusters.register(f)
 	o.instance.register(f, true)
 	o.leader.register(f)
@@ -155,8 +157,14 @@ func serve(ctx context.Context, o *serveOptions) error {
 	ropts.Version, ropts.Logger = toolingVersion(), log
 	ropts.Instance = o.instance.orDerived(sources.Identity(spec.URL, spec.Ref.String(), ""))
 	ropts.TakeOver = o.instance.takeOver
+	var tokens daemon.Tokens
+	if o.apiTokenFile != "" {
+		if tokens, err = daemon.ReadTokens(o.apiTokenFile); err != nil {
+			return err
+		}
+	}
 	d := daemon.New(daemon.Config{Source: poller, Trees: repo, Applier: reconciler.New(resolver, ropts),
-		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir})
+		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir, Tokens: tokens})
 
 	handler := d.Handler(hook)
 	consoleHandler, err := o.console.handler(repo, d, poller, log)
