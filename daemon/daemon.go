@@ -169,7 +169,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// rollout with nothing else happening.
 			wake.Reset(time.Hour)
 			if d.rollout != nil {
-				if t := d.rollout.nextWake(); !t.IsZero() {
+				if t := d.rollout.nextWake(d.now()); !t.IsZero() {
 					wake.Reset(max(t.Sub(d.now()), 0))
 				}
 			}

@@ -91,7 +91,7 @@ func TestRolloutSoaksAWaveBeforeReleasingTheNext(t *testing.T) {
 	if st.State != RolloutSoaking || st.SoakUntil == nil || !st.SoakUntil.Equal(c.now().Add(10*time.Minute)) {
 		t.Fatalf("after the canary is Ready: %+v, want Soaking until 10m later", st)
 	}
-	if w := r.nextWake(); !w.Equal(c.now().Add(10 * time.Minute)) {
+	if w := r.nextWake(c.now()); !w.Equal(c.now().Add(10 * time.Minute)) {
 		t.Errorf("next wake %v, want the soak's end", w)
 	}
 	// Unhealthy during the soak: the soak starts again once healthy.
@@ -144,7 +144,7 @@ func TestRolloutHaltsAtItsProgressDeadlineUntilResumed(t *testing.T) {
 	res := policyRepo(t, "    progressDeadline: 15m\n    waves:\n    - {matchLabels: {ring: canary}}\n")
 	c := &clock{time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	r := newRollout(res, "B", reconciler.TargetsFor(res, "A"), c.now())
-	if w := r.nextWake(); !w.Equal(c.now().Add(15 * time.Minute)) {
+	if w := r.nextWake(c.now()); !w.Equal(c.now().Add(15 * time.Minute)) {
 		t.Errorf("next wake %v, want the deadline", w)
 	}
 	r.advance(c.add(15 * time.Minute))
@@ -219,5 +219,42 @@ func TestRolloutWhoseFirstWaveAsksForApprovalReleasesNothingUntilApproved(t *tes
 	}
 	if got := given(r); !slices.Equal(got, []string{"canary-1"}) {
 		t.Errorf("after approval: %v, want the canary", got)
+	}
+}
+
+func TestRolloutHoldsASiteOutsideItsMaintenanceWindowAndReleasesItWhenItOpens(t *testing.T) {
+	repo := policyFS("    progressDeadline: 30m\n")
+	repo["sites/main-2.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: tandem.dev/v1alpha1\nkind: Site\n" +
+		"metadata: {name: main-2, labels: {tier: edge, ring: main}}\n" +
+		"spec:\n  windows: [{schedule: \"0 22 * * *\", duration: 4h, timeZone: Europe/Berlin}]\n")}
+	res, err := renderer.Render(context.Background(), repo, renderer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20:00 in Berlin on 1 December: two hours before main-2's window.
+	c := &clock{time.Date(2026, 12, 1, 19, 0, 0, 0, time.UTC)}
+	r := newRollout(res, "B", reconciler.TargetsFor(res, "A"), c.now())
+	if got := given(r); slices.Contains(got, "main-2") || len(got) != 5 {
+		t.Fatalf("outside its window: %v given B, want every site but main-2", got)
+	}
+	st := state(r, c.now())
+	if len(st.Waiting) != 1 || !strings.Contains(st.Waiting[0], "main-2: waiting for its window, opens at 2026-12-01T21:00:00Z") {
+		t.Errorf("status %+v, want main-2 waiting for 21:00 UTC", st)
+	}
+	for _, s := range []string{"canary-1", "main-1", "main-3", "late-1", "late-2"} {
+		pass(r, c.now(), s, reconciler.PhaseReady)
+	}
+	r.advance(c.now())
+	// An hour past the 30m deadline, the wave only waits for main-2's
+	// window: it is not halted.
+	if r.advance(c.add(time.Hour)); state(r, c.now()).State == RolloutHalted {
+		t.Fatalf("halted while only waiting for a window: %+v", state(r, c.now()))
+	}
+	if w := r.nextWake(c.now()); w.After(time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC)) {
+		t.Errorf("next wake %v, after the window opens at 21:00 UTC", w)
+	}
+	r.advance(c.add(time.Hour))
+	if got := given(r); !slices.Contains(got, "main-2") {
+		t.Errorf("at 22:00 in Berlin main-2 is still held: %v", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
+	"github.com/tandem-gitops/tandem/renderer/maintenance"
 )
 
 // rollout releases a rendered revision to each solution's sites wave by
@@ -52,7 +53,10 @@ type solutionRollout struct {
 
 // wave is one wave of a solution's rollout.
 type wave struct {
-	policy renderer.Policy
+	// windows are the maintenance windows of the wave's sites: a site is
+	// released only while one is open.
+	windows map[string]maintenance.Schedule
+	policy  renderer.Policy
 	// sites are the wave's clusters that rollout counts, in order; named
 	// clusters (the cloud) are released with the first wave at once.
 	sites, named []string
@@ -89,6 +93,10 @@ func newRollout(res *renderer.Result, revision string, current []reconciler.Targ
 	for _, s := range res.Solutions {
 		descriptors[s.Name] = s
 	}
+	windows := map[string]maintenance.Schedule{}
+	for _, s := range res.Sites {
+		windows[s.Name] = s.Windows()
+	}
 	for _, t := range res.Targets {
 		s, ok := r.solutions[t.Solution]
 		if !ok {
@@ -96,7 +104,7 @@ func newRollout(res *renderer.Result, revision string, current []reconciler.Targ
 			r.solutions[t.Solution] = s
 		}
 		for len(s.waves) <= t.Wave {
-			s.waves = append(s.waves, &wave{released: map[string]bool{}})
+			s.waves = append(s.waves, &wave{released: map[string]bool{}, windows: map[string]maintenance.Schedule{}})
 		}
 		if _, seen := s.wave[t.Cluster]; seen {
 			continue
@@ -107,6 +115,7 @@ func newRollout(res *renderer.Result, revision string, current []reconciler.Targ
 			w.named = append(w.named, t.Cluster)
 		} else {
 			w.sites = append(w.sites, t.Cluster)
+			w.windows[t.Cluster] = windows[t.Site]
 		}
 	}
 	for _, s := range r.solutions {
@@ -285,13 +294,18 @@ func (s *solutionRollout) advance(r *rollout, now time.Time) bool {
 			if busy >= w.policy.MaxConcurrency || failed > w.policy.MaxFailures {
 				break
 			}
-			if !w.released[c] {
+			if !w.released[c] && w.windows[c].Open(now) {
 				w.released[c], released = true, true
 				busy++
 			}
 		}
 		if !s.waveDone(r, w) {
 			w.ready = time.Time{}
+			if s.onlyWaiting(r, w, now) {
+				// Sites waiting for their windows do not spend the
+				// wave's progress deadline: it starts again.
+				w.started = now
+			}
 			if d := w.policy.ProgressDeadline; d > 0 && now.Sub(w.started) >= d {
 				s.deadlined = fmt.Sprintf("wave %d of %d not Ready within its progress deadline of %s", i+1, len(s.waves), d)
 				s.since = now
@@ -331,6 +345,29 @@ func (s *solutionRollout) waveDone(r *rollout, w *wave) bool {
 	return failed <= w.policy.MaxFailures
 }
 
+// onlyWaiting reports whether all w waits for is sites outside their
+// maintenance windows: every site released is Ready or failed, every named
+// cluster Ready, and no site held back but by its window.
+func (s *solutionRollout) onlyWaiting(r *rollout, w *wave, now time.Time) bool {
+	waiting := false
+	for _, c := range w.sites {
+		switch {
+		case !w.released[c] && w.windows[c].Open(now):
+			return false
+		case !w.released[c]:
+			waiting = true
+		case r.site(s.name, c) == updating:
+			return false
+		}
+	}
+	for _, c := range w.named {
+		if r.site(s.name, c) != siteReady {
+			return false
+		}
+	}
+	return waiting
+}
+
 // complete reports whether every wave is done and soaked.
 func (s *solutionRollout) complete(r *rollout) bool {
 	for _, w := range s.waves {
@@ -353,9 +390,10 @@ func (s *solutionRollout) current() int {
 	return i
 }
 
-// nextWake returns when the rollout next needs a look with nothing else
-// happening: a soak ending or a progress deadline passing; zero for never.
-func (r *rollout) nextWake() time.Time {
+// nextWake returns when, after now, the rollout next needs a look with
+// nothing else happening: a soak ending, a progress deadline passing or a
+// waiting site's window opening; zero for never.
+func (r *rollout) nextWake(now time.Time) time.Time {
 	var next time.Time
 	earliest := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
@@ -367,6 +405,14 @@ func (r *rollout) nextWake() time.Time {
 			continue
 		}
 		w := s.waves[s.current()]
+		for _, c := range w.sites {
+			if w.released[c] || w.windows[c].Open(now) {
+				continue
+			}
+			if opens, _ := w.windows[c].Next(now); !opens.IsZero() {
+				earliest(opens)
+			}
+		}
 		switch {
 		case !w.ready.IsZero() && w.policy.Soak > 0:
 			earliest(w.ready.Add(w.policy.Soak))
@@ -454,6 +500,9 @@ type RolloutStatus struct {
 	// Updated counts the sites given the revision, of Sites.
 	Updated int `json:"updated"`
 	Sites   int `json:"sites"`
+	// Waiting names the sites of the current wave outside their
+	// maintenance windows, each with when its next window opens.
+	Waiting []string `json:"waiting,omitempty"`
 }
 
 // Rollout states.
@@ -482,6 +531,11 @@ func (r *rollout) status(now time.Time) []RolloutStatus {
 			if reached := r.reached[k]; k.Solution == s.name && r.isReleased(k) &&
 				(reached.phase == reconciler.PhaseFailed || reached.phase == reconciler.PhaseUnreachable) {
 				failed = append(failed, fmt.Sprintf("%s on %s %s since %s", k.Tier, k.Cluster, reached.phase, reached.since.UTC().Format(time.RFC3339)))
+			}
+		}
+		for _, c := range w.sites {
+			if opens, _ := w.windows[c].Next(now); !w.released[c] && !w.windows[c].Open(now) && !w.started.IsZero() {
+				st.Waiting = append(st.Waiting, fmt.Sprintf("%s: waiting for its window, opens at %s", c, opens.UTC().Format(time.RFC3339)))
 			}
 		}
 		soaked := !w.ready.IsZero() && now.Sub(w.ready) >= w.policy.Soak
