@@ -111,6 +111,9 @@ type Report struct {
 	SitesRemoved []string `json:"sitesRemoved,omitempty"`
 	// Summary groups the places that change in the same way, per tier.
 	Summary []Group `json:"summary"`
+	// Rollout says when the change reaches each site it changes; see
+	// Rollouts, which fills it in.
+	Rollout []SiteRollout `json:"rollout,omitempty"`
 	// Changes are sorted by cluster, then by group, kind, namespace and name.
 	Changes []Change `json:"changes"`
 	// Failures are the clusters, or tiers, that could not be compared with

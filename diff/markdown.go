@@ -92,6 +92,12 @@ func writeSummary(b *strings.Builder, r *Report) {
 	if more := len(r.Summary) - maxSummaryRows; more > 0 {
 		fmt.Fprintf(b, "\n%d more %s of sites change in other ways; see the JSON output.\n", more, plural(more, "group"))
 	}
+	if lines := rolloutLines(r, func(names []string) string { return namesLabel(names, code) }); len(lines) > 0 {
+		b.WriteString("\nRollout:\n")
+		for _, l := range lines {
+			fmt.Fprintf(b, "- %s\n", l)
+		}
+	}
 	b.WriteString("\n")
 }
 

@@ -54,6 +54,12 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 			t.line("    " + l)
 		}
 	}
+	if len(r.Rollout) > 0 {
+		t.line("  rollout:")
+		for _, l := range rolloutLines(r, func(names []string) string { return namesLabel(names, plain) }) {
+			t.line("    " + l)
+		}
+	}
 
 	for _, s := range sections(r) {
 		t.line("")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -150,6 +151,7 @@ func runDiff(cmd *cobra.Command, args []string, o diffOptions) error {
 	if err != nil {
 		return &exitError{code: exitDiffError, err: err}
 	}
+	diff.Rollouts(report, head.Result, time.Now())
 	if err := write(report); err != nil {
 		return &exitError{code: exitDiffError, err: err}
 	}
