@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tandem-gitops/tandem/modelfetch"
+	"github.com/tandem-gitops/tandem/sources/modelfetch"
 )
 
 func newModelCommand() *cobra.Command {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-gitops/tandem/modelfetch"
+	"github.com/tandem-gitops/tandem/sources/modelfetch"
 )
 
 // model is the body the test servers serve, large enough to be cut.
