@@ -20,8 +20,12 @@ type metrics struct {
 	drifted         *prometheus.GaugeVec
 	phase           *prometheus.GaugeVec
 	appliedRevision *prometheus.GaugeVec
-	renderTime      prometheus.Histogram
-	renderFailures  prometheus.Counter
+	modelPods       *prometheus.GaugeVec
+	// modelSeries are the modelPods series each target's latest pass
+	// set, to delete those of versions its next pass no longer finds.
+	modelSeries    map[reconciler.Key][]prometheus.Labels
+	renderTime     prometheus.Histogram
+	renderFailures prometheus.Counter
 }
 
 func newMetrics(source Source) *metrics {
@@ -52,6 +56,11 @@ func newMetrics(source Source) *metrics {
 			Name: "tandem_applied_revision_info",
 			Help: "The revision last applied in full and healthy, per (solution, tier, cluster).",
 		}, []string{"cluster", "solution", "tier", "revision"}),
+		modelPods: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tandem_model_serving_pods",
+			Help: "Available pods of a model's serving workload that run a version of the model, per site, as the latest pass read them.",
+		}, []string{"solution", "site", "model", "version"}),
+		modelSeries: map[reconciler.Key][]prometheus.Labels{},
 		renderTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tandem_render_duration_seconds",
 			Help:    "Duration of rendering a revision, every cluster and tier.",
@@ -63,7 +72,7 @@ func newMetrics(source Source) *metrics {
 		}),
 	}
 	m.registry.MustRegister(
-		m.reconcileTime, m.objects, m.corrected, m.drifted, m.phase, m.appliedRevision, m.renderTime, m.renderFailures,
+		m.reconcileTime, m.objects, m.corrected, m.drifted, m.phase, m.appliedRevision, m.modelPods, m.renderTime, m.renderFailures,
 		&sourceCollector{source: source},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -112,10 +121,40 @@ func (m *metrics) observe(res reconciler.Result) {
 		m.drifted.WithLabelValues(res.Cluster, res.Solution, res.Tier, "true").Set(float64(removed))
 		m.drifted.WithLabelValues(res.Cluster, res.Solution, res.Tier, "false").Set(float64(left))
 	}
+	m.observeModels(res)
 	if res.Phase == reconciler.PhaseReady {
 		m.appliedRevision.DeletePartialMatch(prometheus.Labels{"cluster": res.Cluster, "solution": res.Solution, "tier": res.Tier})
 		m.appliedRevision.WithLabelValues(res.Cluster, res.Solution, res.Tier, res.Revision).Set(1)
 	}
+}
+
+// observeModels sets the available pods per model version a pass read,
+// and deletes the series of versions the target's previous pass found and
+// this one did not. The site is the cluster the target names. A model's
+// workloads of one tier count together.
+func (m *metrics) observeModels(res reconciler.Result) {
+	pods := map[[2]string]int{}
+	for _, ms := range res.Models {
+		for _, v := range ms.Versions {
+			pods[[2]string{ms.Model, v.Version}] += v.Available
+		}
+	}
+	series := make([]prometheus.Labels, 0, len(pods))
+	for mv, n := range pods {
+		labels := prometheus.Labels{"solution": res.Solution, "site": res.Cluster, "model": mv[0], "version": mv[1]}
+		m.modelPods.With(labels).Set(float64(n))
+		series = append(series, labels)
+	}
+	for _, old := range m.modelSeries[res.Key] {
+		if _, ok := pods[[2]string{old["model"], old["version"]}]; !ok {
+			m.modelPods.Delete(old)
+		}
+	}
+	if len(series) == 0 {
+		delete(m.modelSeries, res.Key)
+		return
+	}
+	m.modelSeries[res.Key] = series
 }
 
 // forget drops the series of a target no longer reconciled, so that a
@@ -126,6 +165,10 @@ func (m *metrics) forget(k reconciler.Key) {
 	m.appliedRevision.DeletePartialMatch(labels)
 	m.drifted.DeletePartialMatch(labels)
 	m.reconcileTime.DeletePartialMatch(labels)
+	for _, old := range m.modelSeries[k] {
+		m.modelPods.Delete(old)
+	}
+	delete(m.modelSeries, k)
 }
 
 // sourceCollector reads the source's status at scrape time.

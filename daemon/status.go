@@ -69,6 +69,10 @@ type TargetStatus struct {
 	// other field managers added, removed or, for a tier that says
 	// drift: report, left in place.
 	Drift []fieldset.Drift `json:"drift,omitempty"`
+	// Models says what the tier's workloads serve of each model: the
+	// versions their pods run and how many of those pods are available,
+	// as the latest pass read them; none when it did not get to apply.
+	Models []reconciler.ModelServing `json:"models,omitempty"`
 	// Since is when the target entered its phase; LastReconcile when the
 	// latest pass ended.
 	Since         time.Time  `json:"since"`
@@ -166,6 +170,9 @@ func (s *statusStore) observe(res reconciler.Result) {
 	if !res.Finished.IsZero() {
 		finished := res.Finished
 		st.LastReconcile = &finished
+		// A progress report has read no pods yet: what the pods served
+		// before stays until the pass ends.
+		st.Models = res.Models
 	}
 	if res.Phase == reconciler.PhaseReady {
 		st.AppliedRevision = res.Revision

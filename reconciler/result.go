@@ -111,6 +111,10 @@ type Result struct {
 	// Corrected counts the objects put back into their desired state on a
 	// pass over the revision already applied: the drift that was undone.
 	Corrected int
+	// Models says, for each workload of the tier that serves a model, the
+	// versions its pods run, read at the end of a pass that applied the
+	// revision, healthy or not; nil for a tier that serves no model.
+	Models []ModelServing
 	// Started and Finished bound the pass.
 	Started  time.Time
 	Finished time.Time

@@ -121,9 +121,15 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) (inventory, error) {
 		progress.ChangeSet = &ssa.ChangeSet{Entries: slices.Clone(p.result.ChangeSet.Entries)}
 		send(ctx, p.out, progress)
 		if err := p.cluster.WaitHealthy(waitCtx, p.id, toWait, p.healthTimeout()); err != nil {
+			if !cutShort(ctx, waitCtx) {
+				// Applied but not healthy: what the site serves
+				// meanwhile matters most now.
+				p.observeModels(ctx, waitCtx)
+			}
 			return inv, fmt.Errorf("health check of revision %s: %w", p.set.Revision, err)
 		}
 	}
+	p.observeModels(ctx, waitCtx)
 	p.result.Phase = PhaseReady
 	p.result.Message = fmt.Sprintf("revision %s applied, %d objects ready", p.set.Revision, len(p.set.Objects))
 	if p.set.NoWait {

@@ -29,16 +29,25 @@ type statusOptions struct {
 	contexts       []string
 	requestTimeout time.Duration
 	output         string
+	// models shows the models each target serves rather than its phase.
+	models bool
 }
 
 func newStatusCommand() *cobra.Command {
 	o := &statusOptions{}
 	cmd := &cobra.Command{
-		Use:   "status [--server URL | --kubeconfig FILE [--context NAME]...]",
+		Use:   "status [models] [--server URL | --kubeconfig FILE [--context NAME]...]",
 		Short: "Show where every tier of every solution stands on every cluster",
 		Long: `Show one row per solution, tier and cluster: its phase, the revision last
 applied in full, how long it has been in its phase, and what the reconciler
 said about it.
+
+"tandem status models --server URL" shows instead one row per model a tier
+serves on a cluster: the serving workload and the versions of the model its
+available pods run, as the daemon's latest pass read them from the pods
+("1.4.0 on 2/3 available pods, 1.5.0 on 1/3" mid-rollout). Only the daemon
+reads pods, so the models view needs --server. With -o json, each target
+carries its models either way.
 
 With --server, the status is read from a running "tandem serve" at
 URL/api/v1/status; a revision that does not render and a repository that
@@ -59,10 +68,16 @@ not be read at all, 2 usage error.`,
   tandem status --context plant-a --context plant-b
 
   # Ask the daemon.
-  tandem status --server http://tandem.tandem-system:8080 -o json`,
+  tandem status --server http://tandem.tandem-system:8080 -o json
+
+  # Which version of each model every site serves.
+  tandem status models --server http://tandem.tandem-system:8080`,
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return &usageError{fmt.Errorf("unexpected argument %q: status takes flags only", args[0])}
+			switch {
+			case len(args) == 1 && args[0] == "models":
+				o.models = true
+			case len(args) > 0:
+				return &usageError{fmt.Errorf("unexpected argument %q: status takes models or flags only", args[len(args)-1])}
 			}
 			return nil
 		},
@@ -89,6 +104,8 @@ func (o *statusOptions) validate() error {
 		return fmt.Errorf("unknown output format %q: want table or json", o.output)
 	case o.server != "" && (o.kubeconfig != "" || len(o.contexts) > 0):
 		return errors.New("--server reads the daemon; --kubeconfig and --context read the clusters: give one or the other")
+	case o.models && o.server == "":
+		return errors.New("the models served are read from the pods by tandem serve: give --server")
 	case o.requestTimeout <= 0:
 		return errors.New("--request-timeout must be positive")
 	}
@@ -126,6 +143,9 @@ type targetRow struct {
 	// Owner is the tandem instance that owns the tier on the cluster, as
 	// the cluster records it.
 	Owner string `json:"owner,omitempty"`
+	// Models says what the tier serves of each model, as the daemon's
+	// latest pass read it from the pods; only the daemon knows it.
+	Models []reconciler.ModelServing `json:"models,omitempty"`
 }
 
 func (o *statusOptions) run(cmd *cobra.Command) error {
@@ -166,6 +186,10 @@ func (o *statusOptions) run(cmd *cobra.Command) error {
 		err = enc.Encode(report)
 	case len(report.Targets) == 0:
 		fmt.Fprintln(stderr, "No targets found.")
+	case o.models && !slices.ContainsFunc(report.Targets, func(r targetRow) bool { return len(r.Models) > 0 }):
+		fmt.Fprintln(stderr, "No models served.")
+	case o.models:
+		err = writeModelsTable(cmd.OutOrStdout(), report.Targets)
 	default:
 		err = writeStatusTable(cmd.OutOrStdout(), report.Targets, time.Now())
 	}
@@ -239,7 +263,7 @@ func (o *statusOptions) fromServer(ctx context.Context) (statusReport, error) {
 		report.Targets[i] = targetRow{
 			Solution: t.Solution, Tier: t.Tier, Cluster: t.Cluster, Phase: t.Phase,
 			Revision: t.AppliedRevision, DesiredRevision: t.DesiredRevision,
-			Since: t.Since, Message: t.Message, Changes: &changes,
+			Since: t.Since, Message: t.Message, Changes: &changes, Models: t.Models,
 		}
 	}
 	return report, nil
@@ -315,6 +339,20 @@ func writeStatusTable(w io.Writer, rows []targetRow, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			cmp.Or(r.Solution, "<unknown>"), cmp.Or(r.Tier, "<unknown>"), r.Cluster, cmp.Or(r.Phase, "<unknown>"),
 			shortRevision(r.Revision), age, strings.Join(strings.Fields(r.Message), " "))
+	}
+	return tw.Flush()
+}
+
+// writeModelsTable prints a row per model each target serves, with the
+// versions its available pods run; a target that serves none has no row.
+func writeModelsTable(w io.Writer, rows []targetRow) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "SOLUTION\tTIER\tCLUSTER\tMODEL\tWORKLOAD\tSERVING")
+	for _, r := range rows {
+		for _, m := range r.Models {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Solution, r.Tier, r.Cluster, m.Model, m.Workload,
+				strings.Join(strings.Fields(m.Serving()), " "))
+		}
 	}
 	return tw.Flush()
 }

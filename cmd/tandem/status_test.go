@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandem-gitops/tandem/daemon"
+	"github.com/tandem-gitops/tandem/reconciler"
 )
 
 const (
@@ -33,10 +34,14 @@ func daemonStatus(now time.Time) daemon.Status {
 				Changes: daemon.Changes{Configured: 1, Unchanged: 8}, Since: now.Add(-3 * time.Hour), LastReconcile: &applied},
 			{Solution: "smart-factory", Tier: "edge", Cluster: "plant-a", DesiredRevision: mainRevision, AppliedRevision: mainRevision,
 				Phase: "Ready", Message: "revision " + mainRevision + " applied, 7 objects ready",
-				Changes: daemon.Changes{Configured: 1, Unchanged: 6}, Since: now.Add(-25 * time.Minute), LastReconcile: &applied},
+				Changes: daemon.Changes{Configured: 1, Unchanged: 6}, Since: now.Add(-25 * time.Minute), LastReconcile: &applied,
+				Models: []reconciler.ModelServing{{Model: "defect-detector", Workload: "Deployment/factory-edge/inference",
+					Versions: []reconciler.VersionCount{{Version: "1.5.0", Pods: 3, Available: 3}}}}},
 			{Solution: "smart-factory", Tier: "edge", Cluster: "plant-b", DesiredRevision: mainRevision, AppliedRevision: priorRevision,
 				Phase: "Progressing", Message: "waiting for 2 objects\nto become ready",
-				Changes: daemon.Changes{Configured: 2, Unchanged: 5}, Since: now.Add(-12 * time.Minute)},
+				Changes: daemon.Changes{Configured: 2, Unchanged: 5}, Since: now.Add(-12 * time.Minute),
+				Models: []reconciler.ModelServing{{Model: "defect-detector", Workload: "Deployment/factory-edge/inference",
+					Versions: []reconciler.VersionCount{{Version: "1.4.0", Pods: 2, Available: 2}, {Version: "1.5.0", Pods: 2, Available: 1}}}}},
 		},
 	}
 }
@@ -78,6 +83,28 @@ func TestStatusFromServerAsJSON(t *testing.T) {
 	if got.Cluster != "plant-a" || got.Revision != mainRevision || got.DesiredRevision != mainRevision ||
 		got.Changes == nil || got.Changes.Configured != 1 || !got.Since.Equal(st.Targets[1].Since) {
 		t.Errorf("plant-a: %+v, want the daemon's %+v", got, st.Targets[1])
+	}
+}
+
+func TestStatusModelsShowsTheVersionsEachSitesAvailablePodsRun(t *testing.T) {
+	url := serveStatus(t, daemonStatus(time.Now()))
+	stdout, _, err := run(t, "status", "models", "--server", url)
+	if exitStatus(err) != exitFailure {
+		t.Errorf("exit %d (%v), want 1: a target is not Ready", exitStatus(err), err)
+	}
+	golden(t, "status-models.txt", stdout)
+
+	report := statusJSON(t, exitFailure, "models", "--server", url)
+	got := report.Targets[2].Models
+	if len(got) != 1 || got[0].Model != "defect-detector" || len(got[0].Versions) != 2 || got[0].Versions[1] != (reconciler.VersionCount{Version: "1.5.0", Pods: 2, Available: 1}) {
+		t.Errorf("plant-b models %+v, want the daemon's 1.4.0 and 1.5.0", got)
+	}
+}
+
+func TestStatusModelsNeedsTheDaemon(t *testing.T) {
+	_, _, err := run(t, "status", "models", "--kubeconfig", "fleet")
+	if exitStatus(err) != exitUsage || !strings.Contains(err.Error(), "give --server") {
+		t.Errorf("exit %d (%v), want %d asking for --server", exitStatus(err), err, exitUsage)
 	}
 }
 
