@@ -94,14 +94,6 @@ func openLocal(dir, rev string) (*Snapshot, error) {
 }
 
 func openRemote(ctx context.Context, loc Location, rev string) (*Snapshot, error) {
-	ref, err := ParseRef(rev)
-	if err != nil {
-		return nil, err
-	}
-	refs := []Ref{ref}
-	if ref.Branch == rev {
-		refs = append(refs, Ref{Tag: rev})
-	}
 	cacheDir, removeCache := loc.CacheDir, func() error { return nil }
 	if cacheDir == "" {
 		tmp, err := os.MkdirTemp("", "tandem-")
@@ -109,35 +101,69 @@ func openRemote(ctx context.Context, loc Location, rev string) (*Snapshot, error
 			return nil, err
 		}
 		cacheDir, removeCache = tmp, func() error { return os.RemoveAll(tmp) }
-	} else if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create cache directory: %w", err)
 	}
-	for _, ref := range refs {
-		spec := loc.Remote
+	repo, resolved, err := Follow(ctx, loc.Remote, rev, Options{CacheDir: cacheDir, Logger: loc.Logger})
+	if err != nil {
+		if repo != nil {
+			repo.Close()
+		}
+		removeCache()
+		return nil, fmt.Errorf("%q: %w", rev, err)
+	}
+	fsys, err := repo.FS(resolved.Commit)
+	if err != nil {
+		repo.Close()
+		removeCache()
+		return nil, fmt.Errorf("revision %s: %w", rev, err)
+	}
+	resolved.Given = rev
+	return &Snapshot{FS: fsys, Revision: resolved, close: func() error {
+		return errors.Join(repo.Close(), removeCache())
+	}}, nil
+}
+
+// Follow opens a mirror of spec's remote following what a user named,
+// rev as ParseRef reads it; a plain name the remote has no branch of is
+// followed as the tag of that name. It fetches once to tell, and returns
+// the revision found. When that fetch fails otherwise (the remote cannot be
+// reached), it returns the mirror following the branch with the error, for
+// a poller to fetch again; a name that is neither a branch nor a tag is an
+// error with no mirror.
+func Follow(ctx context.Context, spec Spec, rev string, opts Options) (*Repository, Revision, error) {
+	ref, err := ParseRef(rev)
+	if err != nil {
+		return nil, Revision{}, err
+	}
+	refs := []Ref{ref}
+	if ref.Branch == rev {
+		refs = append(refs, Ref{Tag: rev})
+	}
+	if opts.CacheDir != "" {
+		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+			return nil, Revision{}, fmt.Errorf("create cache directory: %w", err)
+		}
+	}
+	for i, ref := range refs {
 		spec.Ref = ref
-		var repo *Repository
-		if repo, err = Open(spec, Options{CacheDir: cacheDir, Logger: loc.Logger}); err != nil {
-			break
-		}
-		var resolved Revision
-		if resolved, err = repo.Fetch(ctx); err != nil {
-			repo.Close()
-			if errors.Is(err, ErrRefNotFound) {
-				continue
-			}
-			break
-		}
-		fsys, err := repo.FS(resolved.Commit)
+		repo, err := Open(spec, opts)
 		if err != nil {
-			repo.Close()
-			removeCache()
-			return nil, fmt.Errorf("revision %s: %w", rev, err)
+			return nil, Revision{}, err
 		}
-		resolved.Given = rev
-		return &Snapshot{FS: fsys, Revision: resolved, close: func() error {
-			return errors.Join(repo.Close(), removeCache())
-		}}, nil
+		resolved, err := repo.Fetch(ctx)
+		switch {
+		case err == nil:
+			return repo, resolved, nil
+		case errors.Is(err, ErrRefNotFound) && i+1 < len(refs):
+			repo.Close()
+		case errors.Is(err, ErrRefNotFound):
+			repo.Close()
+			return nil, Revision{}, err
+		case i == 0:
+			return repo, Revision{}, err
+		default:
+			repo.Close()
+			return nil, Revision{}, err
+		}
 	}
-	removeCache()
-	return nil, fmt.Errorf("%q: %w", rev, err)
+	return nil, Revision{}, ErrRefNotFound
 }

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -107,5 +108,29 @@ func TestRevisionNamesItselfOneWay(t *testing.T) {
 		if got := tt.rev.Short(); got != tt.short {
 			t.Errorf("%+v.Short() = %q, want %q", tt.rev, got, tt.short)
 		}
+	}
+}
+
+func TestFollowFollowsATagWhenTheRemoteHasNoBranchOfThatName(t *testing.T) {
+	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 3\n"})
+	first := up.head("main")
+	runGit(t, up.work, "tag", "--annotate", "-m", "Release 1", "v1")
+	runGit(t, up.work, "push", "--quiet", "origin", "v1")
+	up.commit("Scale out", map[string]string{"tandem.yaml": "scale: 5\n"})
+	for _, tt := range []struct{ rev, ref, commit string }{
+		{"v1", "refs/tags/v1", first},
+		{"main", "refs/heads/main", up.head("main")},
+	} {
+		repo, rev, err := Follow(context.Background(), Spec{URL: up.fileURL()}, tt.rev, Options{CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("follow %s: %v", tt.rev, err)
+		}
+		if repo.Spec().Ref.String() != tt.ref || rev.Commit != tt.commit {
+			t.Errorf("follow %s: %s at %s, want %s at %s", tt.rev, repo.Spec().Ref, rev.Commit, tt.ref, tt.commit)
+		}
+		repo.Close()
+	}
+	if repo, _, err := Follow(context.Background(), Spec{URL: up.fileURL()}, "v9", Options{CacheDir: t.TempDir()}); repo != nil || !errors.Is(err, ErrRefNotFound) {
+		t.Errorf("follow v9, neither branch nor tag: %v, want ErrRefNotFound and no mirror", err)
 	}
 }

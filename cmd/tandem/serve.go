@@ -135,11 +135,16 @@ func serve(ctx context.Context, o *serveOptions) error {
 	if err := os.MkdirAll(o.cacheDir, 0o755); err != nil {
 		return fmt.Errorf("create cache directory: %w", err)
 	}
-	repo, err := sources.Open(spec, sources.Options{CacheDir: o.cacheDir, Logger: log})
-	if err != nil {
-		return err
+	// --ref names a branch, or a tag when the remote has no such branch.
+	repo, _, err := sources.Follow(ctx, spec, o.git.ref, sources.Options{CacheDir: o.cacheDir, Logger: log})
+	switch {
+	case repo == nil:
+		return fmt.Errorf("--ref: %w", err)
+	case err != nil:
+		log.Warn("first fetch of the config repository failed; retrying", "repo", spec.URL, "error", err)
 	}
 	defer repo.Close()
+	spec = repo.Spec()
 	poller := sources.NewPoller(repo, sources.PollerOptions{})
 
 	var hook http.Handler
