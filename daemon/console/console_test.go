@@ -408,3 +408,39 @@ func TestHistoryRevertsACommitAfterPreviewingIt(t *testing.T) {
 		t.Errorf("after the revert tandem.yaml has\n%s\nwant scale 3 back", scale)
 	}
 }
+
+func TestABranchHeadThatDoesNotLoadCanStillBeReverted(t *testing.T) {
+	tc := newTestConsole(t, fixtures.SmartFactory())
+	ada := tc.client(t, "ada")
+	get(t, ada, tc.srv.URL+"/console/") // the console has seen a head that loads
+	good, err := os.ReadFile(filepath.Join(tc.work, "tandem.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.push("tandem.yaml", strings.Replace(string(good), "  scale: 3", "  scale: 3\n  scael: 4", 1))
+	broken := git(t, tc.bare, "rev-parse", "main")
+	if _, err := tc.repo.Fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := get(t, ada, tc.srv.URL+"/console/"); !strings.Contains(page, "does not load") || !strings.Contains(page, "smart-factory") {
+		t.Errorf("the fleet page does not say the head is broken, or lost the solution:\n%s", page)
+	}
+	if code, page := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory?scale=5"); code != http.StatusOK || !strings.Contains(page, "its scale cannot be changed") {
+		t.Errorf("a scale preview on a broken head: %d\n%s", code, page)
+	}
+	_, history := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory/history")
+	if !strings.Contains(history, `data-commit="`+broken+`"`) {
+		t.Fatalf("the history does not list the commit that broke the head:\n%s", history)
+	}
+	code, preview := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory/revert/"+broken)
+	if code != http.StatusOK || !strings.Contains(preview, `id="revert"`) {
+		t.Fatalf("revert preview of the breaking commit: %d\n%s", code, preview)
+	}
+	if code, body := post(t, ada, tc.srv.URL+"/console/solutions/smart-factory/revert/"+broken, url.Values{
+		"csrf": {field(t, csrfField, preview)}, "base": {field(t, baseField, preview)}}); code != http.StatusSeeOther {
+		t.Fatalf("revert: %d\n%s", code, body)
+	}
+	if now := git(t, tc.bare, "show", "main:tandem.yaml"); now != strings.TrimSpace(string(good)) {
+		t.Errorf("after the revert tandem.yaml is\n%s\nwant it as before", now)
+	}
+}

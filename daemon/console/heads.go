@@ -17,6 +17,11 @@ type head struct {
 	rev  sources.Revision
 	fsys fs.FS
 	cfg  *renderer.Config
+	// broken says why the head's descriptors do not load; cfg is then
+	// the last head that loaded, at loaded, so that the commit that broke
+	// it can still be found and reverted.
+	broken error
+	loaded sources.Revision
 
 	once sync.Once
 	res  *renderer.Result
@@ -29,6 +34,7 @@ type heads struct {
 	repo *sources.Repository
 	mu   sync.Mutex
 	cur  *head
+	good *head // the last head that loaded
 }
 
 func newHeads(repo *sources.Repository) *heads { return &heads{repo: repo} }
@@ -54,14 +60,19 @@ func (h *heads) at(ctx context.Context, rev sources.Revision) (*head, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read revision %s: %w", rev, err)
 	}
-	cfg, err := renderer.Load(ctx, fsys)
-	if err != nil {
-		return nil, fmt.Errorf("load revision %s: %w", rev, err)
-	}
-	next := &head{rev: rev, fsys: fsys, cfg: cfg}
+	next := &head{rev: rev, fsys: fsys, loaded: rev}
+	next.cfg, err = renderer.Load(ctx, fsys)
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil:
+		h.good = next
+	case h.good == nil:
+		return nil, fmt.Errorf("load revision %s: %w", rev, err)
+	default:
+		next.cfg, next.loaded, next.broken = h.good.cfg, h.good.rev, err
+	}
 	h.cur = next
-	h.mu.Unlock()
 	return next, nil
 }
 

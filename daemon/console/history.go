@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,8 +35,11 @@ func (c *Console) history(w http.ResponseWriter, r *http.Request, sess *session)
 	}
 	v := historyView{Name: sol.Name}
 	commits, err := c.cfg.Repository.History(r.Context(), solutionPaths(sol, hd.cfg.Sites), historyLimit)
-	if err != nil {
+	switch {
+	case err != nil:
 		v.Error = err.Error()
+	case hd.broken != nil:
+		v.Error = fmt.Sprintf("The branch head does not load: %v. Revert the commit that broke it.", hd.broken)
 	}
 	running := map[string][]string{}
 	for _, t := range c.cfg.Status().Targets {

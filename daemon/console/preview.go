@@ -27,8 +27,10 @@ type Preview struct {
 	Changed int
 	Summary []SummaryLine
 	// Summarized is whether Summary was worked out; it takes a render of
-	// every site, so a page asks for it apart.
-	Summarized bool
+	// every site, so a page asks for it apart. SummaryNote says why there
+	// is none.
+	Summarized  bool
+	SummaryNote string
 	// Error says why the change cannot be made, naming the file and
 	// field; nothing is committed then.
 	Error string
@@ -55,6 +57,10 @@ type SummaryLine struct {
 // the repository again.
 func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale float64, summary bool) Preview {
 	p := Preview{Solution: sol.Name, Base: hd.rev.Commit, From: sol.Spec.Scale, To: scale}
+	if hd.broken != nil {
+		p.Error = fmt.Sprintf("the branch head does not load, so its scale cannot be changed; revert the commit that broke it from the history first: %v", hd.broken)
+		return p
+	}
 	data, err := fs.ReadFile(hd.fsys, sol.File)
 	if err != nil {
 		p.Error = fmt.Sprintf("read %s: %v", sol.File, err)
@@ -122,7 +128,8 @@ func summarize(ctx context.Context, hd *head, p Preview, after fs.FS) Preview {
 	p.Summarized = true
 	base, err := hd.rendered(ctx)
 	if err != nil {
-		p.Error = fmt.Sprintf("the branch head does not render: %v", err)
+		// A revert of what broke the head still previews its replicas.
+		p.SummaryNote = fmt.Sprintf("No diff summary: the branch head does not render (%v).", err)
 		return p
 	}
 	res, err := renderer.Render(ctx, after, renderer.Options{})
