@@ -258,3 +258,25 @@ func TestRolloutHoldsASiteOutsideItsMaintenanceWindowAndReleasesItWhenItOpens(t 
 		t.Errorf("at 22:00 in Berlin main-2 is still held: %v", got)
 	}
 }
+
+func TestAFailedSiteRetryingStaysFailedUntilAPassEndsReady(t *testing.T) {
+	res := policyRepo(t, "    waves:\n    - {matchLabels: {ring: canary}}\n")
+	c := &clock{time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	r := newRollout(res, "B", reconciler.TargetsFor(res, "A"), c.now())
+	failedAt := c.now()
+	pass(r, failedAt, "canary-1", reconciler.PhaseFailed)
+	// The retry waits for health, Progressing.
+	c.add(30 * time.Second)
+	r.observe(reconciler.Result{Key: reconciler.Key{Cluster: "canary-1", Solution: "plant", Tier: "edge"},
+		Revision: "B", Phase: reconciler.PhaseProgressing, Started: c.now()})
+	r.advance(c.now())
+	st := state(r, c.now())
+	if st.State != RolloutHalted || !strings.Contains(st.Halted, "edge on canary-1 Failed since "+failedAt.Format(time.RFC3339)) || len(given(r)) != 1 {
+		t.Fatalf("a failed canary retrying: %+v given %v, want halted since its first failure", st, given(r))
+	}
+	pass(r, c.add(time.Second), "canary-1", reconciler.PhaseReady)
+	r.advance(c.now())
+	if got := given(r); len(got) != 6 {
+		t.Errorf("after the canary passed Ready: %v, want every site", got)
+	}
+}

@@ -67,12 +67,14 @@ type wave struct {
 	approved       bool
 }
 
-// reached is the phase of a target's latest result at the revision, and
-// whether a pass at the revision ended Ready.
+// reached is the phase of a target's latest result at the revision,
+// whether a pass at the revision ended Ready, and whether one ended failed
+// (Failed or Unreachable) with none Ready since: a failed site retrying is
+// Progressing again for a while, and still failed.
 type reached struct {
-	phase reconciler.Phase
-	ready bool
-	since time.Time
+	phase         reconciler.Phase
+	ready, failed bool
+	since         time.Time // when it failed, or when phase began
 }
 
 // newRollout plans the rollout of a rendered revision over current, the
@@ -151,11 +153,19 @@ func (r *rollout) observe(res reconciler.Result) {
 		return
 	}
 	st := r.reached[res.Key]
-	if st.phase != res.Phase {
+	final := !res.Finished.IsZero()
+	failed := final && (res.Phase == reconciler.PhaseFailed || res.Phase == reconciler.PhaseUnreachable)
+	if st.phase != res.Phase && !st.failed || failed && !st.failed {
 		st.since = cmp.Or(res.Finished, res.Started)
 	}
 	st.phase = res.Phase
-	st.ready = res.Phase == reconciler.PhaseReady && !res.Finished.IsZero()
+	st.ready = res.Phase == reconciler.PhaseReady && final
+	switch {
+	case failed:
+		st.failed = true
+	case st.ready:
+		st.failed = false
+	}
 	r.reached[res.Key] = st
 }
 
@@ -177,7 +187,7 @@ func (r *rollout) site(sol, cluster string) siteState {
 			continue
 		}
 		switch st := r.reached[k]; {
-		case st.phase == reconciler.PhaseFailed || st.phase == reconciler.PhaseUnreachable:
+		case st.failed || st.phase == reconciler.PhaseFailed || st.phase == reconciler.PhaseUnreachable:
 			return siteFailed
 		case !st.ready:
 			state = updating
@@ -528,9 +538,12 @@ func (r *rollout) status(now time.Time) []RolloutStatus {
 		}
 		var failed []string
 		for _, k := range slices.SortedFunc(maps.Keys(r.next), reconciler.Key.Compare) {
-			if reached := r.reached[k]; k.Solution == s.name && r.isReleased(k) &&
-				(reached.phase == reconciler.PhaseFailed || reached.phase == reconciler.PhaseUnreachable) {
-				failed = append(failed, fmt.Sprintf("%s on %s %s since %s", k.Tier, k.Cluster, reached.phase, reached.since.UTC().Format(time.RFC3339)))
+			if reached := r.reached[k]; k.Solution == s.name && r.isReleased(k) && reached.failed {
+				phase := reached.phase
+				if phase != reconciler.PhaseUnreachable {
+					phase = reconciler.PhaseFailed // retrying, Progressing meanwhile
+				}
+				failed = append(failed, fmt.Sprintf("%s on %s %s since %s", k.Tier, k.Cluster, phase, reached.since.UTC().Format(time.RFC3339)))
 			}
 		}
 		for _, c := range w.sites {

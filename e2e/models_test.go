@@ -144,6 +144,21 @@ func TestModelRolloutSoaksOnTheCanaryHaltsOnFailureAndWaitsForWindows(t *testing
 			return nil
 		})
 		t.Logf("halted: %s", halted.Halted)
+		// The failed canary is retried, Progressing while it waits for
+		// health again: the rollout stays halted, since its first failure.
+		poll(t, 2*time.Minute, 100*time.Millisecond, "plant-a's edge tier retried", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			if ts, _ := targetOf(st, "smart-factory", "edge", "plant-a"); ts.Phase != "Progressing" {
+				return errorf("plant-a edge is %s", ts.Phase)
+			}
+			if ro, _ := rolloutOf(st, "smart-factory"); ro.State != daemon.RolloutHalted || ro.Halted != halted.Halted {
+				t.Errorf("while plant-a retries, the rollout is %s (%q), want still halted with %q", ro.State, ro.Halted, halted.Halted)
+			}
+			return nil
+		})
 		t.Logf("tandem status models --server, the rollout halted:\n%s", tandemOutput(t, "status", "models", "--server", server))
 		st, err := e.status()
 		if err != nil {

@@ -108,6 +108,9 @@ func writeRollouts(w io.Writer, rollouts []daemon.RolloutStatus, now time.Time) 
 		if r.SoakUntil != nil {
 			detail = "soaking until " + r.SoakUntil.Format(time.RFC3339)
 		}
+		if len(r.Waiting) > 0 {
+			detail = strings.TrimPrefix(detail+"; "+strings.Join(r.Waiting, "; "), "; ")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%s\t%s\t%s\n", r.Solution, r.Revision, r.Wave, r.Waves, r.Updated, r.Sites,
 			r.State, now.Sub(r.Since).Round(time.Second), detail)
 	}

@@ -17,7 +17,8 @@ func TestRolloutCommandsReadTheStatusAndActWithABearerToken(t *testing.T) {
 	var authorization, action string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := daemon.RolloutStatus{Solution: "smart-factory", Revision: "refs/heads/main@sha1:1a2b", Wave: 1, Waves: 2,
-			State: daemon.RolloutWaitingForApproval, Since: time.Now(), Updated: 1, Sites: 3}
+			State: daemon.RolloutWaitingForApproval, Since: time.Now(), Updated: 1, Sites: 3,
+			Waiting: []string{"plant-c: waiting for its window, opens at 2026-12-01T21:00:00Z"}}
 		switch r.URL.Path {
 		case "/api/v1/status":
 			json.NewEncoder(w).Encode(daemon.Status{Rollouts: []daemon.RolloutStatus{st}})
@@ -30,7 +31,7 @@ func TestRolloutCommandsReadTheStatusAndActWithABearerToken(t *testing.T) {
 	defer srv.Close()
 
 	out, _, err := run(t, "rollout", "status", "--server", srv.URL)
-	if err != nil || !strings.Contains(out, "smart-factory") || !strings.Contains(out, "1/2") || !strings.Contains(out, "WaitingForApproval") {
+	if err != nil || !strings.Contains(out, "smart-factory") || !strings.Contains(out, "1/2") || !strings.Contains(out, "WaitingForApproval") || !strings.Contains(out, "plant-c: waiting for its window") {
 		t.Errorf("rollout status: %v\n%s", err, out)
 	}
 	_, _, err = run(t, "rollout", "approve", "smart-factory", "--server", srv.URL)
