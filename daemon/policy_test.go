@@ -264,14 +264,16 @@ func TestAFailedSiteRetryingStaysFailedUntilAPassEndsReady(t *testing.T) {
 	c := &clock{time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	r := newRollout(res, "B", reconciler.TargetsFor(res, "A"), c.now())
 	failedAt := c.now()
-	pass(r, failedAt, "canary-1", reconciler.PhaseFailed)
+	r.observe(reconciler.Result{Key: reconciler.Key{Cluster: "canary-1", Solution: "plant", Tier: "edge"},
+		Revision: "B", Phase: reconciler.PhaseFailed, Message: "health check of revision B: Deployment/plant/app not Available",
+		Started: failedAt, Finished: failedAt})
 	// The retry waits for health, Progressing.
 	c.add(30 * time.Second)
 	r.observe(reconciler.Result{Key: reconciler.Key{Cluster: "canary-1", Solution: "plant", Tier: "edge"},
 		Revision: "B", Phase: reconciler.PhaseProgressing, Started: c.now()})
 	r.advance(c.now())
 	st := state(r, c.now())
-	if st.State != RolloutHalted || !strings.Contains(st.Halted, "edge on canary-1 Failed since "+failedAt.Format(time.RFC3339)) || len(given(r)) != 1 {
+	if st.State != RolloutHalted || !strings.Contains(st.Halted, "edge on canary-1 Failed since "+failedAt.Format(time.RFC3339)+" (health check of revision B: Deployment/plant/app not Available)") || len(given(r)) != 1 {
 		t.Fatalf("a failed canary retrying: %+v given %v, want halted since its first failure", st, given(r))
 	}
 	pass(r, c.add(time.Second), "canary-1", reconciler.PhaseReady)

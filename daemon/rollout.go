@@ -75,6 +75,7 @@ type reached struct {
 	phase         reconciler.Phase
 	ready, failed bool
 	since         time.Time // when it failed, or when phase began
+	why           string    // the message of the failure
 }
 
 // newRollout plans the rollout of a rendered revision over current, the
@@ -162,9 +163,9 @@ func (r *rollout) observe(res reconciler.Result) {
 	st.ready = res.Phase == reconciler.PhaseReady && final
 	switch {
 	case failed:
-		st.failed = true
+		st.failed, st.why = true, res.Message
 	case st.ready:
-		st.failed = false
+		st.failed, st.why = false, ""
 	}
 	r.reached[res.Key] = st
 }
@@ -543,7 +544,11 @@ func (r *rollout) status(now time.Time) []RolloutStatus {
 				if phase != reconciler.PhaseUnreachable {
 					phase = reconciler.PhaseFailed // retrying, Progressing meanwhile
 				}
-				failed = append(failed, fmt.Sprintf("%s on %s %s since %s", k.Tier, k.Cluster, phase, reached.since.UTC().Format(time.RFC3339)))
+				line := fmt.Sprintf("%s on %s %s since %s", k.Tier, k.Cluster, phase, reached.since.UTC().Format(time.RFC3339))
+				if reached.why != "" {
+					line += " (" + truncate(reached.why, 200) + ")"
+				}
+				failed = append(failed, line)
 			}
 		}
 		for _, c := range w.sites {
@@ -573,4 +578,12 @@ func (r *rollout) status(now time.Time) []RolloutStatus {
 	}
 	slices.SortFunc(out, func(a, b RolloutStatus) int { return cmp.Compare(a.Solution, b.Solution) })
 	return out
+}
+
+// truncate shortens s to at most n runes, saying so.
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
