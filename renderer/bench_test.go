@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -52,6 +54,32 @@ func BenchmarkRender1000Sites(b *testing.B) {
 			naiveRender(b, mem, res)
 		}
 	})
+}
+
+// BenchmarkRender1000SitesWithCapacity renders what BenchmarkRender1000Sites
+// does with a spec.capacity on every site, so that the two tell what the
+// capacity check costs: every site's demand summed and compared, and the
+// fixture's ResourceQuota checked against it.
+func BenchmarkRender1000SitesWithCapacity(b *testing.B) {
+	repo := withCapacity(smartFactory(b, 1000), `{cpu: "16", memory: 32Gi, pods: "110"}`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := renderer.Render(ctx, repo, renderer.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// withCapacity gives every Site file of repo, each ending in its spec,
+// the capacity given in YAML flow style.
+func withCapacity(repo fstest.MapFS, capacity string) fstest.MapFS {
+	for name, f := range repo {
+		if strings.HasPrefix(name, "sites/") && path.Dir(name) != "sites/plant-c/edge" && strings.HasSuffix(name, ".yaml") {
+			repo[name] = &fstest.MapFile{Data: append(append([]byte(nil), f.Data...), "  capacity: "+capacity+"\n"...), Mode: f.Mode}
+		}
+	}
+	return repo
 }
 
 // naiveRender builds every site's tiers with one krusty run each.

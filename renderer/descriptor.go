@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tandem-gitops/tandem/renderer/maintenance"
@@ -209,6 +210,15 @@ type SiteSpec struct {
 	// Outside them the site keeps its current revision, though drift is
 	// still corrected. No windows means always.
 	Windows []Window `json:"windows,omitempty"`
+	// Capacity is what the site's machines can run, per resource (cpu,
+	// memory, pods, nvidia.com/gpu, …), as a node's status.capacity says
+	// it. A revision whose pods ask the site for more, or whose
+	// ResourceQuotas allow more, does not render; see SiteDemand. No
+	// capacity means the site is not checked.
+	Capacity corev1.ResourceList `json:"capacity,omitempty"`
+	// Nodes is how many nodes the site has (default 1): a DaemonSet runs
+	// a pod on each.
+	Nodes int `json:"nodes,omitempty"`
 
 	overlayDir string // Overlay, resolved inside the repository
 }

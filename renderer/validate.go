@@ -89,6 +89,7 @@ func (l *loader) validateSite(s *Site) {
 		s.Spec.overlayDir = dir
 	}
 	l.validateWindows(s)
+	l.validateCapacity(s)
 }
 
 // directory resolves p inside the repository and checks it is a directory.
