@@ -2,7 +2,6 @@ package renderer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -178,19 +177,7 @@ func TestRenderRefusesObjectsWithoutANamespaceAndWritesToWhatTandemReserves(t *t
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Render(context.Background(), repoWith(tt.files), Options{})
-			var verr *ValidationError
-			if !errors.As(err, &verr) {
-				t.Fatalf("Render error = %v; want a *ValidationError", err)
-			}
-			if len(verr.Errors) != len(tt.wants) {
-				t.Errorf("got %d errors, want %d:\n%v", len(verr.Errors), len(tt.wants), err)
-			}
-			for _, want := range tt.wants {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("errors do not contain %q:\n%v", want, err)
-				}
-			}
+			requireRenderErrors(t, repoWith(tt.files), tt.wants)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -121,19 +122,7 @@ func TestRenderNamesWhereEachBadInputIs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Render(context.Background(), tt.repo, Options{})
-			var verr *ValidationError
-			if !errors.As(err, &verr) {
-				t.Fatalf("Render error = %v; want a *ValidationError", err)
-			}
-			if len(verr.Errors) != len(tt.wants) {
-				t.Errorf("got %d errors, want %d:\n%v", len(verr.Errors), len(tt.wants), err)
-			}
-			for _, want := range tt.wants {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("errors do not contain %q:\n%v", want, err)
-				}
-			}
+			requireRenderErrors(t, tt.repo, tt.wants)
 		})
 	}
 }
@@ -215,5 +204,24 @@ func TestRenderRefusesRemoteResources(t *testing.T) {
 	_, err := Render(context.Background(), repo, Options{})
 	if err == nil || !strings.Contains(err.Error(), "remote resources are not supported") {
 		t.Errorf("Render error = %v; want remote resources refused", err)
+	}
+}
+
+// requireRenderErrors renders repo and requires a *ValidationError of
+// exactly len(wants) errors, each of wants among them.
+func requireRenderErrors(t *testing.T, repo fs.FS, wants []string) {
+	t.Helper()
+	_, err := Render(context.Background(), repo, Options{})
+	var verr *ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("Render error = %v; want a *ValidationError", err)
+	}
+	if len(verr.Errors) != len(wants) {
+		t.Errorf("got %d errors, want %d:\n%v", len(verr.Errors), len(wants), err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors do not contain %q:\n%v", want, err)
+		}
 	}
 }
