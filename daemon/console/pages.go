@@ -52,7 +52,7 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request, sess *session) {
 	} else {
 		if hd.broken != nil {
 			v.Error = fmt.Sprintf("The branch head %s does not load: %v. The solutions below are as of %s; revert the commit that broke it from a solution's history.",
-				shortRevision(hd.rev.String()), hd.broken, shortRevision(hd.loaded.String()))
+				hd.rev.Short(), hd.broken, hd.loaded.Short())
 		}
 		for _, s := range hd.cfg.Solutions {
 			v.Solutions = append(v.Solutions, solutionSummary{Name: s.Name, Scale: s.Spec.Scale, Rollout: rolloutOf(st, s.Name)})
@@ -128,7 +128,7 @@ func (c *Console) solution(w http.ResponseWriter, r *http.Request, sess *session
 	v := c.solutionView(hd, sol)
 	v.Pushed = r.URL.Query().Get("pushed")
 	if hd.broken != nil {
-		v.Notice = fmt.Sprintf("The branch head does not load: %v. This page shows the solution as of %s; revert the commit that broke it from the history.", hd.broken, shortRevision(hd.loaded.String()))
+		v.Notice = fmt.Sprintf("The branch head does not load: %v. This page shows the solution as of %s; revert the commit that broke it from the history.", hd.broken, hd.loaded.Short())
 	}
 	if s := r.URL.Query().Get("scale"); s != "" {
 		p := c.previewInput(r.Context(), hd, sol, s, r.URL.Query().Get("summary") == "1")
