@@ -34,6 +34,8 @@ type rollout struct {
 	ran        []string
 	allowEmpty []string
 	solutions  map[string]*solutionRollout
+	// tiers are the keys of next by solution and cluster: a site's tiers.
+	tiers map[[2]string][]reconciler.Key
 	// reached is where each target stands, from the results received.
 	reached map[reconciler.Key]reached
 }
@@ -88,6 +90,10 @@ func newRollout(res *renderer.Result, revision string, current []reconciler.Targ
 		allowEmpty: reconciler.AllowEmpty(res),
 		solutions:  map[string]*solutionRollout{},
 		reached:    map[reconciler.Key]reached{},
+		tiers:      map[[2]string][]reconciler.Key{},
+	}
+	for k := range r.next {
+		r.tiers[[2]string{k.Solution, k.Cluster}] = append(r.tiers[[2]string{k.Solution, k.Cluster}], k)
 	}
 	for _, t := range current {
 		r.ran = append(r.ran, t.Cluster)
@@ -183,10 +189,7 @@ const (
 // one is, failed when one failed or could not be reached.
 func (r *rollout) site(sol, cluster string) siteState {
 	state := siteReady
-	for k := range r.next {
-		if k.Solution != sol || k.Cluster != cluster {
-			continue
-		}
+	for _, k := range r.tiers[[2]string{sol, cluster}] {
 		switch st := r.reached[k]; {
 		case st.failed || st.phase == reconciler.PhaseFailed || st.phase == reconciler.PhaseUnreachable:
 			return siteFailed
