@@ -114,6 +114,9 @@ type Report struct {
 	// Rollout says when the change reaches each site it changes; see
 	// Rollouts, which fills it in.
 	Rollout []SiteRollout `json:"rollout,omitempty"`
+	// Headroom says, for every site with a spec.capacity that a change is
+	// on, how much of each resource it uses before and after.
+	Headroom []SiteHeadroom `json:"headroom,omitempty"`
 	// Changes are sorted by cluster, then by group, kind, namespace and name.
 	Changes []Change `json:"changes"`
 	// Failures are the clusters, or tiers, that could not be compared with
@@ -225,6 +228,9 @@ func Compare(base, head Revision) (*Report, error) {
 	r.Scale = scaleChanges(base.Result, head.Result)
 	r.SitesAdded, r.SitesRemoved = siteChanges(base.Result, head.Result)
 	r.Summary = summarize(r.Changes, targetsOf(base.Result), targetsOf(head.Result), tierRanks(head.Result, base.Result))
+	if r.Headroom, err = headroom(r.Changes, base.Result, head.Result); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -98,6 +98,12 @@ func writeSummary(b *strings.Builder, r *Report) {
 			fmt.Fprintf(b, "- %s\n", l)
 		}
 	}
+	if lines := headroomLines(r, func(names []string) string { return namesLabel(names, code) }); len(lines) > 0 {
+		b.WriteString("\nHeadroom:\n")
+		for _, l := range lines {
+			fmt.Fprintf(b, "- %s\n", l)
+		}
+	}
 	b.WriteString("\n")
 }
 

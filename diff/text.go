@@ -60,6 +60,12 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 			t.line("    " + l)
 		}
 	}
+	if len(r.Headroom) > 0 {
+		t.line("  headroom:")
+		for _, l := range headroomLines(r, func(names []string) string { return namesLabel(names, plain) }) {
+			t.line("    " + l)
+		}
+	}
 
 	for _, s := range sections(r) {
 		t.line("")

@@ -22,7 +22,7 @@ import (
 // naive way: one kustomize build per site and tier, with the replicas and
 // labels written into a kustomization of its own.
 func BenchmarkRender1000Sites(b *testing.B) {
-	repo := smartFactory(b, 1000)
+	repo := withoutCapacity(smartFactory(b, 1000))
 	ctx := context.Background()
 	b.Run("tandem", func(b *testing.B) {
 		b.ReportAllocs()
@@ -61,7 +61,7 @@ func BenchmarkRender1000Sites(b *testing.B) {
 // capacity check costs: every site's demand summed and compared, and the
 // fixture's ResourceQuota checked against it.
 func BenchmarkRender1000SitesWithCapacity(b *testing.B) {
-	repo := withCapacity(smartFactory(b, 1000), `{cpu: "16", memory: 32Gi, pods: "110"}`)
+	repo := withCapacity(withoutCapacity(smartFactory(b, 1000)), `{cpu: "16", memory: 32Gi, pods: "110"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,7 +1,6 @@
 package renderer
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,17 +24,20 @@ type Demand struct {
 	// order of the targets and of their objects.
 	Contributions []Contribution
 	// Quotas are the ResourceQuotas rendered for the site, in the same
-	// order. They ask for nothing themselves; each is an upper bound the
-	// capacity must hold.
+	// order. They ask for nothing themselves; each bounds what the pods
+	// of its namespace may request.
 	Quotas []Quota
 }
 
 // Contribution is one workload's share of a Demand.
 type Contribution struct {
 	Solution, Tier string
-	Kind           string // Deployment, StatefulSet, ReplicaSet, ReplicationController, DaemonSet or Pod
-	Namespace      string
-	Name           string
+	// Site is the site the workload's tier was rendered for; empty for a
+	// tier on named clusters that lands on the site's cluster.
+	Site      string
+	Kind      string // Deployment, StatefulSet, ReplicaSet, ReplicationController, DaemonSet or Pod
+	Namespace string
+	Name      string
 	// Pods is how many pods the workload runs on the site: its replicas
 	// (1 when unset), a DaemonSet's the site's spec.nodes, a Pod's 1.
 	Pods int64
@@ -57,26 +59,9 @@ type Quota struct {
 	Namespace, Name string
 	// Hard is the quota's spec.hard, as declared (requests.cpu, pods, …).
 	Hard corev1.ResourceList
-}
-
-// Bound returns the most the quota lets pods request of resource name, a
-// capacity name such as cpu or nvidia.com/gpu, and the spec.hard key that
-// says so; ok is false when the quota does not bound it. Limits and object
-// counts bound no request.
-func (q Quota) Bound(name corev1.ResourceName) (hard resource.Quantity, key corev1.ResourceName, ok bool) {
-	if len(q.Hard) == 0 {
-		return resource.Quantity{}, "", false
-	}
-	key = corev1.ResourceName("requests." + name)
-	if hard, ok = q.Hard[key]; ok {
-		return hard, key, true
-	}
-	switch name {
-	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods:
-		hard, ok = q.Hard[name]
-		return hard, name, ok
-	}
-	return resource.Quantity{}, "", false
+	// Scoped is whether the quota has scopes or a scopeSelector, and so
+	// counts only some of its namespace's pods.
+	Scoped bool
 }
 
 // SiteDemand returns what targets, every target of a rendered revision or
@@ -116,7 +101,10 @@ func (d *Demand) add(site *Site, t Target, o *unstructured.Unstructured) error {
 		if err != nil {
 			return err
 		}
-		d.Quotas = append(d.Quotas, Quota{Solution: t.Solution, Tier: t.Tier, Namespace: o.GetNamespace(), Name: o.GetName(), Hard: hard})
+		spec, _ := o.Object["spec"].(map[string]any)
+		_, scopes := spec["scopes"]
+		_, selector := spec["scopeSelector"]
+		d.Quotas = append(d.Quotas, Quota{Solution: t.Solution, Tier: t.Tier, Namespace: o.GetNamespace(), Name: o.GetName(), Hard: hard, Scoped: scopes || selector})
 		return nil
 	}
 	pods, spec, ok, err := podsOf(site, apiVersion, kind, o.Object)
@@ -127,7 +115,7 @@ func (d *Demand) add(site *Site, t Target, o *unstructured.Unstructured) error {
 	if err != nil {
 		return err
 	}
-	c := Contribution{Solution: t.Solution, Tier: t.Tier, Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName(), Pods: pods, PerPod: per}
+	c := Contribution{Solution: t.Solution, Tier: t.Tier, Site: t.Site, Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName(), Pods: pods, PerPod: per}
 	for name := range per {
 		total := d.Total[name]
 		total.Add(c.Of(name))
@@ -290,77 +278,6 @@ func maxList(dst, src corev1.ResourceList) {
 			dst[name] = q.DeepCopy()
 		}
 	}
-}
-
-// checkCapacity refuses, for every site of res with spec.capacity, each
-// resource the revision asks more of than the capacity holds, and each
-// ResourceQuota of the site's tiers that allows more than it. It runs once
-// the revision's targets are complete.
-func (r *run) checkCapacity(res *Result) {
-	byCluster := map[string][]Target{}
-	for _, t := range res.Targets {
-		byCluster[t.Cluster] = append(byCluster[t.Cluster], t)
-	}
-	for _, site := range res.Sites {
-		if len(site.Spec.Capacity) == 0 || len(byCluster[site.Spec.Cluster]) == 0 {
-			continue
-		}
-		d, err := SiteDemand(site, byCluster[site.Spec.Cluster])
-		if err != nil {
-			r.addErr(site.File, site.pos, "spec.capacity", fmt.Errorf("site %s: %w", site.Name, err))
-			continue
-		}
-		var over []*FieldError
-		refuse := func(name corev1.ResourceName, format string, args ...any) {
-			field := "spec.capacity." + string(name)
-			over = append(over, &FieldError{File: site.File, Line: site.pos.line(field), Field: field, Err: fmt.Errorf(format, args...)})
-		}
-		for name, capacity := range site.Spec.Capacity {
-			if total := d.Total[name]; total.Cmp(capacity) > 0 {
-				refuse(name, "revision asks %s of %s (%s)", total.String(), capacity.String(), contributions(d.Contributions, name))
-			}
-			for _, q := range d.Quotas {
-				if hard, key, ok := q.Bound(name); ok && hard.Cmp(capacity) > 0 {
-					refuse(name, "ResourceQuota %s/%s of tier %s allows %s %s, more than the capacity %s",
-						q.Namespace, q.Name, q.Tier, key, hard.String(), capacity.String())
-				}
-			}
-		}
-		// Capacity is a map: put what it refuses in a stable order.
-		slices.SortFunc(over, func(a, b *FieldError) int { return cmp.Compare(a.Field, b.Field) })
-		r.errs = append(r.errs, over...)
-	}
-}
-
-// shownContributions is how many contributions an overflow lists before
-// "and N more": enough to see what to scale down.
-const shownContributions = 5
-
-// contributions lists what asks for name, largest first.
-func contributions(cs []Contribution, name corev1.ResourceName) string {
-	type share struct {
-		c     Contribution
-		total resource.Quantity
-	}
-	var shares []share
-	for _, c := range cs {
-		if q := c.Of(name); q.Sign() > 0 {
-			shares = append(shares, share{c, q})
-		}
-	}
-	slices.SortStableFunc(shares, func(a, b share) int {
-		return cmp.Or(b.total.Cmp(a.total), cmp.Compare(a.c.Tier, b.c.Tier), cmp.Compare(a.c.Name, b.c.Name))
-	})
-	var parts []string
-	for i, s := range shares {
-		if i == shownContributions {
-			parts = append(parts, fmt.Sprintf("and %d more", len(shares)-i))
-			break
-		}
-		per := s.c.PerPod[name]
-		parts = append(parts, fmt.Sprintf("%s/%s %d × %s", s.c.Tier, s.c.Name, s.c.Pods, per.String()))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // validateCapacity checks the site's spec.capacity and spec.nodes, and

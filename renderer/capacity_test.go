@@ -185,12 +185,18 @@ func smallDeployments(n int) map[string]string {
 	return files
 }
 
-const edgeQuota = `apiVersion: v1
-kind: ResourceQuota
-metadata: {name: edge}
-spec:
-  hard: {requests.cpu: "16", requests.memory: 4Gi, limits.cpu: "64", count/deployments.apps: "100"}
-`
+// edgeQuota is a ResourceQuota named edge with spec given in flow style.
+func edgeQuota(spec string) string {
+	return "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: edge}\nspec: " + spec + "\n"
+}
+
+// withQuota lists quota.yaml, holding quota, in the edge tier after till.
+func withQuota(quota string) map[string]string {
+	return map[string]string{
+		"tiers/edge/kustomization.yaml": "namespace: shop\nresources: [till.yaml, quota.yaml]\n",
+		"tiers/edge/quota.yaml":         quota,
+	}
+}
 
 func TestRenderRefusesASiteOverItsCapacity(t *testing.T) {
 	tests := []struct {
@@ -217,12 +223,22 @@ func TestRenderRefusesASiteOverItsCapacity(t *testing.T) {
 		{"contributions largest first, five of them, then how many more",
 			capacityRepo("  capacity:\n    cpu: 500m\n", `{requests: {cpu: 100m}}`, smallDeployments(6)),
 			"sites/a.yaml:9: spec.capacity.cpu: revision asks 610m of 500m (edge/till 4 × 100m, edge/small-6 1 × 60m, edge/small-5 1 × 50m, edge/small-4 1 × 40m, edge/small-3 1 × 30m, and 2 more)"},
-		{"a ResourceQuota that allows more than the capacity",
-			capacityRepo("  capacity:\n    cpu: \"8\"\n    memory: 8Gi\n", `{requests: {cpu: 100m}}`, map[string]string{
-				"tiers/edge/kustomization.yaml": "namespace: shop\nresources: [till.yaml, quota.yaml]\n",
-				"tiers/edge/quota.yaml":         edgeQuota,
-			}),
-			"sites/a.yaml:9: spec.capacity.cpu: ResourceQuota shop/edge of tier edge allows requests.cpu 16, more than the capacity 8"},
+		{"a ResourceQuota larger than the capacity is no problem",
+			capacityRepo("  capacity:\n    cpu: \"8\"\n", `{requests: {cpu: 100m}}`,
+				withQuota(edgeQuota(`{hard: {requests.cpu: "16", limits.cpu: "64", count/deployments.apps: "100"}}`))), ""},
+		{"pods of a namespace asking more than its ResourceQuota holds",
+			capacityRepo("  capacity:\n    cpu: \"8\"\n", `{requests: {cpu: 100m, memory: 1Gi}}`,
+				withQuota(edgeQuota(`{hard: {requests.cpu: 300m, memory: 8Gi, pods: "3", limits.cpu: 100m}}`))),
+			"sites/a.yaml:8: spec.capacity: ResourceQuota shop/edge of tier edge: revision asks pods 4 of 3 (edge/till 4 × 1), requests.cpu 400m of 300m (edge/till 4 × 100m)"},
+		{"a scoped ResourceQuota is not checked",
+			capacityRepo("  capacity:\n    cpu: \"8\"\n", `{requests: {cpu: 100m}}`,
+				withQuota(edgeQuota(`{hard: {requests.cpu: 100m}, scopes: [BestEffort]}`))), ""},
+		{"a ResourceQuota bounds only its own namespace",
+			capacityRepo("  capacity:\n    cpu: \"8\"\n", `{requests: {cpu: 100m}}`,
+				map[string]string{
+					"tiers/edge/kustomization.yaml": "resources: [till.yaml, quota.yaml]\npatches:\n- {target: {kind: Deployment}, patch: '" + `[{"op": "add", "path": "/metadata/namespace", "value": "shop"}]` + "'}\n",
+					"tiers/edge/quota.yaml":         strings.Replace(edgeQuota(`{hard: {requests.cpu: 100m}}`), "{name: edge}", "{name: edge, namespace: other}", 1),
+				}), ""},
 		{"every resource over capacity, in line order",
 			capacityRepo("  capacity:\n    memory: 100Mi\n    cpu: 100m\n", `{requests: {cpu: 100m, memory: 100Mi}}`, nil),
 			"sites/a.yaml:9: spec.capacity.memory: revision asks 400Mi of 100Mi (edge/till 4 × 100Mi)\n" +

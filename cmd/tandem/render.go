@@ -28,6 +28,7 @@ func newRenderCommand() *cobra.Command {
 		outDir      string
 		applySets   bool
 		showSecrets bool
+		capacity    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "render [PATH]",
@@ -51,10 +52,14 @@ Secret values are masked, each shown as a short digest of the value
 or kept without leaking them; --show-secrets prints them as they are
 applied, as a render to be diffed or applied by kubectl needs.
 
+--capacity prints, instead of the manifests, what the render asks of each
+site with a spec.capacity, per resource, against what the site has.
+
 Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 		Example: `  tandem render fixtures/smart-factory
   tandem render . --site plant-a
-  tandem render . --out rendered/ -o json`,
+  tandem render . --out rendered/ -o json
+  tandem render . --capacity`,
 		Args: pathArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "yaml" && output != "json" {
@@ -65,6 +70,9 @@ Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 				return err
 			}
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
+			if capacity {
+				return printHeadroom(cmd.OutOrStdout(), res)
+			}
 			targets := asApplied(res.Targets, applySets)
 			if !showSecrets {
 				maskSecrets(targets)
@@ -85,6 +93,7 @@ Exit status: 0 rendered, 1 the repository does not render, 2 usage error.`,
 	f.StringVar(&opts.Site, "site", "", "render only the targets of site `NAME`")
 	f.BoolVar(&applySets, "applyset-labels", true, "label every object as a member of its tier's ApplySet, as tandem applies it")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print Secret values in clear instead of a digest of each")
+	f.BoolVar(&capacity, "capacity", false, "print each site's demand and capacity per resource instead of the manifests")
 	return cmd
 }
 

@@ -10,13 +10,16 @@ import (
 )
 
 func newValidateCommand() *cobra.Command {
-	return &cobra.Command{
+	var capacity bool
+	cmd := &cobra.Command{
 		Use:   "validate [PATH]",
 		Short: "Check that a config repository renders, for pre-merge CI",
 		Long: `Validate the config repository at PATH (default "."): parse every
 descriptor strictly and render every target, as the daemon would, without
 touching any cluster. Every problem is listed, each with its file, line and
-field.
+field. A site with spec.capacity is refused when the revision asks it for
+more than that; --capacity prints every such site's use of each resource.
+Sites without spec.capacity are named as not checked.
 
 Exit status: 0 valid, 1 invalid, 2 usage error.`,
 		Args: pathArg,
@@ -34,9 +37,15 @@ Exit status: 0 valid, 1 invalid, 2 usage error.`,
 			for _, t := range res.Targets {
 				objects += len(t.Objects)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "valid: %d solution(s), %d site(s), %d target(s), %d object(s)\n",
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "valid: %d solution(s), %d site(s), %d target(s), %d object(s)\n",
 				len(res.Solutions), len(res.Sites), len(res.Targets), objects)
-			return err
+			if capacity {
+				return printHeadroom(w, res)
+			}
+			return printUnchecked(w, res)
 		},
 	}
+	cmd.Flags().BoolVar(&capacity, "capacity", false, "print each site's demand and capacity per resource")
+	return cmd
 }

@@ -1,0 +1,106 @@
+package diff
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tandem-gitops/tandem/renderer"
+)
+
+// SiteHeadroom is how much of its spec.capacity a site the head revision
+// changes uses before and after, resource by resource.
+type SiteHeadroom struct {
+	Site      string        `json:"site"`
+	Resources []ResourceUse `json:"resources"`
+}
+
+// ResourceUse is one resource of a site's capacity, in whole percent,
+// rounded up.
+type ResourceUse struct {
+	Resource string `json:"resource"`
+	// Before is nil when the base revision did not check the site: it
+	// declared no capacity there or placed nothing on it.
+	Before *int64 `json:"before,omitempty"`
+	After  int64  `json:"after"`
+	// Demand and Capacity are the head revision's, as quantities.
+	Demand   string `json:"demand"`
+	Capacity string `json:"capacity"`
+}
+
+// High reports whether the head revision uses more than
+// renderer.HighUsage percent of the resource.
+func (u ResourceUse) High() bool { return u.After > renderer.HighUsage }
+
+// headroom returns the headroom of every site with a spec.capacity in
+// head that one of changes is on and whose use of some resource changes
+// or is high, in the order of head's sites.
+func headroom(changes []Change, base, head *renderer.Result) ([]SiteHeadroom, error) {
+	if head == nil {
+		return nil, nil
+	}
+	changed := map[string]bool{}
+	for _, c := range changes {
+		changed[c.Cluster] = true
+	}
+	cluster := map[string]string{}
+	for _, s := range head.Sites {
+		cluster[s.Name] = s.Spec.Cluster
+	}
+	after, err := head.Headroom()
+	if err != nil {
+		return nil, fmt.Errorf("head: %w", err)
+	}
+	before := map[string]renderer.Headroom{}
+	if base != nil {
+		hs, err := base.Headroom()
+		if err != nil {
+			return nil, fmt.Errorf("base: %w", err)
+		}
+		for _, h := range hs {
+			before[h.Site] = h
+		}
+	}
+	var out []SiteHeadroom
+	for _, h := range after {
+		if !changed[cluster[h.Site]] {
+			continue
+		}
+		sh, moved := SiteHeadroom{Site: h.Site}, false
+		for _, u := range h.Usage {
+			ru := ResourceUse{Resource: string(u.Resource), After: u.Percent(), Demand: u.Demand.String(), Capacity: u.Capacity.String()}
+			for _, b := range before[h.Site].Usage {
+				if b.Resource == u.Resource {
+					p := b.Percent()
+					ru.Before = &p
+				}
+			}
+			sh.Resources = append(sh.Resources, ru)
+			moved = moved || ru.High() || ru.Before == nil || *ru.Before != ru.After
+		}
+		if moved {
+			out = append(out, sh)
+		}
+	}
+	return out, nil
+}
+
+// headroomLines say, per site, each resource's use before → after, and
+// flag the resources above renderer.HighUsage.
+func headroomLines(r *Report, label func([]string) string) []string {
+	var lines []string
+	for _, h := range r.Headroom {
+		uses := make([]string, len(h.Resources))
+		for i, u := range h.Resources {
+			from := "unchecked"
+			if u.Before != nil {
+				from = fmt.Sprintf("%d%%", *u.Before)
+			}
+			uses[i] = fmt.Sprintf("%s %s → %d%%", u.Resource, from, u.After)
+			if u.High() {
+				uses[i] += fmt.Sprintf(" (above %d%%)", renderer.HighUsage)
+			}
+		}
+		lines = append(lines, label([]string{h.Site})+": "+strings.Join(uses, ", "))
+	}
+	return lines
+}
