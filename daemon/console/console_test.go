@@ -236,6 +236,8 @@ func TestAProxyNamesTheUserWhenTheConsoleTrustsItsHeader(t *testing.T) {
 	}
 }
 
+var headroomRE = regexp.MustCompile(`<tr data-site="plant-c" data-resource="cpu" class="high">\s*<td>plant-c</td><td>cpu</td><td class="now">54%</td><td class="after">93% <strong>nearly full</strong></td><td>1200m of 1300m</td>`)
+
 func TestPreviewShowsTheReplicasTheRendererComputesAndApplyCommitsOneLine(t *testing.T) {
 	tc := newTestConsole(t, fixtures.SmartFactory())
 	ada := tc.client(t, "ada")
@@ -279,6 +281,11 @@ func TestPreviewShowsTheReplicasTheRendererComputesAndApplyCommitsOneLine(t *tes
 		if g, e := got[key], fmt.Sprintf("%d→%d", w.Replicas, after[i].Replicas); g != e {
 			t.Errorf("%s: preview %s, renderer %s", key, g, e)
 		}
+	}
+	// Plant C's cpu goes from 54% to 93% of its capacity; its other
+	// resources and the other plants move too.
+	if !headroomRE.MatchString(page) {
+		t.Errorf("the preview does not flag plant-c's cpu at 93%%:\n%s", page)
 	}
 	_, summary := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory?scale=5&summary=1")
 	if !strings.Contains(summary, "What the pull request comment would say") || !strings.Contains(summary, "replicas 3 → 5") {
@@ -342,6 +349,8 @@ func TestApplyRefusesWhatWasNotReviewed(t *testing.T) {
 		{"a negative scale", ada, url.Values{"csrf": {csrf}, "base": {base}, "scale": {"-1"}}, http.StatusUnprocessableEntity, "spec.scale"},
 		{"not a number", ada, url.Values{"csrf": {csrf}, "base": {base}, "scale": {"lots"}}, http.StatusUnprocessableEntity, `&#34;lots&#34; is not a number`},
 		{"a scale past a rule's max", ada, url.Values{"csrf": {csrf}, "base": {base}, "scale": {"1e308"}}, http.StatusUnprocessableEntity, "over its max of 12"},
+		{"a scale past what a site can run", ada, url.Values{"csrf": {csrf}, "base": {base}, "scale": {"12"}}, http.StatusUnprocessableEntity,
+			"sites/plant-c.yaml:11: spec.capacity.cpu: revision asks 1800m of 1300m (edge/inference 3 × 500m, edge/protocol-gateway 2 × 100m, edge/local-buffer 1 × 100m)"},
 	}
 	for _, c := range cases {
 		code, body := post(t, c.client, u, c.form)

@@ -3,6 +3,7 @@ package console
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -31,6 +32,12 @@ type Preview struct {
 	// is none.
 	Summarized  bool
 	SummaryNote string
+	// Headroom is each resource of each site with a spec.capacity whose
+	// use the change moves, or that is above renderer.HighUsage after it.
+	// HeadroomNote says why there is none when the sites could not be
+	// checked.
+	Headroom     []HeadroomRow
+	HeadroomNote string
 	// Error says why the change cannot be made, naming the file and
 	// field; nothing is committed then.
 	Error string
@@ -42,6 +49,15 @@ type Row struct {
 	// Place is the site, or the cluster of a tier on named clusters.
 	Place      string
 	Now, After int32
+}
+
+// HeadroomRow is one resource of one site: its use now and after, in
+// whole percent of the site's spec.capacity.
+type HeadroomRow struct {
+	Site, Resource   string
+	Now, After       int64
+	Demand, Capacity string // after
+	High             bool
 }
 
 // SummaryLine is one line of the diff summary: a tier at some places.
@@ -81,8 +97,14 @@ func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale f
 		p.Error = fmt.Sprintf("%s: spec.scale: %v", sol.File, err)
 		return p
 	}
-	if err := sol.OverMax(scale, hd.cfg.Sites); err != nil {
-		p.Error = err.Error()
+	// Both refusals are worth knowing at once: a scale past a rule's max
+	// may also be past what a site can run.
+	overMax := sol.OverMax(scale, hd.cfg.Sites)
+	p = headroomAt(ctx, hd, p)
+	if overMax != nil {
+		p.Error = strings.TrimSuffix(overMax.Error()+"\n"+p.Error, "\n")
+	}
+	if p.Error != "" {
 		return p
 	}
 	p.Rows, p.Changed = rows(before, after)
@@ -90,6 +112,63 @@ func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale f
 		p = summarize(ctx, hd, p, newOverlay(hd.fsys, map[string][]byte{sol.File: edited}, nil))
 	}
 	return p
+}
+
+// headroomAt fills in what p's scale asks of every site with a
+// spec.capacity, from the head's render with the replicas of that scale,
+// and refuses a scale that asks a site for more than it has, as the
+// render would.
+func headroomAt(ctx context.Context, hd *head, p Preview) Preview {
+	res, err := hd.rendered(ctx)
+	if err != nil {
+		p.HeadroomNote = fmt.Sprintf("Site capacity not checked: the branch head does not render (%v).", err)
+		return p
+	}
+	sol, ok := find(res.Solutions, p.Solution)
+	if !ok {
+		return p
+	}
+	now, err := res.Headroom()
+	if err == nil {
+		var after []renderer.Headroom
+		if after, err = res.HeadroomAt(sol, p.To); err == nil {
+			p.Headroom, err = headroomRows(now, after)
+		}
+	}
+	if err != nil {
+		p.Error = fmt.Sprintf("%s: spec.scale: %v", sol.File, err)
+	}
+	return p
+}
+
+// headroomRows pairs the use of each resource of each site now and after,
+// keeping what moves or is high; it fails with every site's refusal when
+// after does not fit.
+func headroomRows(now, after []renderer.Headroom) ([]HeadroomRow, error) {
+	before := map[[2]string]int64{}
+	for _, h := range now {
+		for _, u := range h.Usage {
+			before[[2]string{h.Site, string(u.Resource)}] = u.Percent()
+		}
+	}
+	var out []HeadroomRow
+	var refused []error
+	for _, h := range after {
+		if h.Err != nil {
+			refused = append(refused, h.Err)
+		}
+		for _, u := range h.Usage {
+			r := HeadroomRow{Site: h.Site, Resource: string(u.Resource), Now: before[[2]string{h.Site, string(u.Resource)}], After: u.Percent(),
+				Demand: u.Demand.String(), Capacity: u.Capacity.String(), High: u.Percent() > renderer.HighUsage}
+			if r.Now != r.After || r.High {
+				out = append(out, r)
+			}
+		}
+	}
+	if len(refused) > 0 {
+		return nil, fmt.Errorf("the sites cannot run it:\n%w", errors.Join(refused...))
+	}
+	return out, nil
 }
 
 // compare fills p in with what the head's files as after has them do: the
