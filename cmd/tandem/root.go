@@ -132,6 +132,7 @@ to every cluster, prunes what the commit removed and waits for health.`,
 	root.AddCommand(newStatusCommand())
 	root.AddCommand(newModelCommand())
 	root.AddCommand(newRolloutCommand())
+	root.AddCommand(newSiteCommand())
 	argsAreUsage(root)
 	return root
 }
