@@ -3,9 +3,11 @@ package e2e
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,6 +154,73 @@ func TestConsoleChangesTheScaleAsAGitCommitInTheBrowser(t *testing.T) {
 		if got := e.replicas("plant-b", "Deployment", "factory-edge", "inference"); got != edgeInference {
 			t.Errorf("plant-b inference has %d replicas after the revert, want %d", got, edgeInference)
 		}
+	})
+
+	t.Run("a scale plant-c cannot run: refused by validate, diff, the console and the daemon", func(t *testing.T) {
+		b.t, e.t = t, t
+		good := remoteHead(e)
+		e.gitRun("-C", e.clone, "pull", "--quiet", "--ff-only", "origin", "main")
+		const overflow = "sites/plant-c.yaml:11: spec.capacity.cpu: revision asks 1800m of 1300m (edge/inference 3 × 500m, edge/protocol-gateway 2 × 100m, edge/local-buffer 1 × 100m)"
+
+		// The console's preview says why and offers nothing to apply; a
+		// POST anyway commits nothing.
+		b.open(solutionPage)
+		b.do("preview scale 12", chromedp.SetValue(chromedp.ID("scale"), "12"))
+		b.navigate("submit the preview form", chromedp.Submit(chromedp.ID("preview-form")))
+		b.do("the preview's error", chromedp.WaitVisible(chromedp.ID("preview-error")))
+		if msg := b.text("#preview-error"); !strings.Contains(msg, overflow) {
+			t.Errorf("the console's preview of scale 12 says %q, want %q", msg, overflow)
+		}
+		if eval[bool](b, "look for the apply button", `document.getElementById("apply") !== null`) {
+			t.Error("the preview of a scale plant-c cannot run offers to apply it")
+		}
+		b.screenshot("console-capacity.png")
+		csrf := eval[string](b, "the CSRF token", `document.querySelector('input[name=csrf]').value`)
+		if status := b.postForm("/console/solutions/smart-factory/scale", map[string]string{"csrf": csrf, "scale": "12", "base": good}); status != 422 {
+			t.Errorf("an apply of scale 12 answered %d, want 422", status)
+		}
+		if head := remoteHead(e); head != good {
+			t.Fatalf("the remote moved to %s on an apply of scale 12", head)
+		}
+
+		// validate refuses it before merge; diff shows the same reason.
+		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 3", "scale: 12", 1) })
+		out, err := exec.Command(tandemBin, "validate", e.clone).CombinedOutput()
+		if code := exitCodeOf(err); code != 1 || !strings.Contains(string(out), overflow) {
+			t.Errorf("validate at scale 12: exit %d\n%s\nwant exit 1 and %q", code, out, overflow)
+		}
+		e.gitRun("-C", e.clone, "commit", "--quiet", "--all", "-m", "Scale smart-factory to 12")
+		out, err = exec.Command(tandemBin, "diff", "--repo", e.clone, "--base", "HEAD~1").CombinedOutput()
+		if code := exitCodeOf(err); code != 2 || !strings.Contains(string(out), overflow) {
+			t.Errorf("diff at scale 12: exit %d\n%s\nwant exit 2 and %q", code, out, overflow)
+		}
+
+		// Pushed anyway, it is applied nowhere: the status says why and
+		// every target keeps the last revision that rendered.
+		e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
+		refused := e.head()
+		e.eventually(30*time.Second, "the capacity refusal in the status", func() error {
+			st, err := e.status()
+			if err != nil {
+				return err
+			}
+			if !strings.HasSuffix(st.Render.Revision, refused) || !strings.Contains(st.Render.Error, overflow) {
+				return errorf("render status %+v", st.Render)
+			}
+			return nil
+		})
+		st := e.waitDriftPass(30 * time.Second)
+		for _, ts := range st.Targets {
+			if !strings.HasSuffix(ts.DesiredRevision, good) || !strings.HasSuffix(ts.AppliedRevision, good) {
+				t.Errorf("%s/%s on %s moved to %s / %s after a commit plant-c cannot run", ts.Solution, ts.Tier, ts.Cluster, ts.DesiredRevision, ts.AppliedRevision)
+			}
+		}
+		if got := e.replicas("cloud", "Deployment", "factory-cloud", "ingest"); got != cloudIngest {
+			t.Errorf("cloud ingest has %d replicas after a refused scale, want %d", got, cloudIngest)
+		}
+		e.gitRun("-C", e.clone, "revert", "--no-edit", "HEAD")
+		e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
+		e.waitConverged(e.head(), converge)
 	})
 
 	t.Run("a form without its CSRF token is refused", func(t *testing.T) {
@@ -317,4 +386,15 @@ func remoteHead(e *fleetEnv) string {
 	out := e.gitRun("ls-remote", e.repoURL, "refs/heads/main")
 	commit, _, _ := strings.Cut(out, "\t")
 	return commit
+}
+
+// exitCodeOf is the exit code of a command that ran: 0 for no error.
+func exitCodeOf(err error) int {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

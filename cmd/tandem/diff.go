@@ -48,7 +48,9 @@ cluster.
 
 The summary comes first: per tier, which sites change and how, with replica
 counts, container images and model versions called out; sites that change in
-exactly the same way are one line however many they are. Then the unified
+exactly the same way are one line however many they are. For every site with
+a spec.capacity that the change touches, it shows each resource's use before
+→ after in percent of the capacity, flagged above 90%. Then the unified
 diff of every object's YAML; clusters with identical changes share one copy.
 
 REV is anything git rev-parse accepts in the local repository at --repo
