@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -22,7 +24,12 @@ type run struct {
 	problems
 	builds         map[string]build // by repository directory
 	preparedBuilds map[preparedKey]preparedBuild
-	crdScopes      map[schema.GroupKind]scope // see customScopes
+	// origins maps each object rendered for a site with a capacity to the
+	// prepared object it is a copy of, and perPod the requests of those
+	// prepared objects' pods; see podRequests.
+	origins   map[*unstructured.Unstructured]*unstructured.Unstructured
+	perPod    map[*unstructured.Unstructured]corev1.ResourceList
+	crdScopes map[schema.GroupKind]scope // see customScopes
 }
 
 type build struct {
@@ -33,7 +40,8 @@ type build struct {
 func newRun(fsys fs.FS, cfg *Config) *run {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy
-	return &run{config: cfg, kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]preparedBuild{}}
+	return &run{config: cfg, kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]preparedBuild{},
+		origins: map[*unstructured.Unstructured]*unstructured.Unstructured{}, perPod: map[*unstructured.Unstructured]corev1.ResourceList{}}
 }
 
 // build returns the kustomize build of dir, a repository directory. The

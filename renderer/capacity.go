@@ -78,13 +78,21 @@ type Quota struct {
 // not applied. Jobs and CronJobs are not counted: their pods come and go.
 // A quantity that does not parse is an error naming the object and field.
 func SiteDemand(site *Site, targets []Target) (Demand, error) {
+	return siteDemand(site, targets, podRequests)
+}
+
+// podRequestsFunc returns the effective requests of a pod spec, the spec
+// of o's pods.
+type podRequestsFunc func(o *unstructured.Unstructured, spec map[string]any) (corev1.ResourceList, error)
+
+func siteDemand(site *Site, targets []Target, requests podRequestsFunc) (Demand, error) {
 	d := Demand{Total: corev1.ResourceList{}}
 	for _, t := range targets {
 		if t.Site != site.Name && (t.Site != "" || t.Cluster != site.Spec.Cluster) {
 			continue
 		}
 		for _, o := range t.Objects {
-			if err := d.add(site, t, o); err != nil {
+			if err := d.add(site, t, o, requests); err != nil {
 				return Demand{}, fmt.Errorf("%s %s/%s of tier %s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), t.Tier, err)
 			}
 		}
@@ -93,7 +101,7 @@ func SiteDemand(site *Site, targets []Target) (Demand, error) {
 }
 
 // add adds what o asks of site to d.
-func (d *Demand) add(site *Site, t Target, o *unstructured.Unstructured) error {
+func (d *Demand) add(site *Site, t Target, o *unstructured.Unstructured, requests podRequestsFunc) error {
 	apiVersion, _ := o.Object["apiVersion"].(string)
 	kind, _ := o.Object["kind"].(string)
 	if kind == "ResourceQuota" && apiVersion == "v1" {
@@ -111,7 +119,7 @@ func (d *Demand) add(site *Site, t Target, o *unstructured.Unstructured) error {
 	if !ok || err != nil {
 		return err
 	}
-	per, err := podRequests(spec)
+	per, err := requests(o, spec)
 	if err != nil {
 		return err
 	}
@@ -165,7 +173,7 @@ func asInt(v any) (int64, bool) {
 
 // podRequests returns a pod's effective request per resource, "pods" 1
 // among them, counted as the scheduler does (see SiteDemand).
-func podRequests(spec map[string]any) (corev1.ResourceList, error) {
+func podRequests(_ *unstructured.Unstructured, spec map[string]any) (corev1.ResourceList, error) {
 	reqs := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(1, resource.DecimalSI)}
 	containers, _ := spec["containers"].([]any)
 	for i, c := range containers {

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Headroom is how much of its spec.capacity a revision uses at one site.
@@ -221,13 +222,31 @@ func (r *run) checkCapacity(res *Result) {
 		if len(site.Spec.Capacity) == 0 || len(byCluster[site.Spec.Cluster]) == 0 {
 			continue
 		}
-		d, err := SiteDemand(site, byCluster[site.Spec.Cluster])
+		d, err := siteDemand(site, byCluster[site.Spec.Cluster], r.podRequests)
 		if err != nil {
 			r.addErr(site.File, site.pos, "spec.capacity", fmt.Errorf("site %s: %w", site.Name, err))
 			continue
 		}
 		r.errs = append(r.errs, capacityErrors(site, d)...)
 	}
+}
+
+// podRequests is podRequests for the objects of a render: a site's copy
+// of a tier's object has the pod spec of the object it was copied from, so
+// the requests of that spec are added up once for every site sharing it.
+func (r *run) podRequests(o *unstructured.Unstructured, spec map[string]any) (corev1.ResourceList, error) {
+	origin, ok := r.origins[o]
+	if !ok {
+		return podRequests(o, spec)
+	}
+	if per, ok := r.perPod[origin]; ok {
+		return per, nil
+	}
+	per, err := podRequests(o, spec)
+	if err == nil {
+		r.perPod[origin] = per
+	}
+	return per, err
 }
 
 // shownContributions is how many contributions an overflow lists before

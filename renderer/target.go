@@ -55,8 +55,12 @@ func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Mod
 		return nil, err
 	}
 	objs := make([]*unstructured.Unstructured, len(prepared))
+	checked := p.site != nil && len(p.site.Spec.Capacity) > 0
 	for i, o := range prepared {
 		objs[i] = o.DeepCopy()
+		if checked {
+			r.origins[objs[i]] = o
+		}
 	}
 	for j, rule := range tier.Replicas {
 		n, err := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, p.weight())
