@@ -102,7 +102,7 @@ func naiveRender(b *testing.B, mem filesys.FileSystem, res *renderer.Result) {
 			kust := fmt.Sprintf("resources: [%s]\nlabels:\n- pairs: {%s: %s, %s: %s, %s: %s}\nreplicas:\n",
 				base, renderer.LabelSolution, sol.Name, renderer.LabelTier, tier.Name, renderer.LabelSite, site.Name)
 			for _, r := range tier.Replicas {
-				n, _ := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: r.Workload}, site.Spec.Weight)
+				n, _ := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: r.Workload}, scaling.Site{Name: site.Name, Labels: site.Labels, Weight: site.Spec.Weight})
 				kust += fmt.Sprintf("- {name: %s, count: %d}\n", r.Workload, n)
 			}
 			dir := path.Join("/naive", site.Name, tier.Name)

@@ -5,6 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tandem-gitops/tandem/renderer/maintenance"
+	"github.com/tandem-gitops/tandem/renderer/scaling"
 )
 
 // APIVersion is the apiVersion of every tandem descriptor.
@@ -116,7 +117,7 @@ type Targets struct {
 func (t *Targets) PerSite() bool { return t.Sites != nil }
 
 // ReplicaRule sets the replicas of one workload of a tier by linked
-// scaling; see package scaling for the formula.
+// scaling, or by a CEL expression; see package scaling for the formula.
 type ReplicaRule struct {
 	// Workload is the name of a Deployment, StatefulSet, ReplicaSet or
 	// ReplicationController the tier renders.
@@ -128,10 +129,15 @@ type ReplicaRule struct {
 	// Ratio is the replicas per replica of the linked workload (per unit
 	// of site weight when a site tier follows a cluster tier).
 	Ratio float64 `json:"ratio,omitempty"`
+	// Expr is a CEL expression giving the replicas, instead of PerScale
+	// or LinkedTo; see scaling.CompileExpr for what it can read.
+	Expr string `json:"expr,omitempty"`
 	// Min is the fewest replicas the rule gives (default 0).
 	Min int32 `json:"min,omitempty"`
 	// Max is the most replicas the rule gives (default unbounded).
 	Max *int32 `json:"max,omitempty"`
+
+	expr *scaling.Expr // Expr, compiled by Load
 }
 
 // Model is one ML model served by a workload. The renderer delivers it to

@@ -1,5 +1,7 @@
 package renderer
 
+import "github.com/tandem-gitops/tandem/renderer/scaling"
+
 // placement is one place a tier is rendered to: a cluster named by the
 // tier, or the cluster of a site the tier selects.
 type placement struct {
@@ -37,12 +39,21 @@ func (p placement) siteName() string {
 	return p.site.Name
 }
 
-// weight is the site's weight, or 1 for a cluster.
-func (p placement) weight() float64 {
+// scalingSite is what the replica rules of sol see of p: the site's name,
+// labels and weight, and its capacity when an expression may read it; for
+// a cluster, the value with weight 1 and nothing else.
+func (p placement) scalingSite(sol *Solution) scaling.Site {
 	if p.site == nil {
-		return 1
+		return scaling.Site{Weight: 1}
 	}
-	return p.site.Spec.Weight
+	s := scaling.Site{Name: p.site.Name, Labels: p.site.Labels, Weight: p.site.Spec.Weight}
+	if len(p.site.Spec.Capacity) > 0 && sol.hasExpr() {
+		s.Capacity = make(map[string]float64, len(p.site.Spec.Capacity))
+		for name, q := range p.site.Spec.Capacity {
+			s.Capacity[string(name)] = q.AsApproximateFloat64()
+		}
+	}
+	return s
 }
 
 func (p placement) String() string {

@@ -69,8 +69,9 @@ func (s *Solution) Replicas(scale float64, sites []*Site) ([]WorkloadReplicas, e
 	for i := range s.Spec.Tiers {
 		t := &s.Spec.Tiers[i]
 		for _, p := range placements(t, sites) {
+			site := p.scalingSite(s)
 			for _, r := range t.Replicas {
-				n, err := m.Replicas(scaling.Ref{Tier: t.Name, Workload: r.Workload}, p.weight())
+				n, err := m.Replicas(scaling.Ref{Tier: t.Name, Workload: r.Workload}, site)
 				if err != nil {
 					return nil, fmt.Errorf("solution %s at %s: %w", s.Name, p, err)
 				}
@@ -136,6 +137,7 @@ func (s *Solution) rules() ([]scaling.Rule, []string) {
 				PerSite:  t.Targets.PerSite(),
 				PerScale: r.PerScale,
 				Ratio:    r.Ratio,
+				Expr:     r.expr,
 				Min:      r.Min,
 				Max:      r.Max,
 			}
@@ -148,6 +150,18 @@ func (s *Solution) rules() ([]scaling.Rule, []string) {
 		}
 	}
 	return rules, fields
+}
+
+// hasExpr reports whether a replica rule of s has an expression.
+func (s *Solution) hasExpr() bool {
+	for i := range s.Spec.Tiers {
+		for _, r := range s.Spec.Tiers[i].Replicas {
+			if r.expr != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ruleAt returns the k-th replica rule in the order rules lists them.

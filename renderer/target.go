@@ -62,8 +62,9 @@ func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Mod
 			r.origins[objs[i]] = o
 		}
 	}
+	site := p.scalingSite(sol)
 	for j, rule := range tier.Replicas {
-		n, err := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, p.weight())
+		n, err := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, site)
 		if err != nil {
 			r.addReplicaErr(sol, p, err)
 			return nil, errReported

@@ -240,7 +240,7 @@ func (l *loader) validateDependsOn(s *Solution, tiers map[string]int) {
 // rules to the scaling package, the one authority on what a rule may say,
 // and points its findings at the descriptor lines.
 func (l *loader) validateReplicas(s *Solution, tiers map[string]int) {
-	rules, fields := s.rules()
+	_, fields := s.rules()
 	valid := true
 	for k, field := range fields {
 		spec := s.ruleAt(k)
@@ -248,9 +248,18 @@ func (l *loader) validateReplicas(s *Solution, tiers map[string]int) {
 			l.add(s.File, s.pos, field+".workload", "workload is required")
 			valid = false
 		}
+		if !l.compileExpr(s, field, spec) {
+			valid = false
+		}
 		// A zero the descriptor spells out looks, to the scaling package,
 		// like a field left out; say what is wrong with the zero instead.
 		switch {
+		case s.pos.has(field+".expr") && s.pos.has(field+".perScale"):
+			l.add(s.File, s.pos, field+".expr", "perScale and expr are mutually exclusive")
+			valid = false
+		case s.pos.has(field+".expr") && spec.LinkedTo != "":
+			l.add(s.File, s.pos, field+".expr", "linkedTo and expr are mutually exclusive")
+			valid = false
 		case s.pos.has(field+".perScale") && spec.LinkedTo != "":
 			l.add(s.File, s.pos, field+".perScale", "perScale and linkedTo are mutually exclusive")
 			valid = false
@@ -276,11 +285,30 @@ func (l *loader) validateReplicas(s *Solution, tiers map[string]int) {
 	if !valid {
 		return
 	}
+	rules, _ := s.rules()
 	if _, err := scaling.New(s.Spec.Scale, rules); err != nil {
 		for _, e := range unwrapAll(err) {
 			l.addScalingErr(s, fields, e)
 		}
 	}
+}
+
+// compileExpr compiles the expression of spec, the replica rule at field,
+// reporting each problem CEL finds at the expression's field. It reports
+// whether the rule has no expression or one that compiles.
+func (l *loader) compileExpr(s *Solution, field string, spec *ReplicaRule) bool {
+	if !s.pos.has(field + ".expr") {
+		return true
+	}
+	e, err := scaling.CompileExpr(spec.Expr)
+	if err != nil {
+		for _, e := range unwrapAll(err) {
+			l.addErr(s.File, s.pos, field+".expr", e)
+		}
+		return false
+	}
+	spec.expr = e
+	return true
 }
 
 // addScalingErr points e, one problem the scaling package found with the

@@ -20,9 +20,9 @@ func Example() {
 			fmt.Println(err)
 			return
 		}
-		cloud, _ := m.Replicas(ingest, 1)
-		small, _ := m.Replicas(inference, 0.5)
-		large, _ := m.Replicas(inference, 2)
+		cloud, _ := m.Replicas(ingest, scaling.Site{Weight: 1})
+		small, _ := m.Replicas(inference, scaling.Site{Weight: 0.5})
+		large, _ := m.Replicas(inference, scaling.Site{Weight: 2})
 		fmt.Printf("scale %v: ingest %d, inference %d at weight 0.5, %d at weight 2\n", scale, cloud, small, large)
 	}
 	// Output:

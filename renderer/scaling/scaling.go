@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,8 +36,8 @@ func ParseRef(s string) (Ref, error) {
 	return Ref{Tier: tier, Workload: workload}, nil
 }
 
-// Rule says how many replicas one workload runs. Exactly one of PerScale
-// and LinkedTo is set.
+// Rule says how many replicas one workload runs. Exactly one of PerScale,
+// LinkedTo and Expr is set.
 type Rule struct {
 	// Workload is the workload the rule sets the replicas of.
 	Workload Ref
@@ -52,9 +53,24 @@ type Rule struct {
 	LinkedTo *Ref
 	// Ratio is the factor applied to the linked workload's replicas.
 	Ratio float64
+	// Expr makes the workload run the ceiling of what the expression
+	// gives. It may read other rules' workloads as it reads LinkedTo, with
+	// no weight applied: the expression weighs what it reads itself.
+	Expr *Expr
 	// Min and Max clamp the result; a nil Max is no upper bound.
 	Min int32
 	Max *int32
+}
+
+// field is the descriptor field that says how r computes its count.
+func (r *Rule) field() string {
+	switch {
+	case r.Expr != nil:
+		return "expr"
+	case r.LinkedTo != nil:
+		return "linkedTo"
+	}
+	return "perScale"
 }
 
 // RuleError is a problem with one rule passed to New. Index is the rule's
@@ -72,40 +88,66 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // Model computes replica counts for one scale factor and one set of rules.
 // Build it with New; it is safe for concurrent use.
 type Model struct {
-	rules   map[Ref]*Rule
-	index   map[Ref]int   // each rule's position in the rules passed to New
-	cluster map[Ref]int32 // every rule evaluated with weight 1, in dependency order
+	scale float64
+	nodes map[Ref]*node
 }
+
+// node is one rule in the graph of what follows what.
+type node struct {
+	rule  *Rule
+	index int     // the rule's position in the rules passed to New
+	deps  []*node // what the rule follows or reads
+	// bySite says the count differs between sites, so Replicas computes
+	// it for each; otherwise it is value.
+	bySite bool
+	// needsSite says the count cannot be had without a site's data:
+	// New leaves value unset.
+	needsSite bool
+	// value is the count at the cluster site, weight 1.
+	value int32
+	state int // unvisited, visiting or visited, while New orders the graph
+}
+
+const (
+	unvisited = iota
+	visiting
+	visited
+)
 
 // ErrTooManyReplicas says that a rule computes more replicas than a
 // workload's replicas field (an int32) can hold and has no Max to bound
 // them. Callers add what the rule belongs to.
 var ErrTooManyReplicas = errors.New("too many replicas")
 
-// New validates rules and evaluates them at scale. It reports every
-// problem it finds, each as a *RuleError, joined with errors.Join.
+// New validates rules and evaluates at scale every rule whose count does
+// not depend on a site's data. It reports every problem it finds, each as a
+// *RuleError, joined with errors.Join.
 func New(scale float64, rules []Rule) (*Model, error) {
 	var errs []error
 	if !(scale >= 0) || math.IsInf(scale, 0) {
 		errs = append(errs, fmt.Errorf("scale %v must be a finite number ≥ 0", scale))
 	}
-	m := &Model{rules: make(map[Ref]*Rule, len(rules)), index: make(map[Ref]int, len(rules)), cluster: make(map[Ref]int32, len(rules))}
+	m := &Model{scale: scale, nodes: make(map[Ref]*node, len(rules))}
 	for i := range rules {
 		r := &rules[i]
 		fail := func(field string, format string, args ...any) {
 			errs = append(errs, &RuleError{Index: i, Field: field, Err: fmt.Errorf(format, args...)})
 		}
-		if _, dup := m.rules[r.Workload]; dup {
+		if _, dup := m.nodes[r.Workload]; dup {
 			fail("workload", "workload %s already has a replica rule", r.Workload)
 			continue
 		}
-		m.rules[r.Workload], m.index[r.Workload] = r, i
+		m.nodes[r.Workload] = &node{rule: r, index: i}
 		switch {
-		case r.LinkedTo == nil && r.PerScale == 0:
-			fail("perScale", "one of perScale or linkedTo is required")
+		case r.LinkedTo == nil && r.PerScale == 0 && r.Expr == nil:
+			fail("perScale", "one of perScale, linkedTo or expr is required")
 		case r.LinkedTo != nil && r.PerScale != 0:
 			fail("perScale", "perScale and linkedTo are mutually exclusive")
-		case r.LinkedTo == nil && !positive(r.PerScale):
+		case r.Expr != nil && r.PerScale != 0:
+			fail("expr", "perScale and expr are mutually exclusive")
+		case r.Expr != nil && r.LinkedTo != nil:
+			fail("expr", "linkedTo and expr are mutually exclusive")
+		case r.Expr == nil && r.LinkedTo == nil && !positive(r.PerScale):
 			fail("perScale", "perScale %v must be > 0", r.PerScale)
 		case r.LinkedTo != nil && !positive(r.Ratio):
 			fail("ratio", "ratio %v must be > 0", r.Ratio)
@@ -121,51 +163,90 @@ func New(scale float64, rules []Rule) (*Model, error) {
 		}
 	}
 	for i := range rules {
-		r := &rules[i]
-		if r.LinkedTo == nil || m.rules[r.Workload] != r {
+		n := m.nodes[rules[i].Workload]
+		if n.rule != &rules[i] {
 			continue
 		}
-		target, ok := m.rules[*r.LinkedTo]
-		switch {
-		case !ok:
-			errs = append(errs, &RuleError{Index: i, Field: "linkedTo", Err: fmt.Errorf("no replica rule for workload %s", r.LinkedTo)})
-		case target.PerSite && !r.PerSite:
-			errs = append(errs, &RuleError{Index: i, Field: "linkedTo", Err: fmt.Errorf("%s is scaled per site; a cluster tier cannot follow it", r.LinkedTo)})
-		}
+		errs = append(errs, m.link(n)...)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	for i := range rules {
-		if err := m.evaluate(scale, &rules[i], nil); err != nil {
+		if err := m.visit(m.nodes[rules[i].Workload], nil); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
 }
 
-// evaluate fills m.cluster for r and the rules it follows; path holds the
-// rules being evaluated, to report a cycle instead of recursing forever.
-func (m *Model) evaluate(scale float64, r *Rule, path []Ref) error {
-	if _, done := m.cluster[r.Workload]; done {
-		return nil
-	}
-	if r.LinkedTo == nil {
-		n, err := m.clamp(r, "perScale", term{"scale", scale}, term{"perScale", r.PerScale})
-		m.cluster[r.Workload] = n
-		return err
-	}
-	for i, p := range path {
-		if p == r.Workload {
-			return &RuleError{Index: m.index[r.Workload], Field: "linkedTo", Err: fmt.Errorf("linkedTo forms a cycle: %s", cycle(append(path[i:], p)))}
+// link finds the rules n follows or reads, and reports those that do not
+// exist or that a rule of a cluster tier may not follow.
+func (m *Model) link(n *node) []error {
+	r := n.rule
+	var errs []error
+	if r.LinkedTo != nil && r.Expr == nil {
+		target, ok := m.nodes[*r.LinkedTo]
+		switch {
+		case !ok:
+			errs = append(errs, &RuleError{Index: n.index, Field: "linkedTo", Err: fmt.Errorf("no replica rule for workload %s", r.LinkedTo)})
+		case target.rule.PerSite && !r.PerSite:
+			errs = append(errs, &RuleError{Index: n.index, Field: "linkedTo", Err: fmt.Errorf("%s is scaled per site; a cluster tier cannot follow it", r.LinkedTo)})
+		default:
+			n.deps = []*node{target}
 		}
 	}
-	target := m.rules[*r.LinkedTo]
-	if err := m.evaluate(scale, target, append(path, r.Workload)); err != nil {
-		return err
+	if r.Expr == nil {
+		return errs
 	}
-	n, err := m.clamp(r, "ratio", term{target.Workload.String(), float64(m.cluster[target.Workload])}, term{"ratio", r.Ratio})
-	m.cluster[r.Workload] = n
+	for _, rd := range r.Expr.reads {
+		target, ok := m.nodes[rd.ref]
+		switch {
+		case !ok:
+			errs = append(errs, &RuleError{Index: n.index, Field: "expr", Err: &ExprError{Line: rd.line, Column: rd.column, Msg: fmt.Sprintf("no replica rule for workload %s", rd.ref)}})
+		case target.rule.PerSite && !r.PerSite:
+			errs = append(errs, &RuleError{Index: n.index, Field: "expr", Err: &ExprError{Line: rd.line, Column: rd.column, Msg: fmt.Sprintf("%s is scaled per site; a cluster tier cannot read it", rd.ref)}})
+		default:
+			n.deps = append(n.deps, target)
+		}
+	}
+	return errs
+}
+
+// visit evaluates n after the rules it follows, at the cluster site unless
+// it needs a site's data; path holds the rules being visited, to report a
+// cycle instead of recursing forever.
+func (m *Model) visit(n *node, path []Ref) error {
+	switch n.state {
+	case visited:
+		return nil
+	case visiting:
+		i := slices.Index(path, n.rule.Workload)
+		return &RuleError{Index: n.index, Field: n.rule.field(), Err: fmt.Errorf("%s forms a cycle: %s", n.rule.field(), cycle(append(path[i:], n.rule.Workload)))}
+	}
+	n.state = visiting
+	r := n.rule
+	for _, d := range n.deps {
+		if err := m.visit(d, append(path, r.Workload)); err != nil {
+			return err
+		}
+	}
+	n.state = visited
+	if r.PerSite {
+		for _, d := range n.deps {
+			n.bySite = n.bySite || d.bySite || r.Expr == nil && !d.rule.PerSite
+			n.needsSite = n.needsSite || d.needsSite
+		}
+		if r.Expr != nil {
+			n.bySite = n.bySite || r.Expr.usesSite
+			n.needsSite = n.bySite
+		}
+	}
+	if n.needsSite {
+		return nil
+	}
+	v, err := m.count(n, &cluster, nil)
+	n.value = v
 	return err
 }
 
@@ -177,29 +258,75 @@ func cycle(refs []Ref) string {
 	return strings.Join(s, " → ")
 }
 
-// Replicas returns the replicas of workload w at a site of the given weight.
-// The weight only matters for a per-site rule that follows a cluster rule,
-// directly or through other per-site rules; pass 1 for workloads in cluster
-// tiers. It fails when no rule covers w, and with a *RuleError wrapping
-// ErrTooManyReplicas when the weight takes the count past what a workload
-// can have.
-func (m *Model) Replicas(w Ref, weight float64) (int32, error) {
-	r, ok := m.rules[w]
+// Replicas returns the replicas of workload w at site. The site only
+// matters for a per-site rule that follows a cluster rule or reads the
+// site, directly or through other per-site rules; workloads of cluster
+// tiers always see the cluster site (see Site). It fails when no rule
+// covers w, with a *RuleError wrapping ErrTooManyReplicas when the site
+// takes the count past what a workload can have, and with a *RuleError
+// when an expression fails at the site. Callers add the site's name.
+func (m *Model) Replicas(w Ref, site Site) (int32, error) {
+	n, ok := m.nodes[w]
 	if !ok {
 		return 0, fmt.Errorf("no replica rule for workload %s", w)
 	}
-	if !r.PerSite || r.LinkedTo == nil {
-		return m.cluster[w], nil
+	if !n.bySite {
+		return n.value, nil
 	}
-	target := m.rules[*r.LinkedTo]
-	if !target.PerSite {
-		return m.clamp(r, "ratio", term{target.Workload.String(), float64(m.cluster[target.Workload])}, term{"ratio", r.Ratio}, term{"site weight", weight})
+	return m.count(n, &site, nil)
+}
+
+// count computes the replicas of n at site from those of the rules it
+// follows. memo holds the counts at site found so far for rules with an
+// expression, which may read the same rule along several paths; nil until
+// the first such rule.
+func (m *Model) count(n *node, site *Site, memo map[*node]int32) (int32, error) {
+	r := n.rule
+	switch {
+	case r.Expr != nil:
+		if v, ok := memo[n]; ok {
+			return v, nil
+		}
+		if memo == nil {
+			memo = map[*node]int32{}
+		}
+		replicas := make(map[string]float64, len(n.deps))
+		for _, d := range n.deps {
+			v := d.value
+			if d.bySite {
+				var err error
+				if v, err = m.count(d, site, memo); err != nil {
+					return 0, err
+				}
+			}
+			replicas[d.rule.Workload.String()] = float64(v)
+		}
+		want, err := r.Expr.eval(r.Workload, m.scale, site, replicas)
+		if err != nil {
+			return 0, &RuleError{Index: n.index, Field: "expr", Err: err}
+		}
+		v, ok := bound(r, want)
+		if !ok {
+			return 0, &RuleError{Index: n.index, Field: "expr", Err: fmt.Errorf("%w: %s would get %s replicas from its expr, more than the %d a workload can have; lower what expr gives or set max",
+				ErrTooManyReplicas, r.Workload, count(want), math.MaxInt32)}
+		}
+		memo[n] = v
+		return v, nil
+	case r.LinkedTo != nil:
+		target := n.deps[0]
+		if r.PerSite && !target.rule.PerSite && site != &cluster {
+			return m.clamp(n, "ratio", term{target.rule.Workload.String(), float64(target.value)}, term{"ratio", r.Ratio}, term{"site weight", site.Weight})
+		}
+		linked := target.value
+		if target.bySite {
+			var err error
+			if linked, err = m.count(target, site, memo); err != nil {
+				return 0, err
+			}
+		}
+		return m.clamp(n, "ratio", term{target.rule.Workload.String(), float64(linked)}, term{"ratio", r.Ratio})
 	}
-	linked, err := m.Replicas(target.Workload, weight)
-	if err != nil {
-		return 0, err
-	}
-	return m.clamp(r, "ratio", term{target.Workload.String(), float64(linked)}, term{"ratio", r.Ratio})
+	return m.clamp(n, "perScale", term{"scale", m.scale}, term{"perScale", r.PerScale})
 }
 
 func positive(f float64) bool { return f > 0 && !math.IsInf(f, 0) }
@@ -219,23 +346,33 @@ func (t term) String() string {
 	return strconv.FormatFloat(t.value, 'g', -1, 64)
 }
 
-// clamp returns the ceiling of the product of terms bounded by the rule's
-// Min and Max. A count past math.MaxInt32 that Max does not bound is an
-// error at field, rather than a number the workload silently never gets.
-func (m *Model) clamp(r *Rule, field string, terms ...term) (int32, error) {
-	n := ceilProduct(terms...)
-	if r.Max != nil && n.Cmp(big.NewInt(int64(*r.Max))) > 0 {
-		return *r.Max, nil
-	}
-	if n.Cmp(big.NewInt(math.MaxInt32)) > 0 {
+// clamp returns the ceiling of the product of terms bounded by the
+// rule's Min and Max. A count past math.MaxInt32 that Max does not bound is
+// an error at field, rather than a number the workload silently never gets.
+func (m *Model) clamp(n *node, field string, terms ...term) (int32, error) {
+	want := ceilProduct(terms...)
+	v, ok := bound(n.rule, want)
+	if !ok {
 		parts := make([]string, len(terms))
 		for i, t := range terms {
 			parts[i] = t.name + " " + t.String()
 		}
-		return 0, &RuleError{Index: m.index[r.Workload], Field: field, Err: fmt.Errorf("%w: %s would get %s replicas (%s), more than the %d a workload can have; lower %s or set max",
-			ErrTooManyReplicas, r.Workload, count(n), strings.Join(parts, " × "), math.MaxInt32, field)}
+		return 0, &RuleError{Index: n.index, Field: field, Err: fmt.Errorf("%w: %s would get %s replicas (%s), more than the %d a workload can have; lower %s or set max",
+			ErrTooManyReplicas, n.rule.Workload, count(want), strings.Join(parts, " × "), math.MaxInt32, field)}
 	}
-	return int32(max(n.Int64(), int64(r.Min))), nil
+	return v, nil
+}
+
+// bound returns want bounded by r's Min and Max, and false when it is past
+// math.MaxInt32 and Max does not bound it.
+func bound(r *Rule, want *big.Int) (int32, bool) {
+	if r.Max != nil && want.Cmp(big.NewInt(int64(*r.Max))) > 0 {
+		return *r.Max, true
+	}
+	if want.Cmp(big.NewInt(math.MaxInt32)) > 0 {
+		return 0, false
+	}
+	return int32(max(want.Int64(), int64(r.Min))), true
 }
 
 // count prints a replica count: exactly when it is short, else in
@@ -260,9 +397,14 @@ func ceilProduct(terms ...term) *big.Int {
 		}
 		p.Mul(p, &f)
 	}
-	q, r := new(big.Int).QuoRem(p.Num(), p.Denom(), new(big.Int))
+	return ceilRat(p)
+}
+
+// ceilRat returns the smallest integer ≥ q.
+func ceilRat(q *big.Rat) *big.Int {
+	n, r := new(big.Int).QuoRem(q.Num(), q.Denom(), new(big.Int))
 	if r.Sign() > 0 {
-		q.Add(q, big.NewInt(1))
+		n.Add(n, big.NewInt(1))
 	}
-	return q
+	return n
 }

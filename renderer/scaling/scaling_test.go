@@ -75,7 +75,7 @@ func TestReplicasFollowTheFormula(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			got, err := m.Replicas(tt.w, tt.weight)
+			got, err := m.Replicas(tt.w, Site{Weight: tt.weight})
 			if err != nil || got != tt.want {
 				t.Errorf("Replicas(%s, %v) = %d, %v; want %d", tt.w, tt.weight, got, err, tt.want)
 			}
@@ -88,7 +88,7 @@ func TestReplicasReportsWorkloadsWithoutRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Replicas(ingest, 1); err == nil {
+	if _, err := m.Replicas(ingest, cluster); err == nil {
 		t.Error("Replicas of a workload without rule succeeded")
 	}
 }
@@ -104,7 +104,7 @@ func TestNewRejectsImpossibleRules(t *testing.T) {
 		wantText  string
 	}{
 		{"negative scale", -1, nil, -1, "", "scale -1"},
-		{"neither perScale nor linkedTo", 1, []Rule{{Workload: ingest}}, 0, "perScale", "one of perScale or linkedTo"},
+		{"neither perScale nor linkedTo", 1, []Rule{{Workload: ingest}}, 0, "perScale", "one of perScale, linkedTo or expr"},
 		{"both perScale and linkedTo", 1, []Rule{{Workload: broker, PerScale: 1}, {Workload: ingest, PerScale: 1, LinkedTo: &broker, Ratio: 1}}, 1, "perScale", "mutually exclusive"},
 		{"negative perScale", 1, []Rule{{Workload: ingest, PerScale: -2}}, 0, "perScale", "must be > 0"},
 		{"zero ratio", 1, []Rule{{Workload: broker, PerScale: 1}, {Workload: inference, PerSite: true, LinkedTo: &broker}}, 1, "ratio", "must be > 0"},
@@ -150,7 +150,7 @@ func TestNewBoundsHugeCountsByMax(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := m.Replicas(ingest, 1); n != 40 || err != nil {
+	if n, err := m.Replicas(ingest, cluster); n != 40 || err != nil {
 		t.Errorf("Replicas = %d, %v; want 40", n, err)
 	}
 }
@@ -160,7 +160,7 @@ func TestReplicasRefusesASiteWeightPastAnInt32(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = m.Replicas(inference, 1e300)
+	_, err = m.Replicas(inference, Site{Weight: 1e300})
 	var re *RuleError
 	if !errors.Is(err, ErrTooManyReplicas) || !errors.As(err, &re) || re.Index != 1 || re.Field != "ratio" {
 		t.Fatalf("Replicas error = %v; want ErrTooManyReplicas at rule 1 field ratio", err)
