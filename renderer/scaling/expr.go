@@ -58,13 +58,22 @@ type read struct {
 }
 
 // ExprError is a problem with an expression, at the line and column of
-// the expression's text (both from 1) that CEL points at.
+// the expression's text (both from 1) that CEL points at. Either is 0 when
+// CEL does not know it, as for an expression nested too deep to parse.
 type ExprError struct {
 	Line, Column int
 	Msg          string
 }
 
-func (e *ExprError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Msg) }
+func (e *ExprError) Error() string {
+	switch {
+	case e.Line < 1:
+		return e.Msg
+	case e.Column < 1:
+		return fmt.Sprintf("%d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Msg)
+}
 
 // exprEnv is the one CEL environment of replica expressions.
 var exprEnv = sync.OnceValues(func() (*cel.Env, error) {
@@ -93,7 +102,7 @@ func CompileExpr(src string) (*Expr, error) {
 	if iss.Err() != nil {
 		errs := make([]error, len(iss.Errors()))
 		for i, e := range iss.Errors() {
-			errs[i] = &ExprError{Line: e.Location.Line(), Column: e.Location.Column() + 1, Msg: strings.TrimSuffix(e.Message, " (in container '')")}
+			errs[i] = &ExprError{Line: max(e.Location.Line(), 0), Column: max(e.Location.Column()+1, 0), Msg: strings.TrimSuffix(e.Message, " (in container '')")}
 		}
 		return nil, errors.Join(errs...)
 	}

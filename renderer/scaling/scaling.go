@@ -2,6 +2,15 @@
 // follow the solution's business scale factor, and edge workloads follow
 // cloud workloads in proportion to each site's weight.
 //
+// Where a ratio is not enough, a rule's count is a CEL expression over the
+// scale, the site (its name, labels, weight and capacity) and the counts
+// of other rules' workloads:
+//
+//	site.labels.?line.orValue("") == "fast" ? replicas["cloud/ingest"] * 0.5 * site.weight : 1.0
+//
+// Every count, however computed, is rounded up and clamped by the rule's
+// min and max.
+//
 // It is the one place the numbers come from, so that render, diff, the GUI's
 // preview and the daemon always agree. It is pure: no I/O, no descriptors,
 // only rules and numbers.
