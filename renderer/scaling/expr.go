@@ -16,6 +16,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/interpreter"
 )
 
 // Site is what an expression knows of the place it computes replicas for,
@@ -183,7 +184,11 @@ func (e *Expr) collectReads(root ast.Expr, at func(int64) (int, int)) []error {
 // (30 × 0.1 is 3.0000000000000004) does not add a replica.
 func (e *Expr) eval(w Ref, scale float64, site *Site, replicas map[string]float64) (*big.Int, error) {
 	out, _, err := e.prg.Eval(map[string]any{"scale": scale, "site": *site, "replicas": replicas})
-	if err != nil {
+	var cancelled interpreter.EvalCancelledError
+	switch {
+	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
+		return nil, fmt.Errorf("expr of %s stopped at the cost limit of %d (about one unit per operation); it must do less work", w, costLimit)
+	case err != nil:
 		return nil, fmt.Errorf("expr of %s failed: %w", w, err)
 	}
 	var q big.Rat

@@ -201,7 +201,7 @@ func TestNewRejectsImpossibleExprRules(t *testing.T) {
 		{"a dyn string", 1, exprRule(cloudRule, `dyn("3")`), 0, "expr", "expr of cloud/ingest gives a string; it must give a number"},
 		{"an int division by zero", 1, exprRule(cloudRule, "int(scale) / 0"), 0, "expr", "expr of cloud/ingest failed: division by zero"},
 		{"the cost limit", 1, exprRule(cloudRule, `double([1,2,3,4,5,6,7,8,9,10].map(a, [1,2,3,4,5,6,7,8,9,10].map(b, [1,2,3,4,5,6,7,8,9,10].map(c, [1,2,3,4,5,6,7,8,9,10].map(d, a+b+c+d)))).size())`),
-			0, "expr", "cost limit exceeded"},
+			0, "expr", "expr of cloud/ingest stopped at the cost limit of 10000 (about one unit per operation)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
