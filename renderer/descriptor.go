@@ -130,7 +130,7 @@ type ReplicaRule struct {
 	// of site weight when a site tier follows a cluster tier).
 	Ratio float64 `json:"ratio,omitempty"`
 	// Expr is a CEL expression giving the replicas, instead of PerScale
-	// or LinkedTo; see scaling.CompileExpr for what it can read.
+	// or LinkedTo; see scaling.Expr and scaling.Site for what it reads.
 	Expr string `json:"expr,omitempty"`
 	// Min is the fewest replicas the rule gives (default 0).
 	Min int32 `json:"min,omitempty"`
