@@ -26,8 +26,9 @@ type Solution struct {
 	Spec              SolutionSpec `json:"spec"`
 
 	// File is the repository path the descriptor was read from.
-	File string `json:"-"`
-	pos  positions
+	File   string `json:"-"`
+	pos    positions
+	policy []*policyRule // Spec.Policy's rules and baseline, compiled
 }
 
 // SolutionSpec is the body of a Solution.
@@ -50,6 +51,9 @@ type SolutionSpec struct {
 	ModelFetchImage string `json:"modelFetchImage,omitempty"`
 	// Rollout orders how a change reaches the sites.
 	Rollout Rollout `json:"rollout,omitempty"`
+	// Policy is what the solution's rendered objects must satisfy and
+	// where its sites may run.
+	Policy SolutionPolicy `json:"policy,omitempty"`
 }
 
 // Tier is one layer of a solution.

@@ -109,6 +109,7 @@ func render(ctx context.Context, fsys fs.FS, opts Options, out *output) (*Result
 		res.Targets = append(res.Targets, targets...)
 	}
 	r.checkCapacity(res)
+	r.checkPolicy(res)
 	if err := r.err(); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ func (l *loader) validate(cfg *Config) {
 		}
 		clusters[s.Spec.Cluster] = s
 	}
+	l.validateAllowedClusters(cfg)
 	for _, site := range cfg.Sites {
 		if !selectedByAnyTier(cfg.Solutions, site) {
 			l.warn(site.File, site.pos, "metadata.labels", "site %s is selected by no tier of any solution", site.Name)
@@ -138,6 +139,7 @@ func (l *loader) validateSolution(s *Solution) {
 	l.validateReplicas(s, tiers)
 	l.validateModels(s, tiers)
 	l.validateRollout(s)
+	l.validateSolutionPolicy(s, tiers)
 }
 
 func (l *loader) validateTier(s *Solution, t *Tier, field string) {
