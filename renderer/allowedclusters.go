@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"slices"
@@ -40,7 +41,8 @@ func (l *loader) validateAllowedClusters(cfg *Config) {
 	for _, site := range cfg.Sites {
 		for _, sol := range cfg.Solutions {
 			allowed := sol.Spec.Policy.AllowedClusters
-			if len(allowed) == 0 || clusterAllowed(allowed, site.Spec.Cluster) {
+			if len(allowed) == 0 || slices.ContainsFunc(allowed, func(p string) bool { return checkClusterPattern(p) != nil }) ||
+				clusterAllowed(allowed, site.Spec.Cluster) {
 				continue
 			}
 			i := slices.IndexFunc(sol.Spec.Tiers, func(t Tier) bool { return t.Selects(site) })
@@ -51,8 +53,12 @@ func (l *loader) validateAllowedClusters(cfg *Config) {
 			if j := slices.IndexFunc(sol.Spec.Tiers, func(t Tier) bool { return slices.Contains(t.Targets.Clusters, site.Spec.Cluster) }); j >= 0 {
 				why = fmt.Sprintf(", and tier %s runs there by name", sol.Spec.Tiers[j].Name)
 			}
-			l.add(site.File, site.pos, "spec.cluster", "cluster %q is not allowed by solution %s, whose tier %s selects site %s: spec.policy.allowedClusters is [%s]%s",
-				site.Spec.Cluster, sol.Name, sol.Spec.Tiers[i].Name, site.Name, strings.Join(allowed, ", "), why)
+			// A cluster left to default to the site's name is where the
+			// name is.
+			line := cmp.Or(site.pos.line("spec.cluster"), site.pos.line("metadata.name"))
+			l.errs = append(l.errs, &FieldError{File: site.File, Line: line, Field: "spec.cluster",
+				Err: fmt.Errorf("cluster %q is not allowed by solution %s, whose tier %s selects site %s: spec.policy.allowedClusters is [%s]%s",
+					site.Spec.Cluster, sol.Name, sol.Spec.Tiers[i].Name, site.Name, strings.Join(allowed, ", "), why)})
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func refusedBy(t *testing.T, doc string, registries ...string) []string {
 		if r.podOnly && len(spec) == 0 {
 			continue
 		}
-		if msg := r.check(vars); msg != "" {
+		if msg, _ := r.check(context.Background(), vars); msg != "" {
 			if !strings.HasSuffix(msg, "(rule "+r.name+")") {
 				t.Errorf("rule %s: %s; want a refusal, not an error", r.name, msg)
 			}
@@ -111,7 +112,7 @@ func TestBaselinePodRulesAllowObjectsWithoutPods(t *testing.T) {
 	o := objects(t, "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: shop}\nspec: {ports: [{port: 80}]}\n")[0]
 	vars, _ := policyVars(o, policySite{Labels: map[string]string{}, Weight: 1, Cluster: "cloud"}, nil)
 	for _, r := range rules {
-		if msg := r.check(vars); msg != "" {
+		if msg, _ := r.check(context.Background(), vars); msg != "" {
 			t.Errorf("rule %s on a Service: %s", r.name, msg)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // objects decodes YAML documents into the objects of a target.
-func objects(t *testing.T, docs ...string) []*unstructured.Unstructured {
+func objects(t testing.TB, docs ...string) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, doc := range docs {

@@ -2,12 +2,14 @@ package renderer
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
@@ -58,6 +60,10 @@ const allTiers = "*"
 // object, in cel-go's cost units; it is the per-expression limit of
 // Kubernetes' ValidatingAdmissionPolicy.
 const policyCostLimit = 1_000_000
+
+// interruptEvery is how many comprehension iterations pass between two
+// checks of whether the render's time is up.
+const interruptEvery = 100
 
 // maxExpressionSize is the longest expression, in code points, a rule may
 // have.
@@ -128,7 +134,8 @@ func compileRule(expression string) (cel.Program, error) {
 	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Min > policyCostLimit {
 		return nil, fmt.Errorf("costs at least %d to evaluate, over the limit of %d", est.Min, policyCostLimit)
 	}
-	return env.Program(ast, cel.CostLimit(policyCostLimit))
+	// The interrupt checks let the render's time budget stop a comprehension.
+	return env.Program(ast, cel.CostLimit(policyCostLimit), cel.InterruptCheckFrequency(interruptEvery))
 }
 
 // unknownSizes is a cost estimator that knows nothing more than CEL does.
@@ -233,10 +240,13 @@ const shownViolations = 20
 
 // checkPolicy evaluates every policy rule of every solution of res on
 // every object of the tiers it names, at every place they are rendered,
-// and refuses each object a rule does not allow, up to shownViolations
-// per rule. It runs once the revision's targets are complete, so what a
-// site overlay changes is what is checked.
-func (r *run) checkPolicy(res *Result) {
+// and refuses each object a rule does not allow, listing up to
+// shownViolations per rule. It runs once the revision's targets are
+// complete, so what a site overlay changes is what is checked. A rule that
+// costs more than its limit is reported once and not evaluated further:
+// it would cost as much at every site. It returns an error only when ctx
+// is done, the render's time budget spent.
+func (r *run) checkPolicy(ctx context.Context, res *Result, budget time.Duration) error {
 	sites := map[string]*Site{}
 	for _, s := range res.Sites {
 		sites[s.Name] = s
@@ -245,55 +255,66 @@ func (r *run) checkPolicy(res *Result) {
 		if len(sol.policy) == 0 {
 			continue
 		}
-		refused := make([][]*FieldError, len(sol.policy))
-		registries := sol.Spec.Policy.AllowedRegistries
+		refused, stopped := make([]int, len(sol.policy)), make([]bool, len(sol.policy))
+		last := make([]*FieldError, len(sol.policy))
 		for _, t := range res.Targets {
 			if t.Solution != sol.Name {
 				continue
 			}
 			site, where := policySiteOf(t, sites)
 			for _, o := range t.Objects {
-				vars, spec := policyVars(o, site, registries)
+				vars, spec := policyVars(o, site, sol.Spec.Policy.AllowedRegistries)
 				for k, rule := range sol.policy {
-					if !rule.appliesTo(t.Tier) || (rule.podOnly && len(spec) == 0) {
+					if stopped[k] || !rule.appliesTo(t.Tier) || (rule.podOnly && len(spec) == 0) {
 						continue
 					}
-					if msg := rule.check(vars); msg != "" {
-						field := rule.field(t.Tier)
-						refused[k] = append(refused[k], &FieldError{File: sol.File, Line: sol.pos.line(field), Field: field,
-							Err: fmt.Errorf("%s of tier %s at %s: %s", objectName(o), t.Tier, where, msg)})
+					msg, stop := rule.check(ctx, vars)
+					if err := overTime(ctx, budget, fmt.Sprintf("checking rule %s of solution %s", rule.name, sol.Name)); err != nil {
+						return err
 					}
+					if msg == "" {
+						continue
+					}
+					stopped[k] = stop
+					if refused[k]++; refused[k] > shownViolations {
+						continue
+					}
+					field := rule.field(t.Tier)
+					last[k] = &FieldError{File: sol.File, Line: sol.pos.line(field), Field: field,
+						Err: fmt.Errorf("%s of tier %s at %s: %s", objectName(o), t.Tier, where, msg)}
+					r.errs = append(r.errs, last[k])
 				}
 			}
 		}
-		for k, errs := range refused {
-			if len(errs) > shownViolations {
-				more := *errs[shownViolations]
-				more.Err = fmt.Errorf("and %d more objects rule %s refuses", len(errs)-shownViolations, sol.policy[k].name)
-				errs = append(errs[:shownViolations], &more)
+		for k, n := range refused {
+			if n > shownViolations {
+				more := *last[k]
+				more.Err = fmt.Errorf("and %d more objects rule %s refuses", n-shownViolations, sol.policy[k].name)
+				r.errs = append(r.errs, &more)
 			}
-			r.errs = append(r.errs, errs...)
 		}
 	}
+	return nil
 }
 
-// check evaluates r with vars and returns why it refuses the object, or "".
-func (r *policyRule) check(vars map[string]any) string {
-	out, _, err := r.program.Eval(vars)
+// check evaluates r with vars and returns why it refuses the object, or ""
+// when it allows it; stop says the rule went over its cost limit.
+func (r *policyRule) check(ctx context.Context, vars map[string]any) (msg string, stop bool) {
+	out, _, err := r.program.ContextEval(ctx, vars)
 	var cancelled interpreter.EvalCancelledError
 	switch {
 	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
-		return fmt.Sprintf("rule %s costs more than the limit of %d to evaluate", r.name, policyCostLimit)
+		return fmt.Sprintf("rule %s costs more than the limit of %d to evaluate, and is not evaluated on more objects", r.name, policyCostLimit), true
 	case err != nil:
-		return fmt.Sprintf("rule %s does not evaluate: %v", r.name, err)
+		return fmt.Sprintf("rule %s does not evaluate: %v", r.name, err), false
 	}
 	switch allowed, ok := out.Value().(bool); {
 	case !ok:
-		return fmt.Sprintf("rule %s returns %s, want bool", r.name, out.Type().TypeName())
+		return fmt.Sprintf("rule %s returns %s, want bool", r.name, out.Type().TypeName()), false
 	case allowed:
-		return ""
+		return "", false
 	}
-	return fmt.Sprintf("%s (rule %s)", r.message, r.name)
+	return fmt.Sprintf("%s (rule %s)", r.message, r.name), false
 }
 
 // policyVars returns the variables a rule is evaluated with on o, and the

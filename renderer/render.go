@@ -109,7 +109,9 @@ func render(ctx context.Context, fsys fs.FS, opts Options, out *output) (*Result
 		res.Targets = append(res.Targets, targets...)
 	}
 	r.checkCapacity(res)
-	r.checkPolicy(res)
+	if err := r.checkPolicy(ctx, res, opts.Timeout); err != nil {
+		return nil, err
+	}
 	if err := r.err(); err != nil {
 		return nil, err
 	}
