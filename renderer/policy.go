@@ -345,12 +345,14 @@ func policySiteOf(t Target, sites map[string]*Site) (policySite, string) {
 // template's of a workload or a Job, the job template's of a CronJob; an
 // empty map for any other object.
 func podSpecOfObject(o *unstructured.Unstructured) map[string]any {
-	group, _, _ := strings.Cut(o.GetAPIVersion(), "/")
-	if !strings.Contains(o.GetAPIVersion(), "/") {
+	apiVersion, _ := o.Object["apiVersion"].(string)
+	kind, _ := o.Object["kind"].(string)
+	group, _, grouped := strings.Cut(apiVersion, "/")
+	if !grouped {
 		group = ""
 	}
 	var fields []string
-	switch kind := o.GetKind(); {
+	switch {
 	case group == "" && kind == "Pod":
 		fields = []string{"spec"}
 	case group == "apps" && (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "ReplicaSet"),
