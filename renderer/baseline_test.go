@@ -2,6 +2,8 @@ package renderer
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -114,6 +116,19 @@ func TestBaselinePodRulesAllowObjectsWithoutPods(t *testing.T) {
 	for _, r := range rules {
 		if msg, _ := r.check(context.Background(), vars); msg != "" {
 			t.Errorf("rule %s on a Service: %s", r.name, msg)
+		}
+	}
+}
+
+func TestGuardrailsDocShowsEveryBaselineRuleAsShipped(t *testing.T) {
+	data, err := os.ReadFile("../docs/guardrails.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	for _, r := range BaselineRules() {
+		if want := fmt.Sprintf("- **`%s`** — %s.\n\n  ```cel\n  %s\n  ```\n", r.Name, r.Message, r.Expression); !strings.Contains(doc, want) {
+			t.Errorf("docs/guardrails.md does not show rule %s as shipped:\n%s", r.Name, want)
 		}
 	}
 }
