@@ -2,7 +2,10 @@ package renderer
 
 import (
 	"fmt"
+	"strings"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // allContainers is the CEL list of every container of a pod spec.
@@ -12,29 +15,40 @@ const allContainers = `(podSpec.?containers.orValue([]) + podSpec.?initContainer
 // ClusterRoleBinding.
 const rbacBinding = `object.?apiVersion.orValue('').startsWith('rbac.authorization.k8s.io/') && object.?kind.orValue('') in ['RoleBinding', 'ClusterRoleBinding']`
 
-// baseline are the built-in rules spec.policy.baseline switches on. The
-// first ones are about pods: they allow every object without a pod spec,
-// so the render skips them on such objects.
+// baseline are the built-in rules spec.policy.baseline switches on, each
+// with the objects it can refuse: its expression allows every other
+// object, so the render does not evaluate it there.
 var baseline = []struct {
 	PolicyRule
-	podOnly bool
+	only func(o *unstructured.Unstructured, podSpec map[string]any) bool
 }{
 	{PolicyRule{Name: "baseline/no-privileged", Message: "containers must not be privileged",
-		Expression: allContainers + `.all(c, c.?securityContext.?privileged.orValue(false) != true)`}, true},
+		Expression: allContainers + `.all(c, c.?securityContext.?privileged.orValue(false) != true)`}, withPods},
 	{PolicyRule{Name: "baseline/no-host-path", Message: "pods must not mount hostPath volumes",
-		Expression: `podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))`}, true},
+		Expression: `podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))`}, withPods},
 	{PolicyRule{Name: "baseline/no-host-namespaces", Message: "pods must not share the host's network, PID or IPC namespace",
-		Expression: `podSpec.?hostNetwork.orValue(false) != true && podSpec.?hostPID.orValue(false) != true && podSpec.?hostIPC.orValue(false) != true`}, true},
+		Expression: `podSpec.?hostNetwork.orValue(false) != true && podSpec.?hostPID.orValue(false) != true && podSpec.?hostIPC.orValue(false) != true`}, withPods},
 	{PolicyRule{Name: "baseline/image-pinned", Message: "images must be pinned by digest (@sha256:) or come from spec.policy.allowedRegistries",
-		Expression: allContainers + `.all(c, c.?image.orValue('').contains('@sha256:') || allowedRegistries.exists(r, c.?image.orValue('').startsWith(r.endsWith('/') ? r : r + '/')))`}, true},
+		Expression: allContainers + `.all(c, c.?image.orValue('').contains('@sha256:') || allowedRegistries.exists(r, c.?image.orValue('').startsWith(r.endsWith('/') ? r : r + '/')))`}, withPods},
 	{PolicyRule{Name: "baseline/resource-requests", Message: "containers must request cpu and memory",
-		Expression: `(podSpec.?containers.orValue([]) + podSpec.?initContainers.orValue([])).all(c, 'cpu' in c.?resources.?requests.orValue({}) && 'memory' in c.?resources.?requests.orValue({}))`}, true},
+		Expression: `(podSpec.?containers.orValue([]) + podSpec.?initContainers.orValue([])).all(c, 'cpu' in c.?resources.?requests.orValue({}) && 'memory' in c.?resources.?requests.orValue({}))`}, withPods},
 	{PolicyRule{Name: "baseline/no-anonymous-binding", Message: "bindings must not grant roles to system:unauthenticated or system:anonymous",
-		Expression: `!(` + rbacBinding + `) || object.?subjects.orValue([]).all(s, !(s.?name.orValue('') in ['system:unauthenticated', 'system:anonymous']))`}, false},
+		Expression: `!(` + rbacBinding + `) || object.?subjects.orValue([]).all(s, !(s.?name.orValue('') in ['system:unauthenticated', 'system:anonymous']))`}, rbacBindings},
 	{PolicyRule{Name: "baseline/no-cluster-admin-binding", Message: "bindings must not grant cluster-admin",
-		Expression: `!(` + rbacBinding + `) || object.?roleRef.?name.orValue('') != 'cluster-admin'`}, false},
+		Expression: `!(` + rbacBinding + `) || object.?roleRef.?name.orValue('') != 'cluster-admin'`}, rbacBindings},
 	{PolicyRule{Name: "baseline/no-kube-system", Message: "objects must not be placed in namespace kube-system",
-		Expression: `object.?metadata.?namespace.orValue('') != 'kube-system'`}, false},
+		Expression: `object.?metadata.?namespace.orValue('') != 'kube-system'`}, nil},
+}
+
+// withPods reports whether an object runs pods.
+func withPods(_ *unstructured.Unstructured, podSpec map[string]any) bool { return len(podSpec) > 0 }
+
+// rbacBindings reports whether an object is a RoleBinding or a
+// ClusterRoleBinding.
+func rbacBindings(o *unstructured.Unstructured, _ map[string]any) bool {
+	apiVersion, _ := o.Object["apiVersion"].(string)
+	kind, _ := o.Object["kind"].(string)
+	return strings.HasPrefix(apiVersion, "rbac.authorization.k8s.io/") && (kind == "RoleBinding" || kind == "ClusterRoleBinding")
 }
 
 // BaselineRules returns the built-in rules spec.policy.baseline switches
@@ -56,7 +70,7 @@ var baselineRules = sync.OnceValues(func() ([]*policyRule, error) {
 		if err != nil {
 			return nil, fmt.Errorf("built-in rule %s: %w", b.Name, err)
 		}
-		out[i] = &policyRule{name: b.Name, message: b.Message, podOnly: b.podOnly, program: program}
+		out[i] = &policyRule{name: b.Name, message: b.Message, only: b.only, program: program}
 	}
 	return out, nil
 })

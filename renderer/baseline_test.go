@@ -25,7 +25,7 @@ func refusedBy(t *testing.T, doc string, registries ...string) []string {
 	vars, spec := policyVars(o, policySite{Name: "a", Labels: map[string]string{}, Weight: 1, Cluster: "a"}, registries)
 	var refused []string
 	for _, r := range rules {
-		if r.podOnly && len(spec) == 0 {
+		if r.only != nil && !r.only(o, spec) {
 			continue
 		}
 		if msg, _ := r.check(context.Background(), vars); msg != "" {
@@ -106,16 +106,28 @@ func TestBaselineRefusesEachBadObjectAndAllowsTheGoodOne(t *testing.T) {
 	}
 }
 
-func TestBaselinePodRulesAllowObjectsWithoutPods(t *testing.T) {
+func TestBaselineSkipsOnlyObjectsItAllows(t *testing.T) {
 	rules, err := baselineRules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := objects(t, "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: shop}\nspec: {ports: [{port: 80}]}\n")[0]
-	vars, _ := policyVars(o, policySite{Labels: map[string]string{}, Weight: 1, Cluster: "cloud"}, nil)
-	for _, r := range rules {
-		if msg, _ := r.check(context.Background(), vars); msg != "" {
-			t.Errorf("rule %s on a Service: %s", r.name, msg)
+	objs := objects(t,
+		"apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: shop}\nspec: {ports: [{port: 80}]}\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata: {privileged: 'true', hostPath: /}\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: cluster-admin}\nrules: []\n",
+		"apiVersion: example.com/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: shop}\nroleRef: {name: cluster-admin}\nsubjects: [{name: 'system:anonymous'}]\n",
+		workload("Deployment", "app", "1", goodPod),
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: empty, namespace: shop}\nspec: {}\n",
+	)
+	for _, o := range objs {
+		vars, spec := policyVars(o, policySite{Labels: map[string]string{}, Weight: 1, Cluster: "cloud"}, nil)
+		for _, r := range rules {
+			if r.only == nil || r.only(o, spec) {
+				continue
+			}
+			if msg, _ := r.check(context.Background(), vars); msg != "" {
+				t.Errorf("rule %s skips %s/%s but would refuse it: %s", r.name, o.GetKind(), o.GetName(), msg)
+			}
 		}
 	}
 }

@@ -100,7 +100,9 @@ type policyRule struct {
 	message string
 	field   func(tier string) string // the descriptor field that asks for the rule on tier
 	tiers   []string
-	podOnly bool // true on an object without a pod spec
+	// only, when set, says which objects the rule can refuse; the render
+	// does not evaluate it on others, which it allows.
+	only    func(o *unstructured.Unstructured, podSpec map[string]any) bool
 	program cel.Program
 }
 
@@ -265,7 +267,7 @@ func (r *run) checkPolicy(ctx context.Context, res *Result, budget time.Duration
 			for _, o := range t.Objects {
 				vars, spec := policyVars(o, site, sol.Spec.Policy.AllowedRegistries)
 				for k, rule := range sol.policy {
-					if stopped[k] || !rule.appliesTo(t.Tier) || (rule.podOnly && len(spec) == 0) {
+					if stopped[k] || !rule.appliesTo(t.Tier) || (rule.only != nil && !rule.only(o, spec)) {
 						continue
 					}
 					msg, stop := rule.check(ctx, vars)
