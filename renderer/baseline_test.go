@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,6 +102,42 @@ func TestBaselineRefusesEachBadObjectAndAllowsTheGoodOne(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if diff := cmp.Diff(tt.want, refusedBy(t, tt.doc, tt.registries...)); diff != "" {
 				t.Errorf("refused by (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBaselineNamesWhatBreaksTheRule(t *testing.T) {
+	tests := []struct {
+		name, rule, podSpec, want string
+	}{
+		{"two privileged containers", "baseline/no-privileged",
+			`{initContainers: [{name: init, image: "x@sha256:1", securityContext: {privileged: true}}], containers: [{name: a, image: "x@sha256:1", securityContext: {privileged: true}}, {name: b, image: "x@sha256:1"}]}`,
+			"containers must not be privileged: containers a, init (rule baseline/no-privileged)"},
+		{"a hostPath volume", "baseline/no-host-path",
+			`{volumes: [{name: cache, emptyDir: {}}, {name: dev, hostPath: {path: /dev}}], containers: [{name: a, image: "x@sha256:1"}]}`,
+			"pods must not mount hostPath volumes: volume dev (rule baseline/no-host-path)"},
+		{"two host namespaces", "baseline/no-host-namespaces",
+			`{hostNetwork: true, hostPID: true, hostIPC: false, containers: [{name: a, image: "x@sha256:1"}]}`,
+			"pods must not share the host's network, PID or IPC namespace: hostNetwork, hostPID (rule baseline/no-host-namespaces)"},
+		{"an image by tag", "baseline/image-pinned",
+			`{containers: [{name: a, image: "x@sha256:1"}, {name: gateway, image: "x:1"}]}`,
+			"images must be pinned by digest (@sha256:) or come from spec.policy.allowedRegistries: container gateway (rule baseline/image-pinned)"},
+		{"a container without requests", "baseline/resource-requests",
+			`{containers: [{name: a, image: "x@sha256:1"}]}`,
+			"containers must request cpu and memory: container a (rule baseline/resource-requests)"},
+	}
+	rules, err := baselineRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := objects(t, workload("Deployment", "app", "1", tt.podSpec))[0]
+			vars, _ := policyVars(o, policySite{Labels: map[string]string{}, Weight: 1, Cluster: "a"}, nil)
+			i := slices.IndexFunc(rules, func(r *policyRule) bool { return r.name == tt.rule })
+			if got, _ := rules[i].check(context.Background(), vars); got != tt.want {
+				t.Errorf("check = %q; want %q", got, tt.want)
 			}
 		})
 	}

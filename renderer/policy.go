@@ -104,6 +104,10 @@ type policyRule struct {
 	// does not evaluate it on others, which it allows.
 	only    func(o *unstructured.Unstructured, podSpec map[string]any) bool
 	program cel.Program
+	// culprits, when set, lists what in a refused object breaks the rule,
+	// things that noun names.
+	culprits cel.Program
+	noun     string
 }
 
 // appliesTo reports whether r checks the objects of tier.
@@ -315,6 +319,9 @@ func (r *policyRule) check(ctx context.Context, vars map[string]any) (msg string
 		return fmt.Sprintf("rule %s returns %s, want bool", r.name, out.Type().TypeName()), false
 	case allowed:
 		return "", false
+	}
+	if culprits := r.culpritsOf(vars); culprits != "" {
+		return fmt.Sprintf("%s: %s (rule %s)", r.message, culprits, r.name), false
 	}
 	return fmt.Sprintf("%s (rule %s)", r.message, r.name), false
 }

@@ -126,10 +126,10 @@ func TestRenderRefusesObjectsAPolicyRuleDoesNotAllow(t *testing.T) {
 		{"a baseline on the edge tier refuses its unpinned image without requests at every site",
 			repoWith(map[string]string{"tandem.yaml": withPolicy("baseline: [edge]")}),
 			[]string{
-				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site a: images must be pinned by digest (@sha256:) or come from spec.policy.allowedRegistries (rule baseline/image-pinned)`,
-				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site b: images must be pinned by digest (@sha256:) or come from spec.policy.allowedRegistries (rule baseline/image-pinned)`,
-				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site a: containers must request cpu and memory (rule baseline/resource-requests)`,
-				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site b: containers must request cpu and memory (rule baseline/resource-requests)`,
+				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site a: images must be pinned by digest (@sha256:) or come from spec.policy.allowedRegistries: container app (rule baseline/image-pinned)`,
+				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site b: images must be pinned by digest (@sha256:) or come from spec.policy.allowedRegistries: container app (rule baseline/image-pinned)`,
+				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site a: containers must request cpu and memory: container app (rule baseline/resource-requests)`,
+				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site b: containers must request cpu and memory: container app (rule baseline/resource-requests)`,
 			}},
 		{"allowed registries let an image by tag through, and a site overlay's privilege is caught",
 			repoWith(merge(privilegedOverlay, map[string]string{
@@ -137,8 +137,8 @@ func TestRenderRefusesObjectsAPolicyRuleDoesNotAllow(t *testing.T) {
 				"tiers/edge/till.yaml": strings.Replace(deployment("till"), "image: example.com/till:1", "image: example.com/till:1, resources: {requests: {cpu: 1, memory: 1Gi}}", 1),
 			})),
 			[]string{
-				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/api of tier cloud at cluster cloud: containers must request cpu and memory (rule baseline/resource-requests)`,
-				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site b: containers must not be privileged (rule baseline/no-privileged)`,
+				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/api of tier cloud at cluster cloud: containers must request cpu and memory: container app (rule baseline/resource-requests)`,
+				`tandem.yaml:19: spec.policy.baseline[0]: Deployment/shop/till of tier edge at site b: containers must not be privileged: container app (rule baseline/no-privileged)`,
 			}},
 	}
 	for _, tt := range tests {
