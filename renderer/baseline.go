@@ -10,6 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
+// baselinePrefix starts the name of every baseline rule, and of no other.
+const baselinePrefix = "baseline/"
+
 // allContainers is the CEL list of every container of a pod spec.
 const allContainers = `(podSpec.?containers.orValue([]) + podSpec.?initContainers.orValue([]) + podSpec.?ephemeralContainers.orValue([]))`
 

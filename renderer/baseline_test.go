@@ -181,3 +181,18 @@ func TestGuardrailsDocShowsEveryBaselineRuleAsShipped(t *testing.T) {
 		}
 	}
 }
+
+func TestBaselineRuleNamesAreStableAndPrefixed(t *testing.T) {
+	var names []string
+	for _, r := range BaselineRules() {
+		if !strings.HasPrefix(r.Name, baselinePrefix) {
+			t.Errorf("rule %s does not start with %s", r.Name, baselinePrefix)
+		}
+		names = append(names, r.Name)
+	}
+	want := []string{"baseline/no-privileged", "baseline/no-host-path", "baseline/no-host-namespaces", "baseline/image-pinned",
+		"baseline/resource-requests", "baseline/no-anonymous-binding", "baseline/no-cluster-admin-binding", "baseline/no-kube-system"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("baseline rule names (-want +got):\n%s", diff)
+	}
+}

@@ -18,9 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// SolutionPolicy is what the rendered objects of a solution must satisfy. It is
-// checked at render, so validate, diff, the console and the daemon refuse
-// the same revisions.
+// SolutionPolicy is what the rendered objects of a solution must satisfy,
+// and where its sites may run. It is checked at render, so validate, diff,
+// the console and the daemon refuse the same revisions.
 type SolutionPolicy struct {
 	// Rules are CEL expressions every object of their tiers must satisfy.
 	Rules []PolicyRule `json:"rules,omitempty"`
@@ -152,8 +152,9 @@ func (unknownSizes) EstimateCallCost(string, string, *checker.AstNode, []checker
 	return nil
 }
 
-// validateSolutionPolicy checks the policy of s and compiles its rules, user-written
-// and baseline, into s.policy; tiers maps the solution's tier names.
+// validateSolutionPolicy checks the policy of s and compiles its rules,
+// user-written and baseline, into s.policy; tiers maps the solution's tier
+// names.
 func (l *loader) validateSolutionPolicy(s *Solution, tiers map[string]int) {
 	f, pos, p := s.File, s.pos, &s.Spec.Policy
 	names := map[string]bool{}
@@ -164,6 +165,8 @@ func (l *loader) validateSolutionPolicy(s *Solution, tiers map[string]int) {
 			l.add(f, pos, field+".name", "name is required")
 		case names[rule.Name]:
 			l.add(f, pos, field+".name", "duplicate rule name %q", rule.Name)
+		case strings.HasPrefix(rule.Name, baselinePrefix):
+			l.add(f, pos, field+".name", "rule name %q: names starting with %s are the baseline's", rule.Name, baselinePrefix)
 		}
 		names[rule.Name] = true
 		tiersOK := l.checkTierList(s, field+".tiers", rule.Tiers, tiers)

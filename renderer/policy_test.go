@@ -58,11 +58,12 @@ func TestRenderRefusesABadPolicy(t *testing.T) {
 			repoWith(map[string]string{"tandem.yaml": withPolicy("rules:", "- name: r", "  tiers: ['*', edge]", "  expression: 'true'")}),
 			[]string{`tandem.yaml:21: spec.policy.rules[0].tiers[0]: "*" names every tier and must stand alone`}},
 		{"a rule without a name or an expression, and one named twice",
-			repoWith(map[string]string{"tandem.yaml": withPolicy("rules:", "- tiers: [edge]", "- {name: r, tiers: [edge], expression: 'true'}", "- {name: r, tiers: [edge], expression: 'true'}")}),
+			repoWith(map[string]string{"tandem.yaml": withPolicy("rules:", "- tiers: [edge]", "- {name: r, tiers: [edge], expression: 'true'}", "- {name: r, tiers: [edge], expression: 'true'}", "- {name: baseline/mine, tiers: [edge], expression: 'true'}")}),
 			[]string{
 				`tandem.yaml:20: spec.policy.rules[0].name: name is required`,
 				`tandem.yaml:20: spec.policy.rules[0].expression: expression is required`,
 				`tandem.yaml:22: spec.policy.rules[2].name: duplicate rule name "r"`,
+				`tandem.yaml:23: spec.policy.rules[3].name: rule name "baseline/mine": names starting with baseline/ are the baseline's`,
 			}},
 		{"a baseline for an unknown tier",
 			repoWith(map[string]string{"tandem.yaml": withPolicy("baseline: [cloud, edge, shop]")}),
