@@ -19,6 +19,7 @@ func FuzzRender(f *testing.F) {
 	f.Add([]byte(testRepo["tandem.yaml"]), []byte(kustomization+"replicas: [{name: till, count: 3}]\n"), []byte(strings.Replace(deployment("till"), "  name: till\n", "  name: till\n  name: till\n", 1)))
 	f.Add([]byte(solutionWith("scale: 4", "scale: 1e308")), []byte("resources: [till.yaml]\nnamespace: shop\nnamePrefix: x-\n"), []byte(utf16LE(deployment("till"))))
 	f.Add([]byte(solutionWith("tandem.dev/v1alpha1", "tandem.io/v1alpha1")), []byte(kustomization), []byte("a: &a [*a]\n"))
+	f.Add([]byte(withPolicy("rules:", "- {name: r, tiers: ['*'], expression: \"object.metadata.name.size() < 20 && 'tier' in site.labels\"}", "baseline: [edge]", "allowedClusters: ['*']")), []byte(kustomization), []byte(testRepo["tiers/edge/till.yaml"]))
 	f.Fuzz(func(t *testing.T, descriptor, kustomization, resource []byte) {
 		repo := repoWith(nil)
 		repo["tandem.yaml"].Data = descriptor
