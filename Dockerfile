@@ -1,16 +1,9 @@
-# syntax=docker/dockerfile:1
-FROM golang:1.26 AS build
-WORKDIR /src
-COPY go.mod go.sum ./
-RUN go mod download
-COPY . .
-ARG VERSION=dev
-ARG COMMIT=unknown
-RUN CGO_ENABLED=0 go build -trimpath \
-	-ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
-	-o /out/tandem ./cmd/tandem
-
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/tandem /usr/local/bin/tandem
-USER nonroot:nonroot
+# tandem's image, from local parts only: "make image" stages a static tandem,
+# the CA certificates, and a passwd and group naming the nonroot user
+# (65532) under .cache/image/, and builds this file there. Nothing is
+# pulled, so the image builds offline.
+FROM scratch
+COPY rootfs/ /
+COPY --chown=65532:65532 home/ /home/nonroot/
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/tandem"]

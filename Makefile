@@ -3,6 +3,7 @@
 #   make demo          run the local demo: clusters, a Git server and tandem serve with its console (Ctrl-C stops it)
 #   make demo-down     stop a running demo from another terminal
 #   make build         build bin/tandem
+#   make image         build the container image tandem:<version> and tandem:dev from local files, pulling nothing
 #   make test          unit tests, then end-to-end tests on local control planes
 #   make e2e           end-to-end tests only
 #   make lint          go vet and a gofmt check
@@ -129,3 +130,25 @@ clean:
 
 clean-all: clean
 	rm -rf $(BIN)
+
+# The image holds a static tandem, the host's CA certificates and the nonroot
+# user (65532), staged in IMAGE_CONTEXT with the modes they get in the image:
+# rootfs/ becomes /, home/ becomes /home/nonroot. Nothing is pulled, and the
+# legacy builder needs no BuildKit frontend; an unchanged tree rebuilds from
+# Docker's layer cache.
+IMAGE         ?= tandem
+IMAGE_CONTEXT ?= $(CURDIR)/.cache/image
+CA_BUNDLE     ?= /etc/ssl/certs/ca-certificates.crt
+image_root    := $(IMAGE_CONTEXT)/rootfs
+
+.PHONY: image
+image:
+	@test -f $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): install ca-certificates or set CA_BUNDLE"; exit 1; }
+	@mkdir -p $(image_root)/etc/ssl/certs $(image_root)/usr/local/bin $(image_root)/tmp $(IMAGE_CONTEXT)/home
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(image_root)/usr/local/bin/tandem ./cmd/tandem
+	@cp $(CA_BUNDLE) $(image_root)/etc/ssl/certs/ca-certificates.crt
+	@printf '%s\n' root:x:0:0:root:/root:/sbin/nologin nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin > $(image_root)/etc/passwd
+	@printf '%s\n' root:x:0: nonroot:x:65532: > $(image_root)/etc/group
+	@cd $(image_root) && chmod 0755 . etc etc/ssl etc/ssl/certs usr usr/local usr/local/bin usr/local/bin/tandem $(IMAGE_CONTEXT)/home \
+		&& chmod 0644 etc/passwd etc/group etc/ssl/certs/ca-certificates.crt && chmod 1777 tmp
+	DOCKER_BUILDKIT=0 docker build --file Dockerfile --tag $(IMAGE):$(VERSION) --tag $(IMAGE):dev $(IMAGE_CONTEXT)

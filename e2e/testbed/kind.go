@@ -23,7 +23,7 @@ const KindNodeImageEnv = "TANDEM_KIND_NODE_IMAGE"
 // startKind creates one kind cluster per name. kind clusters always run
 // workloads, so Full changes nothing here.
 func startKind(ctx context.Context, opts Options) (*Fleet, error) {
-	if err := dockerUsable(ctx); err != nil {
+	if err := DockerUsable(ctx); err != nil {
 		return nil, fmt.Errorf("kind provider: %w", err)
 	}
 	provider := cluster.NewProvider(cluster.ProviderWithDocker())
@@ -110,8 +110,9 @@ func kindEntry(provider *cluster.Provider, name string) (kubeconfigEntry, error)
 	}, nil
 }
 
-// dockerUsable explains in one line why kind cannot run here, if it cannot.
-func dockerUsable(ctx context.Context) error {
+// DockerUsable explains in one line why Docker cannot run containers here
+// (for kind clusters or tandem's image), if it cannot.
+func DockerUsable(ctx context.Context) error {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return errors.New("needs Docker, but no docker command is on PATH")
 	}
