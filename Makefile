@@ -42,13 +42,14 @@ build:
 test: lint unit e2e
 
 # The reconciler's and the CLI's tests start local clusters too. The render
-# and the CEL expressions of replica rules are then fuzzed briefly;
+# and the CEL expressions of replica and policy rules are then fuzzed briefly;
 # minimizing a new input is capped so that the fuzzing time goes to new
 # inputs.
 unit: controlplane
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/e2e')
 	$(GO) test ./renderer -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s -fuzzminimizetime 2s
 	$(GO) test ./renderer/scaling -run '^$$' -fuzz '^FuzzReplicaExpr$$' -fuzztime 8s -fuzzminimizetime 2s
+	$(GO) test ./renderer -run '^$$' -fuzz '^FuzzPolicyRule$$' -fuzztime 8s -fuzzminimizetime 2s
 
 e2e: controlplane
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
