@@ -296,9 +296,23 @@ func deliver(w *unstructured.Unstructured, m *Model, fetchImage string) error {
 		"volumeMounts": []any{
 			map[string]any{"name": m.volumeName(), "mountPath": m.MountPath},
 		},
+		// The download streams to disk: a little cpu and memory, and a
+		// request for each, so that quotas, capacity checks and the
+		// baseline policy count it like any container.
+		"resources": map[string]any{
+			"requests": map[string]any{"cpu": fetchCPU, "memory": fetchMemory},
+			"limits":   map[string]any{"memory": fetchMemoryLimit},
+		},
 	})
 	return nil
 }
+
+// What a model-fetch init container asks for.
+const (
+	fetchCPU         = "50m"
+	fetchMemory      = "64Mi"
+	fetchMemoryLimit = "256Mi"
+)
 
 // serve mounts m read-only in container c and tells it where m is and
 // which version.

@@ -160,6 +160,12 @@ spec:
     - fetch
     image: registry.example/tandem@sha256:` + testDigest + `
     name: model-fetch-defect-detector
+    resources:
+      limits:
+        memory: 256Mi
+      requests:
+        cpu: 50m
+        memory: 64Mi
     volumeMounts:
     - mountPath: /models/defect-detector
       name: model-defect-detector
