@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"sigs.k8s.io/kind/pkg/cluster"
 )
 
@@ -26,15 +28,19 @@ func startKind(ctx context.Context, opts Options) (*Fleet, error) {
 	if err := DockerUsable(ctx); err != nil {
 		return nil, fmt.Errorf("kind provider: %w", err)
 	}
+	// kind pulls a node image it does not find; nothing may be pulled
+	// here, so the image must be in the engine already.
+	image := cmp.Or(os.Getenv(KindNodeImageEnv), defaults.Image)
+	if err := exec.CommandContext(ctx, "docker", "image", "inspect", image).Run(); err != nil {
+		return nil, fmt.Errorf("kind provider: node image %s is not in the Docker engine, and no image is pulled: build a node image and name it in %s", image, KindNodeImageEnv)
+	}
 	provider := cluster.NewProvider(cluster.ProviderWithDocker())
 	createOpts := []cluster.CreateOption{
 		cluster.CreateWithWaitForReady(opts.StartTimeout),
 		cluster.CreateWithKubeconfigPath(filepath.Join(opts.Dir, "kind-kubeconfig")),
 		cluster.CreateWithDisplayUsage(false),
 		cluster.CreateWithDisplaySalutation(false),
-	}
-	if img := os.Getenv(KindNodeImageEnv); img != "" {
-		createOpts = append(createOpts, cluster.CreateWithNodeImage(img))
+		cluster.CreateWithNodeImage(image),
 	}
 
 	var mu sync.Mutex
@@ -57,6 +63,11 @@ func startKind(ctx context.Context, opts Options) (*Fleet, error) {
 		g.Go(func() error {
 			began := time.Now()
 			if err := provider.Create(name, createOpts...); err != nil {
+				if strings.Contains(err.Error(), "unable to apply caps: operation not permitted") {
+					// Seen on VMs that withhold a capability from every
+					// process: kind always runs its nodes --privileged.
+					return fmt.Errorf("create kind cluster %s: this Docker engine cannot run privileged containers, which kind's nodes are (%w)", name, err)
+				}
 				return fmt.Errorf("create kind cluster %s: %w", name, err)
 			}
 			mu.Lock()

@@ -121,6 +121,18 @@ func TestKindProviderExplainsUnusableDocker(t *testing.T) {
 	}
 }
 
+func TestKindProviderPullsNoNodeImage(t *testing.T) {
+	if err := DockerUsable(context.Background()); err != nil {
+		t.Skipf("the engine's answer is what this checks: %v", err)
+	}
+	t.Setenv(ProviderEnv, "kind")
+	t.Setenv(KindNodeImageEnv, "tandem.invalid/no-such-node:v0")
+	_, err := Start(context.Background(), Options{Names: []string{"cloud"}, Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "node image tandem.invalid/no-such-node:v0 is not in the Docker engine") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Start = %v, want a one-line error naming the missing image", err)
+	}
+}
+
 func TestUnknownProviderIsAnError(t *testing.T) {
 	t.Setenv(ProviderEnv, "minikube")
 	_, err := Start(context.Background(), Options{Names: []string{"cloud"}, Dir: t.TempDir()})
