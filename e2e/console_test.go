@@ -199,22 +199,7 @@ func TestConsoleChangesTheScaleAsAGitCommitInTheBrowser(t *testing.T) {
 		// every target keeps the last revision that rendered.
 		e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
 		refused := e.head()
-		e.eventually(30*time.Second, "the capacity refusal in the status", func() error {
-			st, err := e.status()
-			if err != nil {
-				return err
-			}
-			if !strings.HasSuffix(st.Render.Revision, refused) || !strings.Contains(st.Render.Error, overflow) {
-				return errorf("render status %+v", st.Render)
-			}
-			return nil
-		})
-		st := e.waitDriftPass(30 * time.Second)
-		for _, ts := range st.Targets {
-			if !strings.HasSuffix(ts.DesiredRevision, good) || !strings.HasSuffix(ts.AppliedRevision, good) {
-				t.Errorf("%s/%s on %s moved to %s / %s after a commit plant-c cannot run", ts.Solution, ts.Tier, ts.Cluster, ts.DesiredRevision, ts.AppliedRevision)
-			}
-		}
+		e.waitRefused(refused, good, overflow)
 		if got := e.replicas("cloud", "Deployment", "factory-cloud", "ingest"); got != cloudIngest {
 			t.Errorf("cloud ingest has %d replicas after a refused scale, want %d", got, cloudIngest)
 		}

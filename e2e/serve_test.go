@@ -259,23 +259,7 @@ func TestServeConvergesTheFleetFromGit(t *testing.T) {
 		good := e.head()
 		e.edit("tandem.yaml", func(s string) string { return strings.Replace(s, "scale: 4", "scale: 6\n  colour: blue", 1) })
 		broken := e.commitAndPush("Break the descriptor")
-		e.eventually(30*time.Second, "the render error in the status", func() error {
-			st, err := e.status()
-			if err != nil {
-				return err
-			}
-			if !strings.HasSuffix(st.Render.Revision, broken) || !strings.Contains(st.Render.Error, "tandem.yaml") {
-				return errorf("render status %+v", st.Render)
-			}
-			return nil
-		})
-		// A pass after the refused render shows what the daemon applies now.
-		st := e.waitDriftPass(30 * time.Second)
-		for _, ts := range st.Targets {
-			if !strings.HasSuffix(ts.DesiredRevision, good) || !strings.HasSuffix(ts.AppliedRevision, good) {
-				t.Errorf("%s/%s on %s moved to %s / %s after a broken commit", ts.Solution, ts.Tier, ts.Cluster, ts.DesiredRevision, ts.AppliedRevision)
-			}
-		}
+		e.waitRefused(broken, good, "tandem.yaml")
 		if got := e.replicas("cloud", "Deployment", "factory-cloud", "ingest"); got != 4 {
 			t.Errorf("cloud ingest replicas = %d, want 4 from the last good revision", got)
 		}
@@ -391,6 +375,30 @@ func (e *fleetEnv) scaleByHand(cluster, namespace, name string, replicas int64) 
 	if err := e.clients[cluster].SubResource("scale").Update(context.Background(), d,
 		client.WithSubResourceBody(scale), client.FieldOwner("kubectl")); err != nil {
 		e.t.Fatalf("cluster %s: scale deployment %s/%s: %v", cluster, namespace, name, err)
+	}
+}
+
+// waitRefused waits for the status to say that revision refused does not
+// render, saying says, and checks that a pass after it leaves every target
+// at good.
+func (e *fleetEnv) waitRefused(refused, good, says string) {
+	e.t.Helper()
+	e.eventually(30*time.Second, "the render error in the status", func() error {
+		st, err := e.status()
+		if err != nil {
+			return err
+		}
+		if !strings.HasSuffix(st.Render.Revision, refused) || !strings.Contains(st.Render.Error, says) {
+			return errorf("render status %+v", st.Render)
+		}
+		return nil
+	})
+	// A pass after the refused render shows what the daemon applies now.
+	st := e.waitDriftPass(30 * time.Second)
+	for _, ts := range st.Targets {
+		if !strings.HasSuffix(ts.DesiredRevision, good) || !strings.HasSuffix(ts.AppliedRevision, good) {
+			e.t.Errorf("%s/%s on %s moved to %s / %s after %s, which does not render", ts.Solution, ts.Tier, ts.Cluster, ts.DesiredRevision, ts.AppliedRevision, refused)
+		}
 	}
 }
 
