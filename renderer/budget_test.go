@@ -121,9 +121,9 @@ func TestRenderFailsOnceItsTimeBudgetIsSpent(t *testing.T) {
 }
 
 // TestRenderStopsAtTheNextSiteOnceItsTimeBudgetIsSpent renders a solution
-// whose time budget is spent before its first site, as if the builds
+// whose time budget is spent before its first place, as if the builds
 // before it took it all: kustomize cannot be stopped, so the render stops
-// at the next site and names it.
+// at the next place, the cloud cluster, and names it.
 func TestRenderStopsAtTheNextSiteOnceItsTimeBudgetIsSpent(t *testing.T) {
 	repo := repoWith(nil)
 	cfg, err := Load(context.Background(), repo)
@@ -132,9 +132,9 @@ func TestRenderStopsAtTheNextSiteOnceItsTimeBudgetIsSpent(t *testing.T) {
 	}
 	ctx, spend := context.WithCancelCause(context.Background())
 	spend(errTimeBudget)
-	opts := Options{Site: "a", Timeout: 2 * time.Minute}
+	opts := Options{Timeout: 2 * time.Minute}
 	_, err = newRun(repo, cfg).renderSolution(ctx, cfg.Solutions[0], cfg.Sites, opts, newOutput())
-	want := "exceeded the render time budget of 2m0s at site a"
+	want := "exceeded the render time budget of 2m0s at cluster cloud"
 	if err == nil || err.Error() != want {
 		t.Fatalf("renderSolution error = %v; want %q", err, want)
 	}

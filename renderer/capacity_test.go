@@ -301,3 +301,13 @@ func TestCapacityAcceptsEveryKindOfResourceName(t *testing.T) {
 		t.Errorf("cpu = %s, nodes = %d; want 8 and the default 1", got.String(), res.Sites[0].Spec.Nodes)
 	}
 }
+
+func TestRenderOfOneSiteRefusesWhatAnotherSiteIsRefusedFor(t *testing.T) {
+	repo := repoWith(capacityRepo("  capacity:\n    cpu: \"4\"\n", `{requests: {cpu: 1500m}}`, nil))
+	want := "sites/a.yaml:9: spec.capacity.cpu: revision asks 6 of 4 (edge/till 4 × 1500m)"
+	for _, opts := range []Options{{Site: "b"}, {Cluster: "cloud"}} {
+		if _, err := Render(context.Background(), repo, opts); err == nil || err.Error() != want {
+			t.Errorf("Render(%+v) error = %v; want %s", opts, err, want)
+		}
+	}
+}

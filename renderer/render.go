@@ -12,11 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Options narrows what Render renders. The zero value renders everything.
+// Options narrows what Render returns. The zero value returns everything.
+// A revision is rendered and checked whole all the same, so that what the
+// daemon refuses for any site is refused for every part of it.
 type Options struct {
-	// Cluster, when set, renders only the targets on that cluster.
+	// Cluster, when set, keeps only the targets on that cluster.
 	Cluster string
-	// Site, when set, renders only the targets of that site.
+	// Site, when set, keeps only the targets of that site.
 	Site string
 	// Timeout, when positive, is the render's time budget: a render still
 	// running when it is spent fails at the next site it reaches.
@@ -116,6 +118,9 @@ func render(ctx context.Context, fsys fs.FS, opts Options, out *output) (*Result
 		return nil, err
 	}
 	res.Warnings = append(slices.Clone(cfg.Warnings), r.warnings...)
+	res.Targets = slices.DeleteFunc(res.Targets, func(t Target) bool {
+		return (opts.Cluster != "" && t.Cluster != opts.Cluster) || (opts.Site != "" && t.Site != opts.Site)
+	})
 	if opts.Cluster != "" && len(res.Targets) == 0 {
 		return nil, fmt.Errorf("no tier targets cluster %q", opts.Cluster)
 	}
@@ -138,9 +143,7 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 	objects := 0
 	for i := range sol.Spec.Tiers {
 		tier := &sol.Spec.Tiers[i]
-		places := slices.DeleteFunc(placements(tier, sites), func(p placement) bool {
-			return (opts.Cluster != "" && p.cluster != opts.Cluster) || (opts.Site != "" && p.siteName() != opts.Site)
-		})
+		places := placements(tier, sites)
 		if len(places) == 0 {
 			continue
 		}
@@ -180,7 +183,7 @@ func (r *run) renderSolution(ctx context.Context, sol *Solution, sites []*Site, 
 			objects += len(objs)
 		}
 	}
-	if objects == 0 && opts.Cluster == "" && opts.Site == "" {
+	if objects == 0 {
 		if sol.Spec.AllowEmpty {
 			r.warn(sol.File, sol.pos, "spec.tiers", "solution %s renders no objects on any cluster", sol.Name)
 		} else {
