@@ -453,3 +453,33 @@ func TestABranchHeadThatDoesNotLoadCanStillBeReverted(t *testing.T) {
 		t.Errorf("after the revert tandem.yaml is\n%s\nwant it as before", now)
 	}
 }
+
+// TestAHeadThatDoesNotRenderIsNoLicenceToCommitAScaleNoSiteCanRun: with a
+// head refused for plant-c's capacity, a new scale is checked by a render
+// of its own, which plant-c refuses too, and nothing is committed.
+func TestAHeadThatDoesNotRenderIsNoLicenceToCommitAScaleNoSiteCanRun(t *testing.T) {
+	tc := newTestConsole(t, fixtures.SmartFactory())
+	site, err := os.ReadFile(filepath.Join(tc.work, "sites", "plant-c.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.push("sites/plant-c.yaml", strings.Replace(string(site), "cpu: 1300m", "cpu: 600m", 1))
+	if _, err := tc.repo.Fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	head := git(t, tc.bare, "rev-parse", "main")
+	ada := tc.client(t, "ada")
+	_, page := get(t, ada, tc.srv.URL+"/console/solutions/smart-factory?scale=4")
+	const refused = "sites/plant-c.yaml:11: spec.capacity.cpu: revision asks 700m of 600m"
+	if !strings.Contains(page, refused) || strings.Contains(page, `id="apply"`) {
+		t.Errorf("the preview of scale 4 on a head plant-c refuses does not refuse it:\n%s", page)
+	}
+	code, body := post(t, ada, tc.srv.URL+"/console/solutions/smart-factory/scale", url.Values{
+		"csrf": {field(t, csrfField, page)}, "base": {head}, "scale": {"4"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, refused) {
+		t.Errorf("apply of scale 4: %d, want 422 saying %q", code, refused)
+	}
+	if now := git(t, tc.bare, "rev-parse", "main"); now != head {
+		t.Fatalf("a scale plant-c cannot run was committed: %s", now)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tandem-gitops/tandem/diff"
@@ -34,10 +35,7 @@ type Preview struct {
 	SummaryNote string
 	// Headroom is each resource of each site with a spec.capacity whose
 	// use the change moves, or that is above renderer.HighUsage after it.
-	// HeadroomNote says why there is none when the sites could not be
-	// checked.
-	Headroom     []HeadroomRow
-	HeadroomNote string
+	Headroom []HeadroomRow
 	// Error says why the change cannot be made, naming the file and
 	// field; nothing is committed then.
 	Error string
@@ -54,8 +52,11 @@ type Row struct {
 // HeadroomRow is one resource of one site: its use now and after, in
 // whole percent of the site's spec.capacity.
 type HeadroomRow struct {
-	Site, Resource   string
+	Site, Resource string
+	// Now is unknown, and every resource listed, when the branch head
+	// does not render.
 	Now, After       int64
+	NowKnown         bool
 	Demand, Capacity string // after
 	High             bool
 }
@@ -100,7 +101,7 @@ func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale f
 	// Both refusals are worth knowing at once: a scale past a rule's max
 	// may also be past what a site can run.
 	overMax := sol.OverMax(scale, hd.cfg.Sites)
-	p = headroomAt(ctx, hd, p)
+	p = headroomAt(ctx, hd, p, newOverlay(hd.fsys, map[string][]byte{sol.File: edited}, nil))
 	if overMax != nil {
 		p.Error = strings.TrimSuffix(overMax.Error()+"\n"+p.Error, "\n")
 	}
@@ -117,11 +118,24 @@ func previewScale(ctx context.Context, hd *head, sol *renderer.Solution, scale f
 // headroomAt fills in what p's scale asks of every site with a
 // spec.capacity, from the head's render with the replicas of that scale,
 // and refuses a scale that asks a site for more than it has, as the
-// render would.
-func headroomAt(ctx context.Context, hd *head, p Preview) Preview {
+// render would. When the head does not render, nothing says the new scale
+// would: the head's files with the new scale, after, are rendered whole
+// instead, and refused as the daemon would refuse them.
+func headroomAt(ctx context.Context, hd *head, p Preview, after fs.FS) Preview {
 	res, err := hd.rendered(ctx)
 	if err != nil {
-		p.HeadroomNote = fmt.Sprintf("Site capacity not checked: the branch head does not render (%v).", err)
+		scaled, err := renderer.Render(ctx, after, renderer.Options{Timeout: renderTimeout})
+		if err != nil {
+			p.Error = fmt.Sprintf("the configuration does not render at scale %s:\n%v", strconv.FormatFloat(p.To, 'f', -1, 64), err)
+			return p
+		}
+		hs, err := scaled.Headroom()
+		if err == nil {
+			p.Headroom, err = headroomRows(nil, hs)
+		}
+		if err != nil {
+			p.Error = err.Error()
+		}
 		return p
 	}
 	sol, ok := find(res.Solutions, p.Solution)
@@ -158,9 +172,10 @@ func headroomRows(now, after []renderer.Headroom) ([]HeadroomRow, error) {
 			refused = append(refused, h.Err)
 		}
 		for _, u := range h.Usage {
-			r := HeadroomRow{Site: h.Site, Resource: string(u.Resource), Now: before[[2]string{h.Site, string(u.Resource)}], After: u.Percent(),
+			now, known := before[[2]string{h.Site, string(u.Resource)}]
+			r := HeadroomRow{Site: h.Site, Resource: string(u.Resource), Now: now, NowKnown: known, After: u.Percent(),
 				Demand: u.Demand.String(), Capacity: u.Capacity.String(), High: u.Percent() > renderer.HighUsage}
-			if r.Now != r.After || r.High {
+			if !known || r.Now != r.After || r.High {
 				out = append(out, r)
 			}
 		}
