@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+
 	"github.com/tandem-gitops/tandem/renderer"
 )
 
@@ -11,7 +13,10 @@ import (
 // changes uses before and after, resource by resource.
 type SiteHeadroom struct {
 	Site      string        `json:"site"`
-	Resources []ResourceUse `json:"resources"`
+	Resources []ResourceUse `json:"resources,omitempty"`
+	// Unchecked says that the base revision checked the site's capacity
+	// and the head revision, which declares none, does not.
+	Unchecked bool `json:"unchecked,omitempty"`
 }
 
 // ResourceUse is one resource of a site's capacity, in whole percent,
@@ -32,8 +37,9 @@ type ResourceUse struct {
 func (u ResourceUse) High() bool { return u.After > renderer.HighUsage }
 
 // headroom returns the headroom of every site with a spec.capacity in
-// head that one of changes is on and whose use of some resource changes
-// or is high, in the order of head's sites.
+// head that one of changes is on, or whose capacity changes, and whose use
+// of some resource changes or is high, in the order of head's clusters;
+// then the sites base checked and head no longer does.
 func headroom(changes []Change, base, head *renderer.Result) ([]SiteHeadroom, error) {
 	if head == nil {
 		return nil, nil
@@ -42,9 +48,18 @@ func headroom(changes []Change, base, head *renderer.Result) ([]SiteHeadroom, er
 	for _, c := range changes {
 		changed[c.Cluster] = true
 	}
+	baseSites := map[string]*renderer.Site{}
+	if base != nil {
+		for _, s := range base.Sites {
+			baseSites[s.Name] = s
+		}
+	}
 	cluster := map[string]string{}
 	for _, s := range head.Sites {
 		cluster[s.Name] = s.Spec.Cluster
+		if b, ok := baseSites[s.Name]; ok && (!equality.Semantic.DeepEqual(b.Spec.Capacity, s.Spec.Capacity) || b.Spec.Nodes != s.Spec.Nodes) {
+			changed[s.Spec.Cluster] = true
+		}
 	}
 	after, err := head.Headroom()
 	if err != nil {
@@ -81,6 +96,11 @@ func headroom(changes []Change, base, head *renderer.Result) ([]SiteHeadroom, er
 			out = append(out, sh)
 		}
 	}
+	for _, s := range head.Sites {
+		if b, ok := before[s.Name]; ok && len(b.Usage) > 0 && len(s.Spec.Capacity) == 0 {
+			out = append(out, SiteHeadroom{Site: s.Name, Unchecked: true})
+		}
+	}
 	return out, nil
 }
 
@@ -89,9 +109,13 @@ func headroom(changes []Change, base, head *renderer.Result) ([]SiteHeadroom, er
 func headroomLines(r *Report, label func([]string) string) []string {
 	var lines []string
 	for _, h := range r.Headroom {
+		if h.Unchecked {
+			lines = append(lines, label([]string{h.Site})+": no longer checked, no spec.capacity")
+			continue
+		}
 		uses := make([]string, len(h.Resources))
 		for i, u := range h.Resources {
-			from := "unchecked"
+			from := "new"
 			if u.Before != nil {
 				from = fmt.Sprintf("%d%%", *u.Before)
 			}

@@ -37,6 +37,7 @@ func WriteMarkdown(w io.Writer, r *Report, maxSize int) error {
 		}
 	}
 	if r.Empty() {
+		writeHeadroom(&b, r)
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
@@ -98,12 +99,7 @@ func writeSummary(b *strings.Builder, r *Report) {
 			fmt.Fprintf(b, "- %s\n", l)
 		}
 	}
-	if lines := headroomLines(r, func(names []string) string { return namesLabel(names, code) }); len(lines) > 0 {
-		b.WriteString("\nHeadroom:\n")
-		for _, l := range lines {
-			fmt.Fprintf(b, "- %s\n", l)
-		}
-	}
+	writeHeadroom(b, r)
 	b.WriteString("\n")
 }
 
@@ -152,4 +148,14 @@ func plural(n int, noun string) string {
 		return noun
 	}
 	return noun + "s"
+}
+
+// writeHeadroom lists each site's use of its capacity before → after.
+func writeHeadroom(b *strings.Builder, r *Report) {
+	if lines := headroomLines(r, func(names []string) string { return namesLabel(names, code) }); len(lines) > 0 {
+		b.WriteString("\nHeadroom:\n")
+		for _, l := range lines {
+			fmt.Fprintf(b, "- %s\n", l)
+		}
+	}
 }

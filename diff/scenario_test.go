@@ -55,6 +55,10 @@ spec:
 		{path: "tandem.yaml", old: "defect-detector/1.4.0/model.onnx", new: "defect-detector/1.5.0/model.onnx"},
 		{path: "tandem.yaml", old: "sha256: 3f9a1c0d", new: "sha256: 4e0b2d1e"},
 	}},
+	{"capacity-changed", []edit{
+		{path: "sites/plant-c.yaml", old: "cpu: 1300m", new: "cpu: 700m"},
+		{path: "sites/plant-b.yaml", old: "  capacity: {cpu: \"8\", memory: 16Gi, pods: \"220\"}\n", new: "  # capacity: to be measured again\n"},
+	}},
 	{"image-bump", []edit{
 		{path: "tiers/edge/inference.yaml", old: "defect-inference:2.3.0", new: "defect-inference:2.4.0"},
 	}},

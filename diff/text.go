@@ -32,6 +32,13 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 		}
 	}
 	if r.Empty() {
+		if len(r.Headroom) > 0 {
+			t.line("")
+			t.paint(ansiBold, "Headroom")
+			for _, l := range headroomLines(r, func(names []string) string { return namesLabel(names, plain) }) {
+				t.line("  " + l)
+			}
+		}
 		return t.w.Flush()
 	}
 

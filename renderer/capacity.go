@@ -81,6 +81,20 @@ func SiteDemand(site *Site, targets []Target) (Demand, error) {
 	return siteDemand(site, targets, podRequests)
 }
 
+// ObjectError is a problem with one rendered object of a tier, such as a
+// quantity that does not parse.
+type ObjectError struct {
+	Solution, Tier string
+	Object         string // Kind namespace/name
+	Err            error
+}
+
+func (e *ObjectError) Error() string {
+	return fmt.Sprintf("%s of tier %s: %v", e.Object, e.Tier, e.Err)
+}
+
+func (e *ObjectError) Unwrap() error { return e.Err }
+
 // podRequestsFunc returns the effective requests of a pod spec, the spec
 // of o's pods.
 type podRequestsFunc func(o *unstructured.Unstructured, spec map[string]any) (corev1.ResourceList, error)
@@ -93,7 +107,7 @@ func siteDemand(site *Site, targets []Target, requests podRequestsFunc) (Demand,
 		}
 		for _, o := range t.Objects {
 			if err := d.add(site, t, o, requests); err != nil {
-				return Demand{}, fmt.Errorf("%s %s/%s of tier %s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), t.Tier, err)
+				return Demand{}, &ObjectError{Solution: t.Solution, Tier: t.Tier, Object: o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName(), Err: err}
 			}
 		}
 	}

@@ -14,13 +14,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Headroom is how much of its spec.capacity a revision uses at one site.
+// Headroom is how much of its spec.capacity a revision uses at one site,
+// and whether the site can run it.
 type Headroom struct {
-	Site string
+	// Site is the site; empty for a cluster that only tiers on named
+	// clusters run on, which has no capacity but may have quotas.
+	Site    string
+	Cluster string
 	// Usage has one entry per resource of the site's spec.capacity,
-	// sorted by resource name.
+	// sorted by resource name; none without a capacity.
 	Usage []Usage
-	// Err says why the site cannot run the revision, as the render
+	// Err says why the place cannot run the revision, as the render
 	// refuses it: each resource asked for past the capacity, each
 	// ResourceQuota asked for past its hard limits. Nil when it fits.
 	Err error
@@ -61,9 +65,11 @@ func (u Usage) String() string {
 const HighUsage = 90
 
 // Headroom returns, for every site of the result with a spec.capacity and
-// targets, how much of each resource the result asks of it, sorted by site.
+// targets, how much of each resource the result asks of it, and for every
+// other cluster whose tiers declare ResourceQuotas whether their
+// namespaces' pods fit them, sorted by cluster.
 func (res *Result) Headroom() ([]Headroom, error) {
-	return res.headroom(nil)
+	return res.headroom(podRequests, nil)
 }
 
 // HeadroomAt returns what Headroom would at another scale of sol: the
@@ -79,7 +85,7 @@ func (res *Result) HeadroomAt(sol *Solution, scale float64) ([]Headroom, error) 
 	for _, w := range replicas {
 		pods[scaledWorkload{w.Tier, w.Workload, cmp.Or(w.Site, w.Cluster)}] = int64(w.Replicas)
 	}
-	return res.headroom(func(d *Demand, site *Site) {
+	return res.headroom(podRequests, func(d *Demand, site *Site) {
 		d.rescale(sol.Name, site, pods)
 	})
 }
@@ -105,29 +111,71 @@ func (d *Demand) rescale(solution string, site *Site, pods map[scaledWorkload]in
 	}
 }
 
-// headroom computes every site's demand, changed by adjust when it is not
-// nil, and compares it with the site's capacity.
-func (res *Result) headroom(adjust func(*Demand, *Site)) ([]Headroom, error) {
-	byCluster := targetsByCluster(res.Targets)
+// headroom computes the demand on every place the render checks, with
+// requests, changed by adjust when it is not nil, and compares it with the
+// place's capacity and quotas.
+func (res *Result) headroom(requests podRequestsFunc, adjust func(*Demand, *Site)) ([]Headroom, error) {
 	var out []Headroom
-	for _, site := range res.Sites {
-		if len(site.Spec.Capacity) == 0 || len(byCluster[site.Spec.Cluster]) == 0 {
-			continue
-		}
-		d, err := SiteDemand(site, byCluster[site.Spec.Cluster])
+	err := res.places(func(site *Site, targets []Target) error {
+		d, err := siteDemand(site, targets, requests)
 		if err != nil {
-			return nil, fmt.Errorf("site %s: %w", site.Name, err)
+			return err
 		}
 		if adjust != nil {
 			adjust(&d, site)
 		}
+		h := Headroom{Site: site.Name, Cluster: site.Spec.Cluster, Usage: usage(site, d)}
 		var errs []error
-		for _, e := range capacityErrors(site, d) {
+		for _, e := range res.capacityErrors(site, d) {
 			errs = append(errs, e)
 		}
-		out = append(out, Headroom{Site: site.Name, Usage: usage(site, d), Err: errors.Join(errs...)})
+		h.Err = errors.Join(errs...)
+		out = append(out, h)
+		return nil
+	})
+	return out, err
+}
+
+// places calls check with every place the render checks and its targets,
+// in the order of the clusters: each site with a spec.capacity, and each
+// cluster, a site's or not, whose targets declare a ResourceQuota. A
+// cluster no site runs on is checked as a site with no name, no capacity
+// and one node. An error of check is returned naming the place.
+func (res *Result) places(check func(*Site, []Target) error) error {
+	byCluster := targetsByCluster(res.Targets)
+	sites := make(map[string]*Site, len(res.Sites))
+	for _, s := range res.Sites {
+		sites[s.Spec.Cluster] = s
 	}
-	return out, nil
+	for _, cluster := range slices.Sorted(maps.Keys(byCluster)) {
+		targets := byCluster[cluster]
+		site, ok := sites[cluster]
+		if !(ok && len(site.Spec.Capacity) > 0) && !declaresQuota(targets) {
+			continue
+		}
+		if !ok {
+			site = &Site{Spec: SiteSpec{Cluster: cluster, Nodes: 1}}
+		}
+		if err := check(site, targets); err != nil {
+			if site.Name != "" {
+				return fmt.Errorf("site %s: %w", site.Name, err)
+			}
+			return fmt.Errorf("cluster %s: %w", cluster, err)
+		}
+	}
+	return nil
+}
+
+// declaresQuota reports whether targets hold a ResourceQuota.
+func declaresQuota(targets []Target) bool {
+	for _, t := range targets {
+		for _, o := range t.Objects {
+			if o.GetKind() == "ResourceQuota" && o.GetAPIVersion() == "v1" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func targetsByCluster(targets []Target) map[string][]Target {
@@ -148,10 +196,11 @@ func usage(site *Site, d Demand) []Usage {
 	return out
 }
 
-// capacityErrors returns why d does not fit site, naming the site's file
-// and the spec.capacity field of each resource it asks too much of, and
-// each ResourceQuota whose namespace it asks more of than the quota holds.
-func capacityErrors(site *Site, d Demand) []*FieldError {
+// capacityErrors returns why d does not fit site: each resource it asks
+// more of than the site's capacity, at that resource's line of the Site's
+// file, and each ResourceQuota whose namespace it asks more of than the
+// quota holds, at the tier of the Solution that declares it.
+func (res *Result) capacityErrors(site *Site, d Demand) []*FieldError {
 	var over []*FieldError
 	for _, u := range usage(site, d) {
 		if u.Over() {
@@ -163,11 +212,38 @@ func capacityErrors(site *Site, d Demand) []*FieldError {
 	// The capacity is a map: its lines give the order.
 	slices.SortStableFunc(over, func(a, b *FieldError) int { return cmp.Compare(a.Line, b.Line) })
 	for _, q := range d.Quotas {
-		if err := q.check(d.Contributions); err != nil {
-			over = append(over, &FieldError{File: site.File, Line: site.pos.line("spec.capacity"), Field: "spec.capacity", Err: err})
+		err := q.check(d.Contributions)
+		if err == nil {
+			continue
 		}
+		place := "site " + site.Name
+		if site.Name == "" {
+			place = "cluster " + site.Spec.Cluster
+		}
+		fe := &FieldError{Err: fmt.Errorf("ResourceQuota %s/%s at %s: %w", q.Namespace, q.Name, place, err)}
+		if sol, i := res.tier(q.Solution, q.Tier); sol != nil {
+			fe.File, fe.Field = sol.File, fmt.Sprintf("spec.tiers[%d]", i)
+			fe.Line = sol.pos.line(fe.Field)
+		}
+		over = append(over, fe)
 	}
 	return over
+}
+
+// tier returns the solution named solution and the index of its tier
+// named tier; nil when there is none.
+func (res *Result) tier(solution, tier string) (*Solution, int) {
+	for _, s := range res.Solutions {
+		if s.Name != solution {
+			continue
+		}
+		for i := range s.Spec.Tiers {
+			if s.Spec.Tiers[i].Name == tier {
+				return s, i
+			}
+		}
+	}
+	return nil, 0
 }
 
 // check refuses each request the quota bounds that the pods of its
@@ -197,7 +273,7 @@ func (q Quota) check(cs []Contribution) error {
 	if len(over) == 0 {
 		return nil
 	}
-	return fmt.Errorf("ResourceQuota %s/%s of tier %s: revision asks %s", q.Namespace, q.Name, q.Tier, strings.Join(over, ", "))
+	return fmt.Errorf("revision asks %s", strings.Join(over, ", "))
 }
 
 // quotaRequest returns the resource a ResourceQuota's spec.hard key
@@ -214,21 +290,27 @@ func quotaRequest(key corev1.ResourceName) (corev1.ResourceName, bool) {
 	return "", false
 }
 
-// checkCapacity refuses, for every site of res with spec.capacity, what
+// checkCapacity refuses, for every place the render checks, what
 // Headroom's Err says. It runs once the revision's targets are complete.
 func (r *run) checkCapacity(res *Result) {
-	byCluster := targetsByCluster(res.Targets)
-	for _, site := range res.Sites {
-		if len(site.Spec.Capacity) == 0 || len(byCluster[site.Spec.Cluster]) == 0 {
-			continue
+	reported := map[string]bool{}
+	_ = res.places(func(site *Site, targets []Target) error {
+		d, err := siteDemand(site, targets, r.podRequests)
+		var oe *ObjectError
+		switch {
+		case errors.As(err, &oe):
+			// Every site sharing the object would say the same.
+			if msg := oe.Error(); !reported[msg] {
+				reported[msg] = true
+				if sol, i := res.tier(oe.Solution, oe.Tier); sol != nil {
+					r.addErr(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d]", i), oe)
+				}
+			}
+		case err == nil:
+			r.errs = append(r.errs, res.capacityErrors(site, d)...)
 		}
-		d, err := siteDemand(site, byCluster[site.Spec.Cluster], r.podRequests)
-		if err != nil {
-			r.addErr(site.File, site.pos, "spec.capacity", fmt.Errorf("site %s: %w", site.Name, err))
-			continue
-		}
-		r.errs = append(r.errs, capacityErrors(site, d)...)
-	}
+		return nil
+	})
 }
 
 // podRequests is podRequests for the objects of a render: a site's copy

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -17,7 +18,7 @@ func printHeadroom(w io.Writer, res *renderer.Result) error {
 	if err != nil {
 		return err
 	}
-	if len(hs) > 0 {
+	if slices.ContainsFunc(hs, func(h renderer.Headroom) bool { return len(h.Usage) > 0 }) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SITE\tRESOURCE\tDEMAND\tCAPACITY\tUSE")
 		for _, h := range hs {
