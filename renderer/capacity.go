@@ -318,10 +318,19 @@ func (l *loader) validateCapacity(s *Site) {
 			l.add(f, pos, field, "unknown resource %q: want cpu, memory, ephemeral-storage, pods, hugepages-<size> or an extended resource with a domain, such as nvidia.com/gpu", name)
 			continue
 		}
-		if q := s.Spec.Capacity[name]; q.Sign() < 0 {
+		switch q := s.Spec.Capacity[name]; {
+		case q.Sign() < 0:
 			l.add(f, pos, field, "capacity %s must be ≥ 0", q.String())
+		case wholeResource(name) && q.MilliValue()%1000 != 0:
+			l.add(f, pos, field, "capacity %s must be a whole number: there is no fraction of a pod or of an extended resource", q.String())
 		}
 	}
+}
+
+// wholeResource reports whether name is counted in whole units: pods and
+// extended resources, such as GPUs.
+func wholeResource(name corev1.ResourceName) bool {
+	return name == corev1.ResourcePods || strings.Contains(string(name), "/")
 }
 
 // capacityName reports whether name is a resource a node can have: a

@@ -298,7 +298,11 @@ func (r *run) checkPolicy(ctx context.Context, res *Result, budget time.Duration
 		for k, n := range refused {
 			if n > shownViolations {
 				more := *last[k]
-				more.Err = fmt.Errorf("and %d more objects rule %s refuses", n-shownViolations, sol.policy[k].name)
+				noun := "objects"
+				if n-shownViolations == 1 {
+					noun = "object"
+				}
+				more.Err = fmt.Errorf("and %d more %s rule %s refuses", n-shownViolations, noun, sol.policy[k].name)
 				r.errs = append(r.errs, &more)
 			}
 		}

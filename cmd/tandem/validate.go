@@ -17,9 +17,15 @@ func newValidateCommand() *cobra.Command {
 		Long: `Validate the config repository at PATH (default "."): parse every
 descriptor strictly and render every target, as the daemon would, without
 touching any cluster. Every problem is listed, each with its file, line and
-field. A site with spec.capacity is refused when the revision asks it for
-more than that; --capacity prints every such site's use of each resource.
-Sites without spec.capacity are named as not checked.
+field.
+
+The guardrails the daemon applies are checked here too: a site asked for
+more than its spec.capacity, a namespace asked for more than a
+ResourceQuota holds, an object a solution's spec.policy rules or baseline
+refuse, a site on a cluster outside spec.policy.allowedClusters, and CEL
+replica expressions that fail at some site. --capacity prints every checked
+site's use of each resource; sites without spec.capacity are named as not
+checked. See docs/guardrails.md.
 
 Exit status: 0 valid, 1 invalid, 2 usage error.`,
 		Args: pathArg,
