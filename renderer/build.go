@@ -24,8 +24,8 @@ type run struct {
 	problems
 	builds         map[string]build // by repository directory
 	preparedBuilds map[preparedKey]preparedBuild
-	// origins maps each object rendered for a site with a capacity to the
-	// prepared object it is a copy of, and perPod the requests of those
+	// origins maps each object rendered for a site to the prepared object
+	// it is a copy of, and perPod the requests of those
 	// prepared objects' pods; see podRequests.
 	origins   map[*unstructured.Unstructured]*unstructured.Unstructured
 	perPod    map[*unstructured.Unstructured]corev1.ResourceList

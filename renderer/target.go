@@ -55,7 +55,7 @@ func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Mod
 		return nil, err
 	}
 	objs := make([]*unstructured.Unstructured, len(prepared))
-	checked := p.site != nil && len(p.site.Spec.Capacity) > 0
+	checked := p.site != nil // capacity and quotas are checked at sites
 	for i, o := range prepared {
 		objs[i] = o.DeepCopy()
 		if checked {
