@@ -21,8 +21,16 @@ import (
 // dependencies are Ready, independent tiers concurrently. Writes run under
 // ctx; waits, for a slot, a dependency or health, end with waitCtx too,
 // which a newer target for the cluster cancels. Every result, Progressing
-// while a tier waits for health and final, is sent on out.
-func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, out chan<- Result) []Result {
+// while a tier waits for health and final, is sent on out. Under a mode
+// that watches, a tier the cluster's watch shows unchanged since its last
+// Ready pass is not passed over again: its result is the last one, sent
+// nowhere, and a cluster whose every tier is so costs no request at all.
+func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, out chan<- Result, mode passMode) []Result {
+	if mode.watch && !mode.full {
+		if results, ok := r.unchanged(t); ok {
+			return results
+		}
+	}
 	started := time.Now()
 	turn, err := r.slots.begin(waitCtx)
 	if err != nil {
@@ -44,7 +52,9 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, ou
 		return results
 	}
 
+	watch := r.watchOf(cp.cluster, mode)
 	results := make([]Result, len(cp.tiers))
+	marks := make([]*clusters.Mark, len(cp.tiers))
 	done := make([]chan struct{}, len(cp.tiers))
 	for i := range done {
 		done[i] = make(chan struct{})
@@ -61,12 +71,21 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, ou
 				results[i] = r.finish(ctx, waitCtx, res, out)
 				return
 			}
+			if watch != nil && !mode.full && !cp.removed[i] {
+				if res, ok := cp.cluster.unchangedTier(ts, t); ok {
+					results[i] = res
+					return
+				}
+			}
 			p := cp.tierPass(i, &r.opts)
-			p.result, p.out = res, out
+			p.result, p.out, p.watch = res, out, watch
+			p.result.Contested = mode.contested[p.id]
 			results[i] = r.finish(ctx, waitCtx, p.run(ctx, waitCtx, turn), out)
+			marks[i] = p.mark
 		})
 	}
 	wg.Wait()
+	cp.cluster.remember(t, cp.tiers, cp.removed, marks, results)
 	for _, res := range results {
 		if res.Phase == PhaseUnreachable {
 			r.forget(t.Cluster)

@@ -33,8 +33,10 @@ type Options struct {
 	// HealthTimeout bounds the wait for applied objects to become
 	// healthy, unless a tier set gives its own; 5 minutes.
 	HealthTimeout time.Duration
-	// DriftInterval is how often Run re-applies an unchanged revision to
-	// undo drift; 5 minutes.
+	// DriftInterval is how often Run re-checks every tier of a cluster in
+	// full, listing its members and re-applying what drifted, whatever
+	// its watch says; 30 minutes. Between full re-checks, the watch of the
+	// cluster's ApplySets sets off a pass within moments of a change.
 	DriftInterval time.Duration
 	// RetryInterval is Run's first delay after a failed pass of a cluster,
 	// doubling on each further failure up to MaxRetryInterval; 10 seconds
@@ -54,7 +56,7 @@ func (o Options) withDefaults() Options {
 	o.Instance = cmp.Or(o.Instance, "tandem")
 	o.Concurrency = cmp.Or(o.Concurrency, 16)
 	o.HealthTimeout = cmp.Or(o.HealthTimeout, 5*time.Minute)
-	o.DriftInterval = cmp.Or(o.DriftInterval, 5*time.Minute)
+	o.DriftInterval = cmp.Or(o.DriftInterval, 30*time.Minute)
 	o.RetryInterval = cmp.Or(o.RetryInterval, 10*time.Second)
 	o.MaxRetryInterval = cmp.Or(o.MaxRetryInterval, 5*time.Minute)
 	o.RequestTimeout = cmp.Or(o.RequestTimeout, 30*time.Second)
@@ -98,7 +100,7 @@ func New(resolver clusters.Resolver, opts Options) *Reconciler {
 // nil, every result is sent on it as it happens, as Run sends them; Apply
 // does not close it.
 func (r *Reconciler) Apply(ctx context.Context, targets []Target, progress chan<- Result) []Result {
-	results := eachCluster(targets, func(t Target) []Result { return r.reconcileCluster(ctx, ctx, t, progress) })
+	results := eachCluster(targets, func(t Target) []Result { return r.reconcileCluster(ctx, ctx, t, progress, passMode{}) })
 	sortResults(results)
 	return results
 }
@@ -182,23 +184,33 @@ func (r *Reconciler) connection(ctx context.Context, name string) (*cluster, err
 		return nil, err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c, ok := r.clusters[name]; ok && c.MadeFrom(cfg) {
-		return c, nil
+	old, ok := r.clusters[name]
+	if ok && old.MadeFrom(cfg) {
+		r.mu.Unlock()
+		return old, nil
 	}
 	conn, err := clusters.Connect(name, cfg, clusters.Options{FieldManager: r.opts.FieldManager, RequestTimeout: r.opts.RequestTimeout})
 	if err != nil {
+		r.mu.Unlock()
 		return nil, err
 	}
 	c := &cluster{Conn: conn}
 	r.clusters[name] = c
+	r.mu.Unlock()
+	if ok {
+		old.stopWatch()
+	}
 	return c, nil
 }
 
-// forget drops a cluster's connection, so the next pass resolves it again
-// and rediscovers its API.
+// forget drops a cluster's connection, and the watch through it, so the
+// next pass resolves it again and rediscovers its API.
 func (r *Reconciler) forget(name string) {
 	r.mu.Lock()
+	c := r.clusters[name]
 	delete(r.clusters, name)
 	r.mu.Unlock()
+	if c != nil {
+		c.stopWatch()
+	}
 }

@@ -111,6 +111,11 @@ type Result struct {
 	// Corrected counts the objects put back into their desired state on a
 	// pass over the revision already applied: the drift that was undone.
 	Corrected int
+	// Contested names the objects changed back soon after every
+	// correction, by another controller fighting tandem say, whose
+	// corrections Run starts backing off with this pass; each is named
+	// once, when the backing off begins.
+	Contested []string
 	// Models says, for each workload of the tier that serves a model, the
 	// versions its pods run, read at the end of a pass that applied the
 	// revision, healthy or not; nil for a tier that serves no model.

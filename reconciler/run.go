@@ -51,12 +51,13 @@ func sameTarget(a, b Target) bool {
 }
 
 // Run keeps every cluster of the targets reconciled until ctx ends: at once
-// when its targets change, every DriftInterval after a pass that left it
-// Ready, and with exponential backoff after a pass that did not. It sends
-// every result on results as it happens, from the passes of several
-// clusters at once: Progressing while a tier waits for health, then the
-// final one. Its owner reads results until Run returns; Run does not close
-// it.
+// when its targets change, within moments of a change its watch sees to an
+// object of its ApplySets, in full every DriftInterval after a pass that
+// left it Ready, and with exponential backoff after a pass that did not.
+// It sends every result on results as it happens, from the passes of
+// several clusters at once: Progressing while a tier waits for health,
+// then the final one. Its owner reads results until Run returns; Run does
+// not close it.
 func (r *Reconciler) Run(ctx context.Context, results chan<- Result) error {
 	var wg sync.WaitGroup
 	stops := make(map[string]context.CancelFunc)
@@ -94,13 +95,17 @@ func (r *Reconciler) Run(ctx context.Context, results chan<- Result) error {
 	}
 }
 
-// keep reconciles one cluster until ctx ends. Only Run ends keepers: a
+// keep reconciles one cluster until ctx ends, and owns the watch of its
+// ApplySets, which it stops on the way out. Only Run ends keepers: a
 // cluster whose target is gone, because Run has yet to see it go or it is
 // coming back, waits for a wake-up. A wake-up during a pass preempts it:
 // the pass stops waiting, for a slot, a dependency or health, keeps what it
 // applied, and the next pass starts at once with the new target.
 func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}, out chan<- Result) {
+	defer r.unwatch(name)
 	failures := 0
+	fl := flaps{limit: r.opts.MaxRetryInterval}
+	mode := passMode{watch: true}
 	for {
 		r.mu.Lock()
 		t, ok := r.targets[name]
@@ -113,10 +118,12 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 				continue
 			}
 		}
-		results, preempted := r.preemptible(ctx, wake, t, out)
+		results, preempted := r.preemptible(ctx, wake, t, out, mode)
 		if ctx.Err() != nil {
 			return
 		}
+		fl.passed(time.Now())
+		mode = passMode{watch: true}
 		if preempted {
 			continue
 		}
@@ -128,21 +135,61 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 			failures++
 			delay = backoff(r.opts.RetryInterval, r.opts.MaxRetryInterval, failures)
 		}
-		timer := time.NewTimer(delay)
+		if !r.await(ctx, name, wake, delay, &fl, &mode) {
+			return
+		}
+	}
+}
+
+// await waits for the next pass over a cluster: a wake-up, delay, or a
+// change the cluster's watch saw, gathered for debounce and held back for
+// objects that keep being changed back (reported once in mode). When
+// delay runs out first, the pass is a full re-check: every tier, whatever
+// the watch says. It returns false when ctx ended.
+func (r *Reconciler) await(ctx context.Context, name string, wake <-chan struct{}, delay time.Duration, fl *flaps, mode *passMode) bool {
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	var changes <-chan struct{}
+	w := r.changesOf(name)
+	if w != nil {
+		changes = w.Changes()
+	}
+	var due <-chan time.Time
+	var dueAt time.Time
+	for {
 		select {
 		case <-ctx.Done():
-			timer.Stop()
-			return
+			return false
 		case <-wake:
-			timer.Stop()
+			return true
 		case <-timer.C:
+			mode.full = true
+			return true
+		case <-due:
+			return true
+		case <-changes:
+			now := time.Now()
+			taken := w.Take()
+			wait, report := fl.changed(changedKeys(taken), now)
+			for id, subjects := range contestedByID(report, taken) {
+				if mode.contested == nil {
+					mode.contested = map[string][]string{}
+				}
+				mode.contested[id] = append(mode.contested[id], subjects...)
+				r.opts.Logger.Warn("changed back after every correction; backing off", "cluster", name,
+					"objects", subjects, "delay", wait.Round(time.Millisecond))
+			}
+			if at := now.Add(wait); due == nil || at.Before(dueAt) {
+				dueAt = at
+				due = time.After(wait)
+			}
 		}
 	}
 }
 
 // preemptible runs a pass over the cluster that a wake-up cuts short, and
 // reports whether one did.
-func (r *Reconciler) preemptible(ctx context.Context, wake <-chan struct{}, t Target, out chan<- Result) ([]Result, bool) {
+func (r *Reconciler) preemptible(ctx context.Context, wake <-chan struct{}, t Target, out chan<- Result, mode passMode) ([]Result, bool) {
 	waitCtx, preempt := context.WithCancel(ctx)
 	defer preempt()
 	woken := make(chan bool, 1)
@@ -156,7 +203,7 @@ func (r *Reconciler) preemptible(ctx context.Context, wake <-chan struct{}, t Ta
 			woken <- false
 		}
 	}()
-	results := r.reconcileCluster(ctx, waitCtx, t, out)
+	results := r.reconcileCluster(ctx, waitCtx, t, out, mode)
 	close(passDone)
 	return results, <-woken
 }

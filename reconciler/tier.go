@@ -63,7 +63,11 @@ type tierPass struct {
 	result Result
 	// out receives the Progressing result while the pass waits for health.
 	out chan<- Result
-	log *slog.Logger
+	// watch follows the ApplySet's members when the pass runs under Run,
+	// and mark is where it stood when the pass listed them; nil without.
+	watch *clusters.Watch
+	mark  *clusters.Mark
+	log   *slog.Logger
 }
 
 func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
@@ -131,10 +135,7 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) (inventory, error) {
 	}
 	p.observeModels(ctx, waitCtx)
 	p.result.Phase = PhaseReady
-	p.result.Message = fmt.Sprintf("revision %s applied, %d objects ready", p.set.Revision, len(p.set.Objects))
-	if p.set.NoWait {
-		p.result.Message = fmt.Sprintf("revision %s applied, %d objects (health not waited for)", p.set.Revision, len(p.set.Objects))
-	}
+	p.result.Message = readyMessage(p.set)
 	if len(p.result.Adopted) > 0 {
 		names := make([]string, len(p.result.Adopted))
 		for i, a := range p.result.Adopted {
@@ -153,7 +154,18 @@ func (p *tierPass) reconcile(ctx, waitCtx context.Context) (inventory, error) {
 		}
 		p.result.Message += verb + strings.Join(names, ", ")
 	}
+	if len(p.result.Contested) > 0 {
+		p.result.Message += "; changed back after every correction, corrections backed off: " + strings.Join(p.result.Contested, ", ")
+	}
 	return inv, p.record(ctx, inv)
+}
+
+// readyMessage says a tier set is applied and healthy.
+func readyMessage(ts TierSet) string {
+	if ts.NoWait {
+		return fmt.Sprintf("revision %s applied, %d objects (health not waited for)", ts.Revision, len(ts.Objects))
+	}
+	return fmt.Sprintf("revision %s applied, %d objects ready", ts.Revision, len(ts.Objects))
 }
 
 func (p *tierPass) healthTimeout() time.Duration {
@@ -352,7 +364,17 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	if err != nil {
 		return nil, err
 	}
-	listed, err := p.cluster.ListMembers(ctx, p.id, p.listVersions(desired))
+	versions := p.listVersions(desired)
+	if p.watch != nil {
+		// Followed from before the list: whatever changes after it is
+		// seen.
+		mark, err := p.watch.Follow(ctx, p.id, versions)
+		if err != nil {
+			return nil, err
+		}
+		p.mark = &mark
+	}
+	listed, err := p.cluster.ListMembers(ctx, p.id, versions)
 	if err != nil {
 		return nil, err
 	}
@@ -506,6 +528,7 @@ func (p *tierPass) listVersions(desired map[object.ObjMetadata]*unstructured.Uns
 // the next pass to look at again.
 func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Unstructured) error {
 	for _, obj := range orphan {
+		p.expect(obj)
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, applyset.PartOfLabel)
 		if err := p.cluster.Client().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch),
 			client.FieldOwner(p.opts.FieldManager)); err != nil {
@@ -515,6 +538,7 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 		p.log.Info("orphaned", "object", utils.FmtUnstructured(obj), "reason", PruneAnnotation+"="+PruneDisabled)
 	}
 	for _, obj := range slices.Backward(remove) {
+		p.expect(obj)
 		uid, version := obj.GetUID(), obj.GetResourceVersion()
 		err := p.cluster.Client().Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
 			client.Preconditions{UID: &uid, ResourceVersion: &version})
@@ -531,6 +555,14 @@ func (p *tierPass) prune(ctx context.Context, remove, orphan []*unstructured.Uns
 		p.log.Info("pruned", "object", utils.FmtUnstructured(obj))
 	}
 	return nil
+}
+
+// expect tells the watch, if any, that obj leaves the ApplySet by the
+// pass's own doing.
+func (p *tierPass) expect(obj *unstructured.Unstructured) {
+	if p.watch != nil {
+		p.watch.Expect(obj.GetUID())
+	}
 }
 
 // deleteParent deletes the parent of a removed tier once its members are

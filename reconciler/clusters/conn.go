@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -49,8 +50,10 @@ type Conn struct {
 	client       client.Client
 	mapper       meta.RESTMapper
 	manager      *ssa.ResourceManager
-	// dynamic watches what a pass waits for.
-	dynamic dynamic.Interface
+	// dynamic watches what a pass waits for, metadata the members a
+	// Watch follows.
+	dynamic  dynamic.Interface
+	metadata metadata.Interface
 	// config is the configuration the connection was made from, as
 	// comparable, so that changed credentials make a new one.
 	config *rest.Config
@@ -87,11 +90,15 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
+	meta, err := metadata.NewForConfigAndClient(watchCfg, &http.Client{Transport: httpClient.Transport})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
 	manager := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}),
 		ssa.Owner{Field: opts.FieldManager, Group: "tandem.dev"})
 	manager.SetConcurrency(Concurrency)
 	return &Conn{name: name, fieldManager: opts.FieldManager, client: c, mapper: mapper, manager: manager,
-		dynamic: dyn, config: comparableConfig(resolved)}, nil
+		dynamic: dyn, metadata: meta, config: comparableConfig(resolved)}, nil
 }
 
 // Name returns the name of the cluster the connection reaches.

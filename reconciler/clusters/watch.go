@@ -1,0 +1,254 @@
+package clusters
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
+)
+
+// Watch follows the members of ApplySets on a cluster with metadata-only
+// informers, one per (ApplySet, group-kind), each selecting the members by
+// their part-of label, so that a pass knows without a request whether
+// anything changed since it looked. It lives beside the connection it
+// watches through, as WaitHealthy's watches do: it is how tandem sees a
+// cluster, not a concept of its own.
+//
+// A change Changed counts (by hand, or by a controller fighting tandem),
+// the deletion of a member tandem did not delete, and a failing watch mark
+// the ApplySet changed, and are announced on Changes. A Watch keeps the
+// informers it starts running until Stop, which waits for them.
+type Watch struct {
+	conn    *Conn
+	manager string
+	ctx     context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	changes chan struct{}
+
+	mu        sync.Mutex
+	informers map[watched]*memberInformer
+	// seq counts the changes of each ApplySet; a Mark remembers it.
+	seq map[string]uint64
+	// pending holds the changed members not yet taken, with the ApplySet
+	// of each.
+	pending map[object.ObjMetadata]string
+	// expected are the members tandem deletes or orphans, whose
+	// disappearance is its own doing.
+	expected map[types.UID]bool
+}
+
+// watched is what one informer follows.
+type watched struct {
+	id string
+	gk schema.GroupKind
+}
+
+type memberInformer struct {
+	gvr    schema.GroupVersionResource
+	synced cache.DoneChecker
+	stop   context.CancelFunc
+}
+
+// Mark is where an ApplySet's changes stood when a pass began to look at
+// it.
+type Mark struct {
+	seq uint64
+	// complete is whether every group-kind of the ApplySet was followed,
+	// from before the pass listed it.
+	complete bool
+}
+
+// Watch returns a Watch of the cluster that follows nothing yet; changes
+// by manager's writes are tandem's own.
+func (c *Conn) Watch(manager string) *Watch {
+	ctx, stop := context.WithCancel(context.Background())
+	return &Watch{conn: c, manager: manager, ctx: ctx, stop: stop, changes: make(chan struct{}, 1),
+		informers: map[watched]*memberInformer{}, seq: map[string]uint64{},
+		pending: map[object.ObjMetadata]string{}, expected: map[types.UID]bool{}}
+}
+
+// Changes receives a value when a followed ApplySet changed since the
+// last Take.
+func (w *Watch) Changes() <-chan struct{} { return w.changes }
+
+// Follow makes sure the members of the ApplySet id are followed in every
+// group-kind of versions (the version to watch at, or "" for the
+// server's preferred), waits until the informers it starts have listed
+// them, and returns a Mark to tell later whether the ApplySet changed. A
+// group-kind the cluster does not serve yet (its definition applied by the
+// same pass) leaves the Mark incomplete.
+func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.GroupKind]string) (Mark, error) {
+	var waits []cache.DoneChecker
+	complete := true
+	w.mu.Lock()
+	for gk, version := range versions {
+		key := watched{id, gk}
+		if inf, ok := w.informers[key]; ok {
+			waits = append(waits, inf.synced)
+			continue
+		}
+		mapping, err := w.conn.mapper.RESTMapping(gk, version)
+		if err != nil {
+			complete = false
+			continue
+		}
+		inf, err := w.start(key, mapping.Resource)
+		if err != nil {
+			w.mu.Unlock()
+			return Mark{}, err
+		}
+		w.informers[key] = inf
+		waits = append(waits, inf.synced)
+	}
+	mark := Mark{seq: w.seq[id], complete: complete}
+	w.mu.Unlock()
+	for _, synced := range waits {
+		select {
+		case <-synced.Done():
+		case <-ctx.Done():
+			return Mark{}, fmt.Errorf("watch members of ApplySet %s: %w", id, ctx.Err())
+		}
+	}
+	return mark, nil
+}
+
+// start runs an informer of the members of one ApplySet of one resource.
+func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInformer, error) {
+	selector := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: map[string]string{applyset.PartOfLabel: key.id}})
+	inf := metadatainformer.NewFilteredMetadataInformer(w.conn.metadata, gvr, metav1.NamespaceAll, 0, cache.Indexers{},
+		func(o *metav1.ListOptions) { o.LabelSelector = selector }).Informer()
+	if err := inf.SetTransform(func(obj any) (any, error) {
+		if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+			return slim(m, w.manager), nil
+		}
+		return obj, nil
+	}); err != nil {
+		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
+	}
+	if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, _ error) {
+		// What happened while the watch was down is unknown.
+		w.changed(key.id, nil)
+	}); err != nil {
+		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
+	}
+	member := func(obj any) (*metav1.PartialObjectMetadata, *object.ObjMetadata) {
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		m, ok := obj.(*metav1.PartialObjectMetadata)
+		if !ok {
+			return nil, nil
+		}
+		return m, &object.ObjMetadata{Namespace: m.Namespace, Name: m.Name, GroupKind: key.gk}
+	}
+	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if m, k := member(obj); m != nil && !initial && Changed(nil, m, w.manager) {
+				w.changed(key.id, k)
+			}
+		},
+		UpdateFunc: func(old, obj any) {
+			o, _ := member(old)
+			if m, k := member(obj); m != nil && o != nil && Changed(o, m, w.manager) {
+				w.changed(key.id, k)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			m, k := member(obj)
+			if m == nil {
+				return
+			}
+			w.mu.Lock()
+			own := w.expected[m.UID]
+			delete(w.expected, m.UID)
+			w.mu.Unlock()
+			if !own {
+				w.changed(key.id, k)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
+	}
+	ctx, stop := context.WithCancel(w.ctx)
+	w.wg.Go(func() { inf.RunWithContext(ctx) })
+	return &memberInformer{gvr: gvr, synced: reg.HasSyncedChecker(), stop: stop}, nil
+}
+
+// changed records a change of the ApplySet id, of the member key when
+// known, and announces it.
+func (w *Watch) changed(id string, key *object.ObjMetadata) {
+	w.mu.Lock()
+	w.seq[id]++
+	if key != nil {
+		w.pending[*key] = id
+	}
+	w.mu.Unlock()
+	select {
+	case w.changes <- struct{}{}:
+	default:
+	}
+}
+
+// Unchanged reports whether the ApplySet id is as it was at mark: every
+// group-kind followed since before the pass that took it listed them,
+// and no change since.
+func (w *Watch) Unchanged(id string, mark Mark) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return mark.complete && w.seq[id] == mark.seq
+}
+
+// Take returns the members changed since the last Take, with the ApplySet
+// of each, and forgets them.
+func (w *Watch) Take() map[object.ObjMetadata]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	taken := w.pending
+	w.pending = map[object.ObjMetadata]string{}
+	return taken
+}
+
+// Expect says that tandem is about to delete the member uid, or remove it
+// from its ApplySet: that it disappears from the watch is no change.
+func (w *Watch) Expect(uid types.UID) {
+	w.mu.Lock()
+	w.expected[uid] = true
+	w.mu.Unlock()
+}
+
+// Keep stops following the ApplySets not in ids: those of tiers the
+// cluster no longer runs.
+func (w *Watch) Keep(ids []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, inf := range w.informers {
+		if !slices.Contains(ids, key.id) {
+			inf.stop()
+			delete(w.informers, key)
+		}
+	}
+}
+
+// Followed returns how many informers the Watch runs.
+func (w *Watch) Followed() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.informers)
+}
+
+// Stop stops every informer and waits for them to end.
+func (w *Watch) Stop() {
+	w.stop()
+	w.wg.Wait()
+}
