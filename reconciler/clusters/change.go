@@ -5,44 +5,74 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
 // Changed reports whether a member's change from old to new is one a pass
-// may have to undo, telling it from the changes tandem's own applies and
-// Kubernetes' own components make. It reads metadata alone, the managed
-// fields above all:
+// may have to undo, telling it from the writes of tandem's own applies and
+// of Kubernetes' own components. It reads metadata alone, the managed
+// fields, and finds who wrote:
 //
-//   - A write by tandem's field manager moves the time of its Apply entry:
-//     such a change is tandem's own, whatever else it did. A manager's
-//     entry takes the time of that manager's writes only, so a hand change
-//     never moves it, even one that takes fields away from tandem.
-//   - Writes through a subresource (status, scale's own entry) and by the
-//     components fieldset.ExemptManagers names (a Deployment's revision
-//     annotation) are never drift, as a pass sees it.
-//   - Any other change of the managed fields, of any manager's fields or
-//     time, tandem's included, is a change by hand or by another
-//     controller: a field taken from tandem (kubectl scale, edit, label)
-//     or added beside its own.
+//   - A write moves the time of its writer's managed-fields entry, or
+//     makes one, and no other: another manager's entry may lose fields to
+//     it, never its time. A write by tandem's field manager is tandem's
+//     own; one by any other manager a change by hand (kubectl scale, edit,
+//     label) or by another controller.
+//   - Times have a resolution of a second, so a write may move none: then
+//     fields taken from tandem's entry say someone else wrote, and a
+//     write that took none, as tandem's own correction within the second
+//     of its last write, is no change.
+//   - The writes of the components fieldset.ExemptManagers names (a
+//     Deployment's revision annotation) and through the status
+//     subresource are never drift, as a pass sees it, and are not read.
 //
 // A change of resource version alone, a resync or a status write, is
 // none. A nil old is an object that appeared: a change unless tandem's
-// Apply entry is its newest, as when a pass creates it.
+// entry is its newest, as when a pass creates it.
 func Changed(old, new *metav1.PartialObjectMetadata, manager string) bool {
-	mine := applyEntry(new, manager)
+	after := watchedEntries(new, manager)
 	if old == nil {
-		return mine == nil || slices.ContainsFunc(driftEntries(new, manager), func(e metav1.ManagedFieldsEntry) bool {
-			return e.Manager != manager && e.Time != nil && mine.Time != nil && e.Time.After(mine.Time.Time)
-		})
+		var newest *metav1.ManagedFieldsEntry
+		for i, e := range after {
+			if newest == nil || e.Time != nil && newest.Time != nil && e.Time.After(newest.Time.Time) ||
+				e.Manager == manager && sameTime(e.Time, newest.Time) {
+				newest = &after[i]
+			}
+		}
+		return newest == nil || newest.Manager != manager
 	}
 	if old.ResourceVersion == new.ResourceVersion {
 		return false
 	}
-	if before := applyEntry(old, manager); mine != nil && (before == nil || !sameTime(before.Time, mine.Time)) {
+	before := watchedEntries(old, manager)
+	for _, e := range after {
+		i := slices.IndexFunc(before, func(b metav1.ManagedFieldsEntry) bool { return sameWriter(b, e) })
+		if i < 0 || !sameTime(before[i].Time, e.Time) {
+			return e.Manager != manager
+		}
+	}
+	return lostFields(applyEntry(old, manager), applyEntry(new, manager))
+}
+
+// lostFields reports whether tandem's apply entry lost fields from before
+// to after, or went.
+func lostFields(before, after *metav1.ManagedFieldsEntry) bool {
+	if before == nil || before.FieldsV1 == nil {
 		return false
 	}
-	return !slices.EqualFunc(driftEntries(old, manager), driftEntries(new, manager), sameEntry)
+	if after == nil || after.FieldsV1 == nil {
+		return true
+	}
+	if bytes.Equal(before.FieldsV1.Raw, after.FieldsV1.Raw) {
+		return false
+	}
+	was, now := fieldpath.NewSet(), fieldpath.NewSet()
+	if was.FromJSON(bytes.NewReader(before.FieldsV1.Raw)) != nil || now.FromJSON(bytes.NewReader(after.FieldsV1.Raw)) != nil {
+		return true
+	}
+	return !was.Difference(now).Empty()
 }
 
 // applyEntry returns the managed-fields entry of manager's applies to the
@@ -56,21 +86,23 @@ func applyEntry(obj *metav1.PartialObjectMetadata, manager string) *metav1.Manag
 	return nil
 }
 
-// driftEntries returns the managed-fields entries whose changes may be
-// drift: those of writes to the object itself by managers not exempt.
-func driftEntries(obj *metav1.PartialObjectMetadata, manager string) []metav1.ManagedFieldsEntry {
+// watchedEntries returns the managed-fields entries whose writers may
+// drift an object: all but those of the status subresource and of exempt
+// managers other than manager.
+func watchedEntries(obj *metav1.PartialObjectMetadata, manager string) []metav1.ManagedFieldsEntry {
 	var out []metav1.ManagedFieldsEntry
 	for _, e := range obj.ManagedFields {
-		if e.Subresource == "" && (e.Manager == manager || !slices.Contains(fieldset.ExemptManagers, e.Manager)) {
+		if e.Subresource != "status" && (e.Manager == manager || !slices.Contains(fieldset.ExemptManagers, e.Manager)) {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-func sameEntry(a, b metav1.ManagedFieldsEntry) bool {
-	return a.Manager == b.Manager && a.Operation == b.Operation && a.APIVersion == b.APIVersion &&
-		sameTime(a.Time, b.Time) && sameFields(a.FieldsV1, b.FieldsV1)
+// sameWriter reports whether two entries are of the same writer: manager,
+// operation and subresource.
+func sameWriter(a, b metav1.ManagedFieldsEntry) bool {
+	return a.Manager == b.Manager && a.Operation == b.Operation && a.Subresource == b.Subresource
 }
 
 func sameTime(a, b *metav1.Time) bool {
@@ -78,13 +110,6 @@ func sameTime(a, b *metav1.Time) bool {
 		return a == b
 	}
 	return a.Equal(b)
-}
-
-func sameFields(a, b *metav1.FieldsV1) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return bytes.Equal(a.Raw, b.Raw)
 }
 
 // slim is what a watch keeps of a member: its identity, resource version
@@ -99,7 +124,7 @@ func slim(obj *metav1.PartialObjectMetadata, manager string) *metav1.PartialObje
 			Namespace:       obj.Namespace,
 			UID:             obj.UID,
 			ResourceVersion: obj.ResourceVersion,
-			ManagedFields:   driftEntries(obj, manager),
+			ManagedFields:   watchedEntries(obj, manager),
 		},
 	}
 }

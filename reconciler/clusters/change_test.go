@@ -45,6 +45,10 @@ func TestChangedTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
 		{"kubectl edit changed its own field again", obj("11", tandem(1, template), other("kubectl-edit", "", 2, `{"f:spec":{"f:paused":{}}}`)),
 			obj("12", tandem(1, template), other("kubectl-edit", "", 3, `{"f:spec":{"f:paused":{}}}`)), true},
 		{"managed fields cleared by hand", base, obj("11"), true},
+		{"tandem corrected within the second of its last apply", obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`), other("kubectl", "scale", 2, replicas)),
+			obj("12", tandem(1, template)), false},
+		{"kubectl scale within the second of tandem's apply", base, obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`)), true},
+		{"a status write by another controller", base, obj("11", tandem(1, template), other("operator", "status", 2, `{"f:status":{}}`)), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,298 @@
+package reconciler
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func TestFlapsBackOffObjectsChangedBackSoonAfterEveryCorrection(t *testing.T) {
+	cm := object.ObjMetadata{Namespace: "edge", Name: "settings", GroupKind: schema.GroupKind{Kind: "ConfigMap"}}
+	other := object.ObjMetadata{Namespace: "edge", Name: "labels", GroupKind: schema.GroupKind{Kind: "ConfigMap"}}
+	start := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	type step struct {
+		after   time.Duration // since the previous step
+		changed []object.ObjMetadata
+		// pass is a pass that ends at this step instead of a change.
+		pass     bool
+		wait     time.Duration
+		reported []object.ObjMetadata
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"a single change is corrected after the debounce", []step{
+			{changed: []object.ObjMetadata{cm}, wait: debounce},
+		}},
+		{"a burst before the pass is one change", []step{
+			{changed: []object.ObjMetadata{cm}, wait: debounce},
+			{after: 50 * time.Millisecond, changed: []object.ObjMetadata{cm}, wait: debounce},
+			{after: 50 * time.Millisecond, changed: []object.ObjMetadata{cm}, wait: debounce},
+		}},
+		{"changed back after each correction: doubling, reported once", []step{
+			{changed: []object.ObjMetadata{cm}, wait: debounce},
+			{after: time.Second, pass: true},
+			{after: 10 * time.Millisecond, changed: []object.ObjMetadata{cm}, wait: debounce + flapBase, reported: []object.ObjMetadata{cm}},
+			{after: time.Second, pass: true},
+			{after: 10 * time.Millisecond, changed: []object.ObjMetadata{cm}, wait: debounce + 2*flapBase},
+			{after: 2 * time.Second, pass: true},
+			{after: 10 * time.Millisecond, changed: []object.ObjMetadata{cm, other}, wait: debounce + 4*flapBase},
+		}},
+		{"capped", []step{
+			{changed: []object.ObjMetadata{cm}}, {pass: true},
+			{changed: []object.ObjMetadata{cm}, reported: []object.ObjMetadata{cm}}, {pass: true},
+			{changed: []object.ObjMetadata{cm}}, {pass: true},
+			{changed: []object.ObjMetadata{cm}}, {pass: true},
+			{changed: []object.ObjMetadata{cm}}, {pass: true},
+			{changed: []object.ObjMetadata{cm}, wait: debounce + 5*time.Second},
+		}},
+		{"quiet for the grace period: corrected at once again, and reported anew", []step{
+			{changed: []object.ObjMetadata{cm}}, {pass: true},
+			{changed: []object.ObjMetadata{cm}, wait: debounce + flapBase, reported: []object.ObjMetadata{cm}}, {pass: true},
+			{after: flapGrace + time.Second, changed: []object.ObjMetadata{cm}, wait: debounce}, {pass: true},
+			{changed: []object.ObjMetadata{cm}, wait: debounce + flapBase, reported: []object.ObjMetadata{cm}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := flaps{limit: 5 * time.Second}
+			now := start
+			for i, s := range tt.steps {
+				now = now.Add(s.after)
+				if s.pass {
+					f.passed(now)
+					continue
+				}
+				wait, reported := f.changed(s.changed, now)
+				if s.wait != 0 && wait != s.wait {
+					t.Errorf("step %d: wait %s, want %s", i, wait, s.wait)
+				}
+				if !slices.Equal(reported, s.reported) {
+					t.Errorf("step %d: reported %v, want %v", i, reported, s.reported)
+				}
+			}
+		})
+	}
+}
+
+// watchTarget is a tier of a namespace, two ConfigMaps and a Deployment.
+func watchTarget(ns, rev string) Target {
+	return Target{Cluster: "plant-a", Tiers: []TierSet{{Solution: ns, Tier: "edge", Revision: rev,
+		Objects: []*unstructured.Unstructured{
+			namespace(ns),
+			configMap(ns, "settings", map[string]any{"mode": rev}),
+			configMap(ns, "sentinel", map[string]any{"k": "v"}),
+			deployment(ns, "inference", 2),
+		}}}}
+}
+
+// scaleByHand scales a Deployment through its scale subresource, as
+// kubectl scale does.
+func scaleByHand(t *testing.T, kube client.Client, ns, name string, replicas int32) {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	d.Namespace, d.Name = ns, name
+	scale := &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: replicas}}
+	if err := kube.SubResource("scale").Update(context.Background(), d, client.WithSubResourceBody(scale), client.FieldOwner("kubectl")); err != nil {
+		t.Fatalf("kubectl scale %s/%s: %v", ns, name, err)
+	}
+}
+
+// editByHand changes a ConfigMap's key as kubectl edit does.
+func editByHand(t *testing.T, kube client.Client, ns, name, key, value string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	cm.Namespace, cm.Name = ns, name
+	patch := []byte(`{"data":{"` + key + `":"` + value + `"}}`)
+	if err := kube.Patch(context.Background(), cm, client.RawPatch(types.MergePatchType, patch), client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatalf("kubectl edit %s/%s: %v", ns, name, err)
+	}
+}
+
+func replicasOf(t *testing.T, kube client.Client, ns, name string) int32 {
+	t.Helper()
+	var d appsv1.Deployment
+	if err := kube.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
+		t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+// final matches the final results of a pass.
+func final(res Result) bool { return res.Phase != PhaseProgressing }
+
+func TestRunCorrectsAHandScaleOnTheWatchLongBeforeTheDriftInterval(t *testing.T) {
+	f := testFleet(t)
+	kube := kubeClient(t, f, "plant-a")
+	opts := testOptions(t)
+	opts.DriftInterval = time.Hour
+	r := New(fleetResolver(f, nil), opts)
+	r.SetTargets([]Target{watchTarget("watch-scale", "rev-1")})
+	results, stop := runInBackground(t, r)
+	defer stop()
+	awaitResult(t, results, "the first pass", readyAt("rev-1"))
+
+	scaled := time.Now()
+	scaleByHand(t, kube, "watch-scale", "inference", 5)
+	res := awaitResult(t, results, "a pass that undid the scale", final)
+	took := time.Since(scaled)
+	requirePhase(t, res, PhaseReady)
+	if res.Corrected != 1 {
+		t.Errorf("corrected %d, want 1\n%s", res.Corrected, res.ChangeSet)
+	}
+	if n := replicasOf(t, kube, "watch-scale", "inference"); n != 2 {
+		t.Errorf("%d replicas after the correction, want 2", n)
+	}
+	t.Logf("hand scale corrected %s after it, with a drift interval of %s", took.Round(time.Millisecond), opts.DriftInterval)
+
+	// Deleted by hand: put back.
+	cm, _ := exists(t, kube, "watch-scale", "sentinel")
+	if err := kube.Delete(context.Background(), cm); err != nil {
+		t.Fatal(err)
+	}
+	res = awaitResult(t, results, "a pass that undid the delete", final)
+	requirePhase(t, res, PhaseReady)
+	if res.Corrected != 1 {
+		t.Errorf("corrected %d after the delete, want 1\n%s", res.Corrected, res.ChangeSet)
+	}
+	if _, ok := exists(t, kube, "watch-scale", "sentinel"); !ok {
+		t.Error("the deleted ConfigMap was not put back")
+	}
+}
+
+func TestRunMakesNoPassOfItsOwnApplies(t *testing.T) {
+	f := testFleet(t)
+	kube := kubeClient(t, f, "plant-a")
+	opts := testOptions(t)
+	opts.DriftInterval = time.Hour
+	r := New(fleetResolver(f, nil), opts)
+	r.SetTargets([]Target{watchTarget("watch-own", "rev-1")})
+	results, stop := runInBackground(t, r)
+	defer stop()
+	var finals []Result
+	record := func(match func(Result) bool) func(Result) bool {
+		return func(res Result) bool {
+			if final(res) {
+				finals = append(finals, res)
+			}
+			return match(res)
+		}
+	}
+	awaitResult(t, results, "rev-1", record(readyAt("rev-1")))
+	// rev-2 changes a ConfigMap and the Deployment's template: tandem's
+	// writes, then the Deployment controller's and the scheduler's.
+	rev2 := watchTarget("watch-own", "rev-2")
+	rev2.Tiers[0].Objects[3].Object["spec"].(map[string]any)["template"].(map[string]any)["metadata"] = map[string]any{
+		"labels": map[string]any{"app": "inference"}, "annotations": map[string]any{"rev": "2"}}
+	r.SetTargets([]Target{rev2})
+	awaitResult(t, results, "rev-2", record(readyAt("rev-2")))
+
+	// A change by hand after tandem's own: the watch sees it after them,
+	// so the next pass is the one that undoes it, and none came before.
+	editByHand(t, kube, "watch-own", "sentinel", "k", "by hand")
+	res := awaitResult(t, results, "the pass that undid the edit", record(final))
+	if res.Corrected != 1 {
+		t.Errorf("corrected %d, want 1\n%s", res.Corrected, res.ChangeSet)
+	}
+	if len(finals) != 3 {
+		var got []string
+		for _, f := range finals {
+			got = append(got, f.Revision+" "+string(f.Phase)+" "+f.Message)
+		}
+		t.Errorf("%d passes, want 3 (rev-1, rev-2, the correction):\n%v", len(finals), got)
+	}
+}
+
+func TestWatchedPassOverAnUnchangedSiteMakesNoRequests(t *testing.T) {
+	f := testFleet(t)
+	kube := kubeClient(t, f, "plant-a")
+	counter := &requestCounter{}
+	r := New(fleetResolver(f, counter), testOptions(t))
+	target := watchTarget("watch-noop", "rev-1")
+	ctx := context.Background()
+	watched := passMode{watch: true}
+	pass := func(mode passMode) Result {
+		t.Helper()
+		res := onlyResult(t, r.reconcileCluster(ctx, ctx, target, nil, mode))
+		requirePhase(t, res, PhaseReady)
+		return res
+	}
+	pass(watched)
+	defer r.unwatch("plant-a")
+	counter.reset()
+	if res := pass(watched); counter.requests.Load() != 0 || res.Counts().Unchanged != 4 {
+		t.Errorf("watched pass over the unchanged site: %d requests, %d unchanged; want 0, 4\n%s", counter.requests.Load(), res.Counts().Unchanged, counter)
+	}
+	counter.reset()
+	pass(passMode{watch: true, full: true})
+	if counter.requests.Load() == 0 || counter.writes.Load() != 0 {
+		t.Errorf("full re-check: %d requests, %d writes; want some, 0", counter.requests.Load(), counter.writes.Load())
+	}
+
+	w := r.changesOf("plant-a")
+	editByHand(t, kube, "watch-noop", "settings", "mode", "by hand")
+	select {
+	case <-w.Changes():
+	case <-time.After(waitTimeout):
+		t.Fatal("the watch saw no change")
+	}
+	if res := pass(watched); res.Corrected != 1 {
+		t.Errorf("watched pass after a change by hand corrected %d, want 1", res.Corrected)
+	}
+	counter.reset()
+	pass(watched)
+	if counter.requests.Load() != 0 {
+		t.Errorf("watched pass after the correction: %d requests, want 0\n%s", counter.requests.Load(), counter)
+	}
+}
+
+func TestRunBacksOffAnObjectChangedBackAfterEveryCorrection(t *testing.T) {
+	f := testFleet(t)
+	kube := kubeClient(t, f, "plant-a")
+	opts := testOptions(t)
+	opts.DriftInterval = time.Hour
+	r := New(fleetResolver(f, nil), opts)
+	r.SetTargets([]Target{watchTarget("watch-flap", "rev-1")})
+	results, stop := runInBackground(t, r)
+	defer stop()
+	awaitResult(t, results, "the first pass", readyAt("rev-1"))
+
+	// Another controller fights tandem: it changes the ConfigMap back as
+	// soon as tandem corrected it.
+	var took []time.Duration
+	var contested [][]string
+	for i := range 4 {
+		changed := time.Now()
+		editByHand(t, kube, "watch-flap", "settings", "mode", "fought")
+		res := awaitResult(t, results, "a correction", final)
+		took = append(took, time.Since(changed))
+		if res.Corrected != 1 {
+			t.Fatalf("fight %d: corrected %d, want 1\n%s", i, res.Corrected, res.ChangeSet)
+		}
+		contested = append(contested, res.Contested)
+	}
+	t.Logf("corrections came %v after each change", took)
+	if took[0] > 2*time.Second {
+		t.Errorf("the first change was corrected after %s, want within seconds", took[0])
+	}
+	for i := 1; i < len(took); i++ {
+		if want := flapBase << (i - 1); took[i] < want {
+			t.Errorf("fight %d corrected after %s, want a backoff of at least %s", i, took[i], want)
+		}
+	}
+	want := [][]string{nil, {"ConfigMap/watch-flap/settings"}, nil, nil}
+	if !slices.EqualFunc(contested, want, slices.Equal) {
+		t.Errorf("contested %v, want the ConfigMap reported once, when backing off began: %v", contested, want)
+	}
+}
