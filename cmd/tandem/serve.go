@@ -64,6 +64,12 @@ the operations console at /console/ (on --console-listen, when given): where
 operations staff see the fleet and change a solution's scale factor, which
 becomes a Git commit (docs/console.md).
 
+Drift is seen by watches: a change by hand (kubectl scale, edit, label,
+delete) to an object tandem applied sets off a pass that puts it back within
+moments, and an object changed back after every correction is corrected later
+each time. Every --drift-interval a full re-check lists and compares every
+tier all the same (docs/operations.md, "How drift is seen").
+
 With --leader-elect several replicas can run: the one holding the Lease
 reconciles, the others stand by, and a leader that loses the Lease exits to
 be restarted as a candidate.`,
@@ -92,7 +98,7 @@ be restarted as a candidate.`,
 	o.instance.register(f, true)
 	o.leader.register(f)
 	f.IntVar(&o.reconcile.Concurrency, "concurrency", 16, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
-	f.DurationVar(&o.reconcile.DriftInterval, "drift-interval", 5*time.Minute, "how often to re-apply the current revision to undo drift")
+	f.DurationVar(&o.reconcile.DriftInterval, "drift-interval", 30*time.Minute, "how often to re-check every tier in full (list, compare, re-apply what drifted); between re-checks, watches set off a pass within moments of a change by hand")
 	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy, unless a tier sets health.timeout")
 	f.DurationVar(&o.reconcile.RetryInterval, "retry-interval", 10*time.Second, "first delay after a failed pass of a cluster; doubles up to --max-retry-interval")
 	f.DurationVar(&o.reconcile.MaxRetryInterval, "max-retry-interval", 5*time.Minute, "longest delay between retries of a failing cluster")
