@@ -113,10 +113,17 @@ func sameTime(a, b *metav1.Time) bool {
 }
 
 // slim is what a watch keeps of a member: its identity, resource version
-// and the managed-fields entries Changed reads. Labels, annotations
+// and what Changed reads of its managed fields, the writers and their
+// times, and the fields of tandem's applies alone. Labels, annotations
 // (kubectl's last-applied configuration among them) and the entries of
 // status writers stay out of memory.
 func slim(obj *metav1.PartialObjectMetadata, manager string) *metav1.PartialObjectMetadata {
+	entries := watchedEntries(obj, manager)
+	for i, e := range entries {
+		if e.Manager != manager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
+			entries[i].FieldsV1 = nil
+		}
+	}
 	return &metav1.PartialObjectMetadata{
 		TypeMeta: obj.TypeMeta,
 		ObjectMeta: metav1.ObjectMeta{
@@ -124,7 +131,7 @@ func slim(obj *metav1.PartialObjectMetadata, manager string) *metav1.PartialObje
 			Namespace:       obj.Namespace,
 			UID:             obj.UID,
 			ResourceVersion: obj.ResourceVersion,
-			ManagedFields:   watchedEntries(obj, manager),
+			ManagedFields:   entries,
 		},
 	}
 }
