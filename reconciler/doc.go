@@ -26,6 +26,16 @@
 // are read and written at once, and a newer target for the cluster ends
 // the wait.
 //
+// Run keeps a metadata-only watch of every cluster's ApplySet members
+// (clusters.Watch), started by the first pass that lists them and stopped
+// when the cluster leaves the targets or its connection is dropped. A
+// change by someone else sets off a pass of the tiers it touched within
+// moments, gathered over a short debounce and backed off for an object
+// changed back after every correction; tandem's own writes set off none.
+// A pass over a tier its watch shows unchanged since its last Ready pass
+// makes no request and sends no result. Every DriftInterval a full
+// re-check passes over every tier, whatever the watch says.
+//
 // Each parent records the tandem instance that owns it: a Reconciler
 // passes over its own parents alone, refuses a (solution, tier) another
 // instance owns, prunes only members its field manager applied in the

@@ -85,7 +85,9 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, ou
 		})
 	}
 	wg.Wait()
-	cp.cluster.remember(t, cp.tiers, cp.removed, marks, results)
+	if watch != nil {
+		cp.cluster.remember(t, cp.tiers, cp.removed, marks, results)
+	}
 	for _, res := range results {
 		if res.Phase == PhaseUnreachable {
 			r.forget(t.Cluster)

@@ -107,9 +107,6 @@ func (c *cluster) unchangedTier(ts TierSet, t Target) (Result, bool) {
 // watch shows unchanged, and stops following the ApplySets of tiers the
 // cluster no longer runs.
 func (c *cluster) remember(t Target, tiers []TierSet, removed []bool, marks []*clusters.Mark, results []Result) {
-	if c.watch == nil {
-		return
-	}
 	ids := make([]string, 0, len(t.Tiers))
 	for _, ts := range t.Tiers {
 		ids = append(ids, applyset.ID(applyset.ParentName(ts.Solution, ts.Tier)))

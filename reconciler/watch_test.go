@@ -200,17 +200,27 @@ func TestRunMakesNoPassOfItsOwnApplies(t *testing.T) {
 
 	// A change by hand after tandem's own: the watch sees it after them,
 	// so the next pass is the one that undoes it, and none came before.
-	editByHand(t, kube, "watch-own", "sentinel", "k", "by hand")
+	// The key added by hand is removed by handing kubectl-edit's fields to
+	// tandem first: a rewrite of the managed fields that is tandem's too.
+	editByHand(t, kube, "watch-own", "sentinel", "extra", "by hand")
 	res := awaitResult(t, results, "the pass that undid the edit", record(final))
+	if res.Corrected != 1 || len(res.Drift) != 1 {
+		t.Errorf("corrected %d, drift %+v; want 1, the key added by hand\n%s", res.Corrected, res.Drift, res.ChangeSet)
+	}
+	scaleByHand(t, kube, "watch-own", "inference", 4)
+	res = awaitResult(t, results, "the pass that undid the scale", record(final))
 	if res.Corrected != 1 {
 		t.Errorf("corrected %d, want 1\n%s", res.Corrected, res.ChangeSet)
 	}
-	if len(finals) != 3 {
-		var got []string
-		for _, f := range finals {
-			got = append(got, f.Revision+" "+string(f.Phase)+" "+f.Message)
+	var got []string
+	for _, f := range finals {
+		got = append(got, f.Revision+" "+string(f.Phase)+" "+f.Message)
+		if len(f.Contested) > 0 {
+			t.Errorf("pass reports %v contested, with nothing fighting tandem", f.Contested)
 		}
-		t.Errorf("%d passes, want 3 (rev-1, rev-2, the correction):\n%v", len(finals), got)
+	}
+	if len(finals) != 4 {
+		t.Errorf("%d passes, want 4 (rev-1, rev-2, the two corrections):\n%v", len(finals), got)
 	}
 }
 

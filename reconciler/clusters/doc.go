@@ -8,7 +8,11 @@
 // applies and dry-runs a few requests at a time. A Conn lists what tandem
 // keeps on the cluster, ApplySet parents and their members, writes a
 // parent, and waits for objects to become healthy on the events of a
-// watch rather than by polling. MadeFrom tells whether newly resolved
+// watch rather than by polling. A Watch follows the members of ApplySets
+// with metadata-only informers and tells, by Changed, a change by hand
+// from tandem's own writes. Watches live here, beside the connection they
+// watch through, rather than in a package of their own: they are how
+// tandem sees a cluster, as listing is. MadeFrom tells whether newly resolved
 // credentials still fit a connection, and IsUnreachable tells a cluster
 // that could not be reached from one that answered with an error.
 package clusters

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,9 +24,11 @@ import (
 // watches through, as WaitHealthy's watches do: it is how tandem sees a
 // cluster, not a concept of its own.
 //
-// A change Changed counts (by hand, or by a controller fighting tandem),
-// the deletion of a member tandem did not delete, and a failing watch mark
-// the ApplySet changed, and are announced on Changes. A Watch keeps the
+// A change Changed counts (by hand, or by a controller fighting tandem)
+// and the deletion of a member tandem did not delete mark the ApplySet
+// changed and are announced on Changes; a failing watch marks it changed
+// too, unannounced, for a pass not to count on it. The informers keep
+// the members slim (see slim): a few hundred bytes each. A Watch keeps the
 // informers it starts running until Stop, which waits for them.
 type Watch struct {
 	conn    *Conn
@@ -43,8 +46,8 @@ type Watch struct {
 	// of each.
 	pending map[object.ObjMetadata]string
 	// expected are the members tandem deletes or orphans, whose
-	// disappearance is its own doing.
-	expected map[types.UID]bool
+	// disappearance is its own doing, with when it said so.
+	expected map[types.UID]time.Time
 }
 
 // watched is what one informer follows.
@@ -74,7 +77,7 @@ func (c *Conn) Watch(manager string) *Watch {
 	ctx, stop := context.WithCancel(context.Background())
 	return &Watch{conn: c, manager: manager, ctx: ctx, stop: stop, changes: make(chan struct{}, 1),
 		informers: map[watched]*memberInformer{}, seq: map[string]uint64{},
-		pending: map[object.ObjMetadata]string{}, expected: map[types.UID]bool{}}
+		pending: map[object.ObjMetadata]string{}, expected: map[types.UID]time.Time{}}
 }
 
 // Changes receives a value when a followed ApplySet changed since the
@@ -136,20 +139,25 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInfo
 		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
 	}
 	if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, _ error) {
-		// What happened while the watch was down is unknown.
-		w.changed(key.id, nil)
+		// What happened while the watch was down shows, once it lists
+		// again, as the changes since; until then no pass may count on
+		// it. Announcing the failure would set off a pass at every retry
+		// of a watch the cluster refuses.
+		w.mu.Lock()
+		w.seq[key.id]++
+		w.mu.Unlock()
 	}); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
 	}
-	member := func(obj any) (*metav1.PartialObjectMetadata, *object.ObjMetadata) {
+	member := func(obj any) (*metav1.PartialObjectMetadata, object.ObjMetadata) {
 		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = tomb.Obj
 		}
 		m, ok := obj.(*metav1.PartialObjectMetadata)
 		if !ok {
-			return nil, nil
+			return nil, object.ObjMetadata{}
 		}
-		return m, &object.ObjMetadata{Namespace: m.Namespace, Name: m.Name, GroupKind: key.gk}
+		return m, object.ObjMetadata{Namespace: m.Namespace, Name: m.Name, GroupKind: key.gk}
 	}
 	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, initial bool) {
@@ -169,7 +177,7 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInfo
 				return
 			}
 			w.mu.Lock()
-			own := w.expected[m.UID]
+			_, own := w.expected[m.UID]
 			delete(w.expected, m.UID)
 			w.mu.Unlock()
 			if !own {
@@ -185,14 +193,12 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInfo
 	return &memberInformer{gvr: gvr, synced: reg.HasSyncedChecker(), stop: stop}, nil
 }
 
-// changed records a change of the ApplySet id, of the member key when
-// known, and announces it.
-func (w *Watch) changed(id string, key *object.ObjMetadata) {
+// changed records a change of the member key of the ApplySet id, and
+// announces it.
+func (w *Watch) changed(id string, key object.ObjMetadata) {
 	w.mu.Lock()
 	w.seq[id]++
-	if key != nil {
-		w.pending[*key] = id
-	}
+	w.pending[key] = id
 	w.mu.Unlock()
 	select {
 	case w.changes <- struct{}{}:
@@ -220,12 +226,23 @@ func (w *Watch) Take() map[object.ObjMetadata]string {
 }
 
 // Expect says that tandem is about to delete the member uid, or remove it
-// from its ApplySet: that it disappears from the watch is no change.
+// from its ApplySet: that it disappears from the watch is no change. An
+// expectation no event met within expectFor, a member already gone, is
+// dropped.
 func (w *Watch) Expect(uid types.UID) {
+	now := time.Now()
 	w.mu.Lock()
-	w.expected[uid] = true
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	for u, at := range w.expected {
+		if now.Sub(at) > expectFor {
+			delete(w.expected, u)
+		}
+	}
+	w.expected[uid] = now
 }
+
+// expectFor bounds how long Expect waits for the event it expects.
+const expectFor = time.Minute
 
 // Keep stops following the ApplySets not in ids: those of tiers the
 // cluster no longer runs.
@@ -238,13 +255,6 @@ func (w *Watch) Keep(ids []string) {
 			delete(w.informers, key)
 		}
 	}
-}
-
-// Followed returns how many informers the Watch runs.
-func (w *Watch) Followed() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.informers)
 }
 
 // Stop stops every informer and waits for them to end.

@@ -1,0 +1,178 @@
+package clusters
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/e2e/testbed"
+	"github.com/tandem-gitops/tandem/reconciler/applyset"
+)
+
+func TestWatchAnnouncesChangesByHandAndNotTandemsOwnWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Kubernetes API server")
+	}
+	f := testbed.StartT(t, testbed.Options{Names: []string{"watch"}})
+	ctx := context.Background()
+	conn, err := Connect("watch", f.Cluster("watch").RESTConfig(), Options{FieldManager: "tandem", RequestTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube := conn.Client()
+	id := applyset.ID(applyset.ParentName("watch", "edge"))
+	member := func(apiVersion, kind, ns, name string, fields map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: fields}
+		u.SetAPIVersion(apiVersion)
+		u.SetKind(kind)
+		u.SetNamespace(ns)
+		u.SetName(name)
+		u.SetLabels(map[string]string{applyset.PartOfLabel: id})
+		return u
+	}
+	objects := func(mode string) []*unstructured.Unstructured {
+		labels := map[string]any{"app": "inference"}
+		return []*unstructured.Unstructured{
+			member("v1", "Namespace", "", "watch", map[string]any{}),
+			member("v1", "ConfigMap", "watch", "settings", map[string]any{"data": map[string]any{"mode": mode}}),
+			member("v1", "ConfigMap", "watch", "thresholds", map[string]any{"data": map[string]any{"vibration": "0.8"}}),
+			member("v1", "ConfigMap", "watch", "sentinel", map[string]any{"data": map[string]any{"k": "v"}}),
+			member("apps/v1", "Deployment", "watch", "inference", map[string]any{"spec": map[string]any{
+				"replicas": int64(2), "selector": map[string]any{"matchLabels": labels},
+				"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": map[string]any{
+					"containers": []any{map[string]any{"name": "app", "image": "registry.example/inference:" + mode}}}},
+			}}),
+		}
+	}
+	apply := func(objs []*unstructured.Unstructured) {
+		t.Helper()
+		if _, err := conn.Manager().ApplyAllStaged(ctx, objs, ssa.ApplyOptions{WaitInterval: 100 * time.Millisecond, WaitTimeout: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(kind, name string) object.ObjMetadata {
+		gk := schema.GroupKind{Kind: kind}
+		if kind == "Deployment" {
+			gk.Group = "apps"
+		}
+		return object.ObjMetadata{Namespace: "watch", Name: name, GroupKind: gk}
+	}
+	editByHand := func(name string) {
+		t.Helper()
+		cm := &corev1.ConfigMap{}
+		cm.Namespace, cm.Name = "watch", name
+		if err := kube.Patch(ctx, cm, client.RawPatch(types.MergePatchType, []byte(`{"data":{"k":"by hand"}}`)), client.FieldOwner("kubectl-edit")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scaleByHand := func() {
+		t.Helper()
+		d := &appsv1.Deployment{}
+		d.Namespace, d.Name = "watch", "inference"
+		scale := &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 5}}
+		if err := kube.SubResource("scale").Update(ctx, d, client.WithSubResourceBody(scale), client.FieldOwner("kubectl")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	w := conn.Watch("tandem")
+	defer w.Stop()
+	versions := map[schema.GroupKind]string{{Kind: "Namespace"}: "v1", {Kind: "ConfigMap"}: "v1", {Group: "apps", Kind: "Deployment"}: "v1"}
+	follow := func() Mark {
+		t.Helper()
+		mark, err := w.Follow(ctx, id, versions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mark
+	}
+	// Each kind's events come in order: once the watch announced the
+	// changes by hand made last in each, it has seen what came before.
+	awaitTaken := func(want ...object.ObjMetadata) {
+		t.Helper()
+		taken := map[object.ObjMetadata]string{}
+		deadline := time.After(time.Minute)
+		missing := func(k object.ObjMetadata) bool { _, ok := taken[k]; return !ok }
+		for slices.ContainsFunc(want, missing) {
+			select {
+			case <-w.Changes():
+				maps.Copy(taken, w.Take())
+			case <-deadline:
+				t.Fatalf("changes seen %v, want %v", slices.Collect(maps.Keys(taken)), want)
+			}
+		}
+		got := slices.SortedFunc(maps.Keys(taken), compareKeys)
+		slices.SortFunc(want, compareKeys)
+		if !slices.Equal(got, want) {
+			t.Errorf("changes seen %v, want %v", got, want)
+		}
+		for _, k := range got {
+			if taken[k] != id {
+				t.Errorf("change of %s seen in ApplySet %q, want %q", k, taken[k], id)
+			}
+		}
+	}
+
+	mark := follow()
+	// tandem creates, then changes twice within moments: a second's
+	// resolution of managed-fields times cannot tell these apart by time.
+	apply(objects("1.0"))
+	apply(objects("1.1"))
+	apply(objects("1.2"))
+	editByHand("sentinel")
+	scaleByHand()
+	awaitTaken(key("ConfigMap", "sentinel"), key("Deployment", "inference"))
+	if w.Unchanged(id, mark) {
+		t.Error("Unchanged after changes by hand")
+	}
+
+	// tandem's corrections, and its prune of a member it announced, are
+	// its own; a delete by hand is not.
+	mark = follow()
+	apply(objects("1.2"))
+	var pruned corev1.ConfigMap
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: "watch", Name: "settings"}, &pruned); err != nil {
+		t.Fatal(err)
+	}
+	w.Expect(pruned.UID)
+	if err := kube.Delete(ctx, &pruned); err != nil {
+		t.Fatal(err)
+	}
+	thresholds := &corev1.ConfigMap{}
+	thresholds.Namespace, thresholds.Name = "watch", "thresholds"
+	if err := kube.Delete(ctx, thresholds); err != nil {
+		t.Fatal(err)
+	}
+	awaitTaken(key("ConfigMap", "thresholds"))
+	if w.Unchanged(id, mark) {
+		t.Error("Unchanged after a delete by hand")
+	}
+
+	// tandem puts them back: created by tandem, nothing to announce before
+	// the next change by hand.
+	apply(objects("1.2"))
+	editByHand("sentinel")
+	awaitTaken(key("ConfigMap", "sentinel"))
+}
+
+func compareKeys(a, b object.ObjMetadata) int {
+	if a.String() < b.String() {
+		return -1
+	}
+	if a.String() > b.String() {
+		return 1
+	}
+	return 0
+}
