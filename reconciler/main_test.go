@@ -140,7 +140,7 @@ func testOptions(t *testing.T) Options {
 	return Options{
 		Version:       "0.1.0",
 		HealthTimeout: 90 * time.Second,
-		Logger:        slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Logger:        slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 

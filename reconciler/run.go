@@ -105,7 +105,9 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 	defer r.unwatch(name)
 	failures := 0
 	fl := flaps{limit: r.opts.MaxRetryInterval}
-	mode := passMode{watch: true}
+	// The first pass knows nothing to skip: it is a full one.
+	mode := passMode{watch: true, full: true}
+	var lastFull time.Time
 	for {
 		r.mu.Lock()
 		t, ok := r.targets[name]
@@ -118,17 +120,22 @@ func (r *Reconciler) keep(ctx context.Context, name string, wake <-chan struct{}
 				continue
 			}
 		}
+		began := time.Now()
 		results, preempted := r.preemptible(ctx, wake, t, out, mode)
 		if ctx.Err() != nil {
 			return
 		}
-		fl.passed(time.Now())
+		fl.passed(time.Now(), correctedObjects(results))
+		if mode.full && !preempted {
+			lastFull = began
+		}
 		mode = passMode{watch: true}
 		if preempted {
 			continue
 		}
 
-		delay := r.opts.DriftInterval
+		// Passes the watch sets off do not put off the full re-check.
+		delay := r.opts.DriftInterval - time.Since(lastFull)
 		if allReady(results) {
 			failures = 0
 		} else {
@@ -170,7 +177,11 @@ func (r *Reconciler) await(ctx context.Context, name string, wake <-chan struct{
 		case <-changes:
 			now := time.Now()
 			taken := w.Take()
-			wait, report := fl.changed(changedKeys(taken), now)
+			keys := changedKeys(taken)
+			wait, report := fl.changed(keys, now)
+			if len(keys) > 0 {
+				r.opts.Logger.Debug("changed on the cluster", "cluster", name, "objects", subjectsOf(keys), "pass in", wait.Round(time.Millisecond))
+			}
 			for id, subjects := range contestedByID(report, taken) {
 				if mode.contested == nil {
 					mode.contested = map[string][]string{}

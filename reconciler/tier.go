@@ -213,6 +213,13 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 		p.result.ChangeSet.Add(entry(s.desired[key], ssa.UnchangedAction))
 	}
 	if len(s.apply) > 0 {
+		if p.watch != nil {
+			keys := make([]object.ObjMetadata, len(s.apply))
+			for i, obj := range s.apply {
+				keys[i] = object.UnstructuredToObjMetadata(obj)
+			}
+			p.watch.Writing(keys)
+		}
 		changes, err := p.applyStaged(ctx, waitCtx, s.apply, ssa.ApplyOptions{Cleanup: ssa.ApplyCleanupOptions{FieldManagers: s.cleanup}})
 		p.result.ChangeSet.Append(changes.Entries)
 		p.proveUnchanged(s, changes)

@@ -223,17 +223,35 @@ func (f *flaps) changed(keys []object.ObjMetadata, now time.Time) (time.Duration
 	return wait, report
 }
 
-// passed records that a pass ended at now: it corrected what changed,
-// and objects quiet for flapGrace since are forgotten.
-func (f *flaps) passed(now time.Time) {
+// passed records that a pass ended at now, putting back the objects of
+// corrected. A change it found nothing to put back for was none to fight
+// over, and objects quiet for flapGrace since are forgotten.
+func (f *flaps) passed(now time.Time, corrected map[object.ObjMetadata]bool) {
 	for key, s := range f.state {
 		switch {
-		case s.corrected.IsZero():
+		case s.corrected.IsZero() && corrected[key]:
 			s.corrected = now
-		case now.Sub(s.corrected) > flapGrace:
+		case s.corrected.IsZero(), now.Sub(s.corrected) > flapGrace:
 			delete(f.state, key)
 		}
 	}
+}
+
+// correctedObjects returns the objects the results put back: those
+// created or configured by a pass that counted corrections.
+func correctedObjects(results []Result) map[object.ObjMetadata]bool {
+	out := map[object.ObjMetadata]bool{}
+	for _, res := range results {
+		if res.Corrected == 0 || res.ChangeSet == nil {
+			continue
+		}
+		for _, e := range res.ChangeSet.Entries {
+			if e.Action == ssa.CreatedAction || e.Action == ssa.ConfiguredAction {
+				out[e.ObjMetadata] = true
+			}
+		}
+	}
+	return out
 }
 
 // contestedByID groups the objects of changes whose corrections back off
@@ -244,8 +262,16 @@ func contestedByID(report []object.ObjMetadata, changes map[object.ObjMetadata]s
 	}
 	out := map[string][]string{}
 	for _, key := range report {
-		id := changes[key]
-		out[id] = append(out[id], utils.FmtObjMetadata(key))
+		out[changes[key]] = append(out[changes[key]], subjectsOf([]object.ObjMetadata{key})...)
+	}
+	return out
+}
+
+// subjectsOf names objects as results do.
+func subjectsOf(keys []object.ObjMetadata) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = utils.FmtObjMetadata(k)
 	}
 	return out
 }

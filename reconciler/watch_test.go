@@ -23,10 +23,11 @@ func TestFlapsBackOffObjectsChangedBackSoonAfterEveryCorrection(t *testing.T) {
 	type step struct {
 		after   time.Duration // since the previous step
 		changed []object.ObjMetadata
-		// pass is a pass that ends at this step instead of a change.
-		pass     bool
-		wait     time.Duration
-		reported []object.ObjMetadata
+		// pass is a pass that ends at this step instead of a change,
+		// putting back what changed unless it found nothing to.
+		pass, nothing bool
+		wait          time.Duration
+		reported      []object.ObjMetadata
 	}
 	tests := []struct {
 		name  string
@@ -57,6 +58,11 @@ func TestFlapsBackOffObjectsChangedBackSoonAfterEveryCorrection(t *testing.T) {
 			{changed: []object.ObjMetadata{cm}}, {pass: true},
 			{changed: []object.ObjMetadata{cm}, wait: debounce + 5*time.Second},
 		}},
+		{"a change the pass found nothing to put back for is none to fight over", []step{
+			{changed: []object.ObjMetadata{cm}}, {pass: true, nothing: true},
+			{changed: []object.ObjMetadata{cm}, wait: debounce}, {pass: true},
+			{changed: []object.ObjMetadata{cm}, wait: debounce + flapBase, reported: []object.ObjMetadata{cm}},
+		}},
 		{"quiet for the grace period: corrected at once again, and reported anew", []step{
 			{changed: []object.ObjMetadata{cm}}, {pass: true},
 			{changed: []object.ObjMetadata{cm}, wait: debounce + flapBase, reported: []object.ObjMetadata{cm}}, {pass: true},
@@ -71,7 +77,7 @@ func TestFlapsBackOffObjectsChangedBackSoonAfterEveryCorrection(t *testing.T) {
 			for i, s := range tt.steps {
 				now = now.Add(s.after)
 				if s.pass {
-					f.passed(now)
+					f.passed(now, map[object.ObjMetadata]bool{cm: !s.nothing, other: !s.nothing})
 					continue
 				}
 				wait, reported := f.changed(s.changed, now)

@@ -10,20 +10,35 @@ import (
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 )
 
-// Changed reports whether a member's change from old to new is one a pass
-// may have to undo, telling it from the writes of tandem's own applies and
-// of Kubernetes' own components. It reads metadata alone, the managed
-// fields, and finds who wrote:
+// change is what a watch event says of a member.
+type change int
+
+const (
+	// unchanged: nothing a pass may have to undo, or tandem's own write.
+	unchanged change = iota
+	// changedByOthers: a write by someone else.
+	changedByOthers
+	// lostFieldsOnly: a write that moved no writer's time and took fields
+	// from tandem: someone else's, unless tandem itself wrote the object
+	// within that second, dropping fields it no longer sets.
+	lostFieldsOnly
+)
+
+// classify tells what a member's change from old to new is: one a pass
+// may have to undo, or a write of tandem's own applies or of Kubernetes'
+// own components. It reads metadata alone, the managed fields, and finds
+// who wrote:
 //
 //   - A write moves the time of its writer's managed-fields entry, or
 //     makes one, and no other: another manager's entry may lose fields to
 //     it, never its time. A write by tandem's field manager is tandem's
 //     own; one by any other manager a change by hand (kubectl scale, edit,
 //     label) or by another controller.
-//   - Times have a resolution of a second, so a write may move none: then
-//     fields taken from tandem's entry say someone else wrote, and a
-//     write that took none, as tandem's own correction within the second
-//     of its last write, is no change.
+//   - Times have a resolution of a second, so a write may move none: a
+//     manager writing twice within a second. Then a write that took
+//     fields from tandem's entry is lostFieldsOnly, one that took none, as
+//     tandem's own correction within the second of its last write, is no
+//     change.
 //   - The writes of the components fieldset.ExemptManagers names (a
 //     Deployment's revision annotation) and through the status
 //     subresource are never drift, as a pass sees it, and are not read.
@@ -31,7 +46,7 @@ import (
 // A change of resource version alone, a resync or a status write, is
 // none. A nil old is an object that appeared: a change unless tandem's
 // entry is its newest, as when a pass creates it.
-func Changed(old, new *metav1.PartialObjectMetadata, manager string) bool {
+func classify(old, new *metav1.PartialObjectMetadata, manager string) change {
 	after := watchedEntries(new, manager)
 	if old == nil {
 		var newest *metav1.ManagedFieldsEntry
@@ -41,19 +56,28 @@ func Changed(old, new *metav1.PartialObjectMetadata, manager string) bool {
 				newest = &after[i]
 			}
 		}
-		return newest == nil || newest.Manager != manager
+		if newest == nil || newest.Manager != manager {
+			return changedByOthers
+		}
+		return unchanged
 	}
 	if old.ResourceVersion == new.ResourceVersion {
-		return false
+		return unchanged
 	}
 	before := watchedEntries(old, manager)
 	for _, e := range after {
 		i := slices.IndexFunc(before, func(b metav1.ManagedFieldsEntry) bool { return sameWriter(b, e) })
 		if i < 0 || !sameTime(before[i].Time, e.Time) {
-			return e.Manager != manager
+			if e.Manager == manager {
+				return unchanged
+			}
+			return changedByOthers
 		}
 	}
-	return lostFields(applyEntry(old, manager), applyEntry(new, manager))
+	if lostFields(applyEntry(old, manager), applyEntry(new, manager)) {
+		return lostFieldsOnly
+	}
+	return unchanged
 }
 
 // lostFields reports whether tandem's apply entry lost fields from before
@@ -113,7 +137,7 @@ func sameTime(a, b *metav1.Time) bool {
 }
 
 // slim is what a watch keeps of a member: its identity, resource version
-// and what Changed reads of its managed fields, the writers and their
+// and what classify reads of its managed fields, the writers and their
 // times, and the fields of tandem's applies alone. Labels, annotations
 // (kubectl's last-applied configuration among them) and the entries of
 // status writers stay out of memory.

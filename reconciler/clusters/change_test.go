@@ -7,7 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func TestChangedTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
+func TestClassifyTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
 	at := func(s int) *metav1.Time {
 		tm := metav1.NewTime(time.Date(2026, 12, 2, 7, 0, s, 0, time.UTC))
 		return &tm
@@ -28,39 +28,39 @@ func TestChangedTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
 	tests := []struct {
 		name     string
 		old, new *metav1.PartialObjectMetadata
-		want     bool
+		want     change
 	}{
-		{"created by tandem", nil, base, false},
-		{"created by hand", nil, obj("10", other("kubectl-create", "", 1, template)), true},
-		{"recreated by hand after tandem", nil, obj("10", tandem(1, template), other("kubectl-edit", "", 2, `{"f:data":{}}`)), true},
-		{"a resync", base, obj("10", tandem(1, template)), false},
-		{"tandem applied again", base, obj("11", tandem(2, replicas)), false},
+		{"created by tandem", nil, base, unchanged},
+		{"created by hand", nil, obj("10", other("kubectl-create", "", 1, template)), changedByOthers},
+		{"recreated by hand after tandem", nil, obj("10", tandem(1, template), other("kubectl-edit", "", 2, `{"f:data":{}}`)), changedByOthers},
+		{"a resync", base, obj("10", tandem(1, template)), unchanged},
+		{"tandem applied again", base, obj("11", tandem(2, replicas)), unchanged},
 		{"tandem took its fields back from kubectl scale", obj("11", tandem(1, template), other("kubectl", "scale", 2, replicas)),
-			obj("12", tandem(3, template)), false},
-		{"a status write", base, obj("11", tandem(1, template), other("kube-controller-manager", "status", 2, `{"f:status":{}}`)), false},
+			obj("12", tandem(3, template)), unchanged},
+		{"a status write", base, obj("11", tandem(1, template), other("kube-controller-manager", "status", 2, `{"f:status":{}}`)), unchanged},
 		{"the Deployment controller's revision annotation", base,
-			obj("11", tandem(1, template), other("kube-controller-manager", "", 2, `{"f:metadata":{"f:annotations":{}}}`)), false},
-		{"kubectl scale took replicas from tandem", base, obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`), other("kubectl", "scale", 2, replicas)), true},
-		{"kubectl edit added a field", base, obj("11", tandem(1, template), other("kubectl-edit", "", 2, `{"f:spec":{"f:paused":{}}}`)), true},
+			obj("11", tandem(1, template), other("kube-controller-manager", "", 2, `{"f:metadata":{"f:annotations":{}}}`)), unchanged},
+		{"kubectl scale took replicas from tandem", base, obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`), other("kubectl", "scale", 2, replicas)), changedByOthers},
+		{"kubectl edit added a field", base, obj("11", tandem(1, template), other("kubectl-edit", "", 2, `{"f:spec":{"f:paused":{}}}`)), changedByOthers},
 		{"kubectl edit changed its own field again", obj("11", tandem(1, template), other("kubectl-edit", "", 2, `{"f:spec":{"f:paused":{}}}`)),
-			obj("12", tandem(1, template), other("kubectl-edit", "", 3, `{"f:spec":{"f:paused":{}}}`)), true},
-		{"managed fields cleared by hand", base, obj("11"), true},
+			obj("12", tandem(1, template), other("kubectl-edit", "", 3, `{"f:spec":{"f:paused":{}}}`)), changedByOthers},
+		{"managed fields cleared by hand", base, obj("11"), lostFieldsOnly},
 		{"tandem corrected within the second of its last apply", obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`), other("kubectl", "scale", 2, replicas)),
-			obj("12", tandem(1, template)), false},
-		{"kubectl scale within the second of tandem's apply", base, obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`)), true},
-		{"a status write by another controller", base, obj("11", tandem(1, template), other("operator", "status", 2, `{"f:status":{}}`)), false},
+			obj("12", tandem(1, template)), unchanged},
+		{"fields removed within the second of tandem's apply", base, obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`)), lostFieldsOnly},
+		{"a status write by another controller", base, obj("11", tandem(1, template), other("operator", "status", 2, `{"f:status":{}}`)), unchanged},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Changed(tt.old, tt.new, "tandem"); got != tt.want {
-				t.Errorf("Changed = %v, want %v", got, tt.want)
+			if got := classify(tt.old, tt.new, "tandem"); got != tt.want {
+				t.Errorf("classify = %v, want %v", got, tt.want)
 			}
 			if tt.old == nil {
 				return
 			}
 			// A watch keeps members slim: the answer is the same.
-			if got := Changed(slim(tt.old, "tandem"), slim(tt.new, "tandem"), "tandem"); got != tt.want {
-				t.Errorf("Changed on slim members = %v, want %v", got, tt.want)
+			if got := classify(slim(tt.old, "tandem"), slim(tt.new, "tandem"), "tandem"); got != tt.want {
+				t.Errorf("classify on slim members = %v, want %v", got, tt.want)
 			}
 		})
 	}

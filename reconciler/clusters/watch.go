@@ -24,7 +24,7 @@ import (
 // watches through, as WaitHealthy's watches do: it is how tandem sees a
 // cluster, not a concept of its own.
 //
-// A change Changed counts (by hand, or by a controller fighting tandem)
+// A change classify counts (by hand, or by a controller fighting tandem)
 // and the deletion of a member tandem did not delete mark the ApplySet
 // changed and are announced on Changes; a failing watch marks it changed
 // too, unannounced, for a pass not to count on it. The informers keep
@@ -48,6 +48,8 @@ type Watch struct {
 	// expected are the members tandem deletes or orphans, whose
 	// disappearance is its own doing, with when it said so.
 	expected map[types.UID]time.Time
+	// writing are the members tandem writes, with when it said so.
+	writing map[object.ObjMetadata]time.Time
 }
 
 // watched is what one informer follows.
@@ -77,7 +79,7 @@ func (c *Conn) Watch(manager string) *Watch {
 	ctx, stop := context.WithCancel(context.Background())
 	return &Watch{conn: c, manager: manager, ctx: ctx, stop: stop, changes: make(chan struct{}, 1),
 		informers: map[watched]*memberInformer{}, seq: map[string]uint64{},
-		pending: map[object.ObjMetadata]string{}, expected: map[types.UID]time.Time{}}
+		pending: map[object.ObjMetadata]string{}, expected: map[types.UID]time.Time{}, writing: map[object.ObjMetadata]time.Time{}}
 }
 
 // Changes receives a value when a followed ApplySet changed since the
@@ -161,14 +163,23 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInfo
 	}
 	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, initial bool) {
-			if m, k := member(obj); m != nil && !initial && Changed(nil, m, w.manager) {
+			if m, k := member(obj); m != nil && !initial && classify(nil, m, w.manager) != unchanged {
 				w.changed(key.id, k)
 			}
 		},
 		UpdateFunc: func(old, obj any) {
 			o, _ := member(old)
-			if m, k := member(obj); m != nil && o != nil && Changed(o, m, w.manager) {
+			m, k := member(obj)
+			if m == nil || o == nil {
+				return
+			}
+			switch classify(o, m, w.manager) {
+			case changedByOthers:
 				w.changed(key.id, k)
+			case lostFieldsOnly:
+				if !w.wroteLately(k) {
+					w.changed(key.id, k)
+				}
 			}
 		},
 		DeleteFunc: func(obj any) {
@@ -243,6 +254,36 @@ func (w *Watch) Expect(uid types.UID) {
 
 // expectFor bounds how long Expect waits for the event it expects.
 const expectFor = time.Minute
+
+// Writing says that tandem is about to apply the members keys. A write
+// that moves no managed-fields time, a second's resolution being all
+// there is, and only takes fields from tandem's entry is taken for
+// tandem's own, dropping fields it no longer sets, within writeFor of
+// it; otherwise it is a removal by hand.
+func (w *Watch) Writing(keys []object.ObjMetadata) {
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, at := range w.writing {
+		if now.Sub(at) > writeFor {
+			delete(w.writing, k)
+		}
+	}
+	for _, k := range keys {
+		w.writing[k] = now
+	}
+}
+
+// writeFor bounds how long after Writing a write is taken for tandem's.
+const writeFor = 5 * time.Second
+
+// wroteLately reports whether tandem said it writes key within writeFor.
+func (w *Watch) wroteLately(key object.ObjMetadata) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at, ok := w.writing[key]
+	return ok && time.Since(at) <= writeFor
+}
 
 // Keep stops following the ApplySets not in ids: those of tiers the
 // cluster no longer runs.
