@@ -127,8 +127,13 @@ func (c *cluster) remember(t Target, tiers []TierSet, removed []bool, marks []*c
 		}
 	}
 	c.passed = kept
-	target := t
-	c.target = &target
+	c.target = nil
+	// A tier set the target does not name, pruning a removed tier, is
+	// only known to be done when it got to Ready.
+	if !slices.ContainsFunc(results, func(res Result) bool { return res.Phase != PhaseReady }) {
+		target := t
+		c.target = &target
+	}
 }
 
 // sameTierSet reports whether two tier sets of a cluster ask for the same.
