@@ -133,3 +133,17 @@ func naiveRender(b *testing.B, mem filesys.FileSystem, res *renderer.Result) {
 		}
 	}
 }
+
+// BenchmarkRender10000Sites renders the smart-factory solution with 10,000
+// generated edge sites, the fleet size whose render must stay within
+// seconds.
+func BenchmarkRender10000Sites(b *testing.B) {
+	repo := withoutCapacity(smartFactory(b, 10000))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := renderer.Render(ctx, repo, renderer.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

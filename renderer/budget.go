@@ -49,6 +49,7 @@ func (e expansion) over(nodes, bytes int64) bool { return e.nodes > nodes || e.b
 type budget struct {
 	spent   expansion
 	checked map[string]error // by repository path
+	charged []charge         // every charge, in order
 }
 
 // check decodes data, the content of file, into YAML nodes without
@@ -76,11 +77,25 @@ func (b *budget) check(file string, data []byte) ([]*yaml.Node, error) {
 			return nil, fmt.Errorf("%s: YAML expands to more than %d nodes or %d bytes once its aliases are expanded, over the budget for one file", file, MaxFileNodes, MaxFileBytes)
 		}
 	}
+	return docs, b.charge(file, size)
+}
+
+// charge is a file's expansion, once read.
+type charge struct {
+	file string
+	size expansion
+}
+
+// charge adds size, the expansion of file, to what the revision has
+// spent, unless file was charged before, and records it in b.charged. It
+// returns the error check returned for file.
+func (b *budget) charge(file string, size expansion) error {
 	if b.checked == nil {
 		b.checked = map[string]error{}
 	}
-	if _, seen := b.checked[file]; seen {
-		return docs, b.checked[file]
+	b.charged = append(b.charged, charge{file, size})
+	if err, seen := b.checked[file]; seen {
+		return err
 	}
 	b.spent = b.spent.add(size)
 	var err error
@@ -88,7 +103,18 @@ func (b *budget) check(file string, data []byte) ([]*yaml.Node, error) {
 		err = fmt.Errorf("%s: the files read so far expand to more than %d YAML nodes or %d bytes, over the budget for one revision", file, MaxRevisionNodes, MaxRevisionBytes)
 	}
 	b.checked[file] = err
-	return docs, err
+	return err
+}
+
+// replay charges what a build charged before, as that build reading the
+// same files again would, and returns the first error.
+func (b *budget) replay(charges []charge) error {
+	for _, c := range charges {
+		if err := b.charge(c.file, c.size); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // expand returns the size of n with its aliases expanded. Sizes are

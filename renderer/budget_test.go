@@ -133,7 +133,7 @@ func TestRenderStopsAtTheNextSiteOnceItsTimeBudgetIsSpent(t *testing.T) {
 	ctx, spend := context.WithCancelCause(context.Background())
 	spend(errTimeBudget)
 	opts := Options{Timeout: 2 * time.Minute}
-	_, err = newRun(repo, cfg).renderSolution(ctx, cfg.Solutions[0], cfg.Sites, opts, newOutput())
+	_, err = newRun(newStatMemo(repo), cfg, nil).renderSolution(ctx, cfg.Solutions[0], cfg.Sites, opts, newOutput())
 	want := "exceeded the render time budget of 2m0s at cluster cloud"
 	if err == nil || err.Error() != want {
 		t.Fatalf("renderSolution error = %v; want %q", err, want)
@@ -162,7 +162,7 @@ func TestRenderRefusesOutputOverItsBudget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := render(context.Background(), repoWith(nil), Options{}, &output{maxObjects: tt.maxObjects, maxBytes: tt.maxBytes})
+			res, err := render(context.Background(), repoWith(nil), Options{}, &output{maxObjects: tt.maxObjects, maxBytes: tt.maxBytes}, nil)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("render error = %v; want %q", err, tt.want)
 			}
@@ -213,7 +213,7 @@ func BenchmarkRenderOverOutputBudget(b *testing.B) {
 	b.Run("refused", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := render(ctx, repo, Options{}, &output{maxObjects: int64(objects / 10), maxBytes: MaxRenderedBytes}); err == nil {
+			if _, err := render(ctx, repo, Options{}, &output{maxObjects: int64(objects / 10), maxBytes: MaxRenderedBytes}, nil); err == nil {
 				b.Fatal("the render passed its budget")
 			}
 		}

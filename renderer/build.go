@@ -2,7 +2,6 @@ package renderer
 
 import (
 	"fmt"
-	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -19,7 +18,11 @@ import (
 // and a site overlay once for all the sites that share it.
 type run struct {
 	config *Config
+	stat   *statMemo
 	kfs    *kustomizeFS
+	// last, when not nil, holds what the render before built, to reuse,
+	// and takes what this one builds.
+	last *memory
 	k      *krusty.Kustomizer
 	problems
 	builds         map[string]build // by repository directory
@@ -37,10 +40,10 @@ type build struct {
 	err error
 }
 
-func newRun(fsys fs.FS, cfg *Config) *run {
+func newRun(stat *statMemo, cfg *Config, last *memory) *run {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy
-	return &run{config: cfg, kfs: &kustomizeFS{fsys: fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]preparedBuild{},
+	return &run{config: cfg, stat: stat, last: last, kfs: &kustomizeFS{fsys: stat.fsys}, k: krusty.MakeKustomizer(opts), builds: map[string]build{}, preparedBuilds: map[preparedKey]preparedBuild{},
 		origins: map[*unstructured.Unstructured]*unstructured.Unstructured{}, perPod: map[*unstructured.Unstructured]corev1.ResourceList{}}
 }
 
@@ -48,18 +51,38 @@ func newRun(fsys fs.FS, cfg *Config) *run {
 // result is shared: callers deep-copy it before changing it.
 func (r *run) build(dir string) (resmap.ResMap, error) {
 	b, ok := r.builds[dir]
-	if !ok {
-		r.kfs.refused = nil
-		b.m, b.err = r.k.Run(r.kfs, abs(dir))
-		if b.err != nil && r.kfs.refused != nil {
-			b.err = r.kfs.refused
-		}
-		if b.err != nil {
-			b.err = fmt.Errorf("kustomize build %s: %w", dir, b.err)
-		}
-		r.builds[dir] = b
+	if ok {
+		return b.m, b.err
 	}
+	if m, ok := r.last.build(dir, r.kfs); ok {
+		b.m = m
+	} else {
+		b.m, b.err = r.kustomize(dir)
+	}
+	r.builds[dir] = b
 	return b.m, b.err
+}
+
+// kustomize builds dir, a repository directory, and leaves a successful
+// build, with what it read, to the next render.
+func (r *run) kustomize(dir string) (resmap.ResMap, error) {
+	r.kfs.refused = nil
+	if r.last != nil {
+		r.kfs.reads = &reads{}
+		defer func() { r.kfs.reads = nil }()
+	}
+	charged := len(r.kfs.budget.charged)
+	m, err := r.k.Run(r.kfs, abs(dir))
+	if err != nil && r.kfs.refused != nil {
+		err = r.kfs.refused
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	if rd := r.kfs.reads; rd != nil && !rd.walked {
+		r.last.keepBuild(dir, keptBuild{m: m, reads: rd.seen, charges: slices.Clone(r.kfs.budget.charged[charged:])})
+	}
+	return m, nil
 }
 
 // checkWorkloads builds the i-th tier of sol and checks that every
@@ -126,7 +149,7 @@ func (r *run) overlayDir(tier *Tier, p placement) string {
 		return tier.dir
 	}
 	dir := path.Join(p.site.Spec.overlayDir, tier.Name)
-	if info, err := fs.Stat(r.kfs.fsys, dir); err == nil && info.IsDir() {
+	if info, err := r.stat.Stat(dir); err == nil && info.IsDir() {
 		return dir
 	}
 	return tier.dir
@@ -140,7 +163,7 @@ func (r *run) checkOverlays(cfg *Config) {
 		if site.Spec.overlayDir == "" {
 			continue
 		}
-		entries, err := fs.ReadDir(r.kfs.fsys, site.Spec.overlayDir)
+		entries, err := r.stat.ReadDir(site.Spec.overlayDir)
 		if err != nil {
 			r.addErr(site.File, site.pos, "spec.overlay", err)
 			continue
@@ -154,7 +177,7 @@ func (r *run) checkOverlays(cfg *Config) {
 			switch {
 			case !slices.Contains(tiers, e.Name()):
 				r.add(site.File, site.pos, "spec.overlay", "%s is named after no tier deployed to site %s (tiers: %v)", dir, site.Name, tiers)
-			case kustomizationIn(r.kfs.fsys, dir) == "":
+			case kustomizationIn(r.stat, dir) == "":
 				r.add(site.File, site.pos, "spec.overlay", "%s is not a kustomize directory: it has no kustomization.yaml", dir)
 			}
 		}

@@ -35,6 +35,8 @@ type kustomizeFS struct {
 	// kustomization here", so the build reports this one instead.
 	refused error
 	budget  budget
+	// reads, when not nil, records what the build under way reads.
+	reads *reads
 }
 
 var _ filesys.FileSystem = (*kustomizeFS)(nil)
@@ -63,6 +65,15 @@ func (k *kustomizeFS) stat(p string) (string, fs.FileInfo, error) {
 	return r, info, err
 }
 
+// recordedStat is stat, recorded.
+func (k *kustomizeFS) recordedStat(p string) (string, fs.FileInfo, error) {
+	r, info, err := k.stat(p)
+	if k.reads != nil {
+		k.record(opStat, p, statAnswer(r, info, err))
+	}
+	return r, info, err
+}
+
 func (k *kustomizeFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
 func (k *kustomizeFS) Mkdir(string) error                  { return errReadOnly }
 func (k *kustomizeFS) MkdirAll(string) error               { return errReadOnly }
@@ -74,7 +85,7 @@ func (k *kustomizeFS) Open(p string) (filesys.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, info, err := k.stat(p)
+	_, info, err := k.recordedStat(p)
 	if err != nil {
 		return nil, err
 	}
@@ -82,16 +93,24 @@ func (k *kustomizeFS) Open(p string) (filesys.File, error) {
 }
 
 func (k *kustomizeFS) IsDir(p string) bool {
-	_, info, err := k.stat(p)
+	_, info, err := k.recordedStat(p)
 	return err == nil && info.IsDir()
 }
 
 func (k *kustomizeFS) Exists(p string) bool {
-	_, _, err := k.stat(p)
+	_, _, err := k.recordedStat(p)
 	return err == nil
 }
 
 func (k *kustomizeFS) ReadDir(p string) ([]string, error) {
+	names, err := k.readDir(p)
+	if k.reads != nil {
+		k.record(opReadDir, p, listAnswer(names, err))
+	}
+	return names, err
+}
+
+func (k *kustomizeFS) readDir(p string) ([]string, error) {
 	r, err := k.rel(p)
 	if err != nil {
 		return nil, err
@@ -108,7 +127,7 @@ func (k *kustomizeFS) ReadDir(p string) ([]string, error) {
 }
 
 func (k *kustomizeFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
-	r, info, err := k.stat(p)
+	r, info, err := k.recordedStat(p)
 	if err != nil {
 		return "", "", err
 	}
@@ -119,6 +138,14 @@ func (k *kustomizeFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error)
 }
 
 func (k *kustomizeFS) Glob(pattern string) ([]string, error) {
+	matches, err := k.glob(pattern)
+	if k.reads != nil {
+		k.record(opGlob, pattern, listAnswer(matches, err))
+	}
+	return matches, err
+}
+
+func (k *kustomizeFS) glob(pattern string) ([]string, error) {
 	r, err := k.rel(path.Dir(filepath.ToSlash(pattern)))
 	if err != nil {
 		return nil, err
@@ -131,6 +158,9 @@ func (k *kustomizeFS) Glob(pattern string) ([]string, error) {
 }
 
 func (k *kustomizeFS) Walk(p string, walkFn filepath.WalkFunc) error {
+	if k.reads != nil {
+		k.reads.walked = true
+	}
 	r, err := k.rel(p)
 	if err != nil {
 		return err
@@ -147,12 +177,17 @@ func (k *kustomizeFS) Walk(p string, walkFn filepath.WalkFunc) error {
 func (k *kustomizeFS) ReadFile(p string) ([]byte, error) {
 	r, info, err := k.stat(p)
 	if err != nil {
+		k.record(opReadFile, p, statAnswer(r, info, err))
 		return nil, err
 	}
 	if info.Size() > MaxFileSize {
+		k.record(opStat, p, statAnswer(r, info, err))
 		return nil, fmt.Errorf("%s is %d bytes, over the %d byte limit", r, info.Size(), MaxFileSize)
 	}
 	data, err := fs.ReadFile(k.fsys, r)
+	if k.reads != nil {
+		k.record(opReadFile, p, fileAnswer(data, err))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,14 @@ type Config struct {
 // repeated mapping keys and a YAML file that is not UTF-8. On failure it
 // returns a *ValidationError that lists every problem, not just the first.
 func Load(ctx context.Context, fsys fs.FS) (*Config, error) {
-	l := &loader{fsys: fsys}
+	return load(ctx, newStatMemo(fsys), nil)
+}
+
+// load is Load reading through stat, and reusing the Site files of mem
+// whose content has not changed.
+func load(ctx context.Context, stat *statMemo, mem *memory) (*Config, error) {
+	fsys := stat.fsys
+	l := &loader{fsys: fsys, stat: stat, mem: mem}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -66,6 +74,8 @@ func Load(ctx context.Context, fsys fs.FS) (*Config, error) {
 
 type loader struct {
 	fsys fs.FS
+	stat *statMemo
+	mem  *memory // Site files decoded before, or nil
 	problems
 	solutions []*Solution
 	sites     []*Site
@@ -98,12 +108,21 @@ func (l *loader) readFile(name string) {
 	if !descriptorLike.Match(data) {
 		return
 	}
+	sum := sha256.Sum256(data)
+	if sites, ok := l.mem.sites(name, sum); ok {
+		l.sites = append(l.sites, sites...)
+		return
+	}
+	errs, solutions, sites := len(l.errs), len(l.solutions), len(l.sites)
 	docs, ferr := documents(name, data)
 	for _, doc := range docs {
 		l.readDocument(name, doc)
 	}
 	if ferr != nil {
 		l.errs = append(l.errs, ferr)
+	}
+	if len(l.errs) == errs && len(l.solutions) == solutions {
+		l.mem.keepSites(name, sum, l.sites[sites:])
 	}
 }
 

@@ -84,13 +84,17 @@ const (
 // (MaxRevisionBytes, MaxRenderedObjects and the others) fails with an
 // error naming the budget and where the render was.
 func Render(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
-	return render(ctx, fsys, opts, newOutput())
+	return render(ctx, fsys, opts, newOutput(), nil)
 }
 
-func render(ctx context.Context, fsys fs.FS, opts Options, out *output) (*Result, error) {
+// render renders fsys, reusing from last, when not nil, what the revision
+// it rendered before shares with this one, and recording in it what this
+// render built.
+func render(ctx context.Context, fsys fs.FS, opts Options, out *output, last *memory) (*Result, error) {
 	ctx, cancel := withTimeBudget(ctx, opts.Timeout)
 	defer cancel()
-	cfg, err := Load(ctx, fsys)
+	stat := newStatMemo(fsys)
+	cfg, err := load(ctx, stat, last)
 	if err := overTime(ctx, opts.Timeout, "while reading the repository"); err != nil {
 		return nil, err
 	}
@@ -100,7 +104,7 @@ func render(ctx context.Context, fsys fs.FS, opts Options, out *output) (*Result
 	if opts.Site != "" && !slices.ContainsFunc(cfg.Sites, func(s *Site) bool { return s.Name == opts.Site }) {
 		return nil, fmt.Errorf("no site named %q", opts.Site)
 	}
-	r := newRun(fsys, cfg)
+	r := newRun(stat, cfg, last)
 	r.checkOverlays(cfg)
 	res := &Result{Solutions: cfg.Solutions, Sites: cfg.Sites}
 	for _, sol := range cfg.Solutions {

@@ -16,7 +16,7 @@ import (
 // overrides: kustomize sets those replicas, then the rule sets its own.
 func (r *run) checkKustomizeReplicas(sol *Solution, i int, base resmap.ResMap) {
 	tier := &sol.Spec.Tiers[i]
-	file := path.Join(tier.dir, kustomizationIn(r.kfs.fsys, tier.dir))
+	file := path.Join(tier.dir, kustomizationIn(r.stat, tier.dir))
 	entries := kustomizeReplicas(r.kfs.fsys, file)
 	for j, rule := range tier.Replicas {
 		for k, e := range entries {

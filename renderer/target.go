@@ -3,7 +3,9 @@ package renderer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/builtins"
@@ -54,15 +56,8 @@ func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Mod
 	if err != nil {
 		return nil, err
 	}
-	objs := make([]*unstructured.Unstructured, len(prepared))
-	checked := p.site != nil // capacity and quotas are checked at sites
-	for i, o := range prepared {
-		objs[i] = o.DeepCopy()
-		if checked {
-			r.origins[objs[i]] = o
-		}
-	}
 	site := p.scalingSite(sol)
+	replicas := make([]replicaCount, len(tier.Replicas))
 	for j, rule := range tier.Replicas {
 		n, err := model.Replicas(scaling.Ref{Tier: tier.Name, Workload: rule.Workload}, site)
 		if err != nil {
@@ -73,37 +68,79 @@ func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Mod
 			r.warnOnce(sol.File, sol.pos, fmt.Sprintf("spec.tiers[%d].replicas[%d]", i, j),
 				"workload %s/%s gets %d replicas on %s, more than %d, and the rule has no max; set max to say that many are meant", tier.Name, rule.Workload, n, p, manyReplicas)
 		}
-		if err := setReplicas(objs, rule.Workload, n); err != nil {
+		replicas[j] = replicaCount{rule.Workload, n}
+	}
+	key := targetKey{sol.Name, tier.Name, p.cluster, p.siteName()}
+	objs, ok := r.last.target(key, prepared, replicas)
+	if !ok {
+		if objs, err = copyForSite(prepared, replicas, p.site); err != nil {
 			return nil, err
 		}
+		r.last.keepTarget(key, keptTarget{prepared: prepared, replicas: replicas, objs: objs})
 	}
-	if p.site != nil {
-		for _, o := range objs {
-			if err := unstructured.SetNestedField(o.Object, p.site.Name, "metadata", "labels", LabelSite); err != nil {
-				return nil, fmt.Errorf("label %s/%s: %w", o.GetKind(), o.GetName(), err)
-			}
+	if p.site != nil { // capacity and quotas are checked at sites
+		for i, o := range objs {
+			r.origins[o] = prepared[i]
 		}
 	}
 	return objs, nil
 }
 
+// copyForSite returns prepared with the replicas set and, for a site, the
+// site's label. Only the maps on the path to a field it sets are copied:
+// the rest of each object is shared with prepared, and so with every
+// other target of the build. Rendered objects are never changed once
+// rendered, which makes that safe and a site cheap: a deep copy of every
+// object of every site would be most of a large fleet's render.
+func copyForSite(prepared []*unstructured.Unstructured, replicas []replicaCount, site *Site) ([]*unstructured.Unstructured, error) {
+	objs := make([]*unstructured.Unstructured, len(prepared))
+	for i, o := range prepared {
+		obj := &unstructured.Unstructured{Object: maps.Clone(o.Object)}
+		for _, rc := range replicas {
+			if o.GetName() != rc.workload || !slices.Contains(workloadKinds, o.GetKind()) {
+				continue
+			}
+			if err := setCopied(obj.Object, int64(rc.n), "spec", "replicas"); err != nil {
+				return nil, fmt.Errorf("set replicas of %s/%s: %w", o.GetKind(), o.GetName(), err)
+			}
+		}
+		if site != nil {
+			if err := setCopied(obj.Object, site.Name, "metadata", "labels", LabelSite); err != nil {
+				return nil, fmt.Errorf("label %s/%s: %w", o.GetKind(), o.GetName(), err)
+			}
+		}
+		objs[i] = obj
+	}
+	return objs, nil
+}
+
+// setCopied sets the field at path in obj, a map the caller owns, to
+// value, as unstructured.SetNestedField does, but copies each map on the
+// way instead of changing it, so that maps obj shares stay as they are.
+func setCopied(obj map[string]any, value any, path ...string) error {
+	m := obj
+	for i, field := range path[:len(path)-1] {
+		var next map[string]any
+		if v, ok := m[field]; ok {
+			shared, isMap := v.(map[string]any)
+			if !isMap {
+				return fmt.Errorf("value cannot be set because %s is not a map[string]interface{}", strings.Join(path[:i+1], "."))
+			}
+			next = maps.Clone(shared)
+		}
+		if next == nil {
+			next = map[string]any{}
+		}
+		m[field] = next
+		m = next
+	}
+	m[path[len(path)-1]] = value
+	return nil
+}
+
 // manyReplicas is the replica count past which a rule without a max is
 // more likely a typo in scale, perScale or a weight than a plan.
 const manyReplicas = 10_000
-
-// setReplicas sets spec.replicas of the workloads named name, as kustomize's
-// replicas transformer does.
-func setReplicas(objs []*unstructured.Unstructured, name string, n int32) error {
-	for _, o := range objs {
-		if o.GetName() != name || !slices.Contains(workloadKinds, o.GetKind()) {
-			continue
-		}
-		if err := unstructured.SetNestedField(o.Object, int64(n), "spec", "replicas"); err != nil {
-			return fmt.Errorf("set replicas of %s/%s: %w", o.GetKind(), o.GetName(), err)
-		}
-	}
-	return nil
-}
 
 // prepared returns the objects of dir's build for the i-th tier of sol,
 // with what every target of the tier shares applied once by kustomize's
@@ -130,6 +167,8 @@ func (r *run) prepared(sol *Solution, i int, dir string) ([]*unstructured.Unstru
 		p.err = fmt.Errorf("%s: %w", dir, err)
 	} else if !r.deliverModels(sol, tier, dir, p.objs) || !r.checkObjects(sol, i, dir, p.objs) {
 		p.objs, p.err = nil, errReported
+	} else {
+		p.objs = r.last.prepared(key, p.objs)
 	}
 	r.preparedBuilds[key] = p
 	return p.objs, p.err

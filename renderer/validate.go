@@ -99,7 +99,7 @@ func (l *loader) directory(p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	info, err := fs.Stat(l.fsys, dir)
+	info, err := l.stat.Stat(dir)
 	if err != nil || !info.IsDir() {
 		return "", fmt.Errorf("directory %s does not exist in the repository", p)
 	}
@@ -149,7 +149,7 @@ func (l *loader) validateTier(s *Solution, t *Tier, field string) {
 	}
 	if dir, err := l.directory(t.Path); err != nil {
 		l.addErr(f, pos, field+".path", err)
-	} else if kustomizationIn(l.fsys, dir) == "" {
+	} else if kustomizationIn(l.stat, dir) == "" {
 		l.add(f, pos, field+".path", "%s is not a kustomize directory: it has no kustomization.yaml", t.Path)
 	} else {
 		t.dir = dir
