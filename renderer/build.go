@@ -23,7 +23,7 @@ type run struct {
 	// last, when not nil, holds what the render before built, to reuse,
 	// and takes what this one builds.
 	last *memory
-	k      *krusty.Kustomizer
+	k    *krusty.Kustomizer
 	problems
 	builds         map[string]build // by repository directory
 	preparedBuilds map[preparedKey]preparedBuild

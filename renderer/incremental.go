@@ -53,7 +53,7 @@ type memory struct {
 }
 
 type generation struct {
-	siteFiles map[string]siteFile // by repository path
+	siteFiles map[string]siteFile  // by repository path
 	builds    map[string]keptBuild // by repository directory
 	prepared  map[preparedKey][]*unstructured.Unstructured
 	targets   map[targetKey]keptTarget
