@@ -147,3 +147,36 @@ func BenchmarkRender10000Sites(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRerenderAfterOneSiteChange renders the smart-factory solution
+// with 1,000 generated sites, then, with the same Renderer, each revision
+// after one change: a Site file's weight, or a file of the site overlay
+// that a tenth of the sites share. Each loop renders the change and its
+// revert, so every render follows a render of the other revision.
+func BenchmarkRerenderAfterOneSiteChange(b *testing.B) {
+	base := withoutCapacity(smartFactory(b, 1000))
+	for _, bc := range []struct {
+		name, file, old, new string
+	}{
+		{"site-file", "sites/generated/site-0500.yaml", "weight: ", "weight: 3"},
+		{"overlay-file", "sites/plant-c/edge/gateway-modbus.yaml", "modbus-tcp", "modbus-rtu"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			next := changed(b, base, bc.file, replace(bc.old, bc.new))
+			ctx := context.Background()
+			var r renderer.Renderer
+			if _, err := r.Render(ctx, base, renderer.Options{}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, repo := range []fstest.MapFS{next, base} {
+					if _, err := r.Render(ctx, repo, renderer.Options{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(2*b.N), "ms/render")
+		})
+	}
+}
