@@ -68,10 +68,12 @@ type Daemon struct {
 	now     func() time.Time
 	actions chan action
 
-	// Owned by the loop.
-	status  *statusStore
-	rollout *rollout
-	current []reconciler.Target // what the applier was last given
+	// Owned by the loop. renderer renders each revision reusing what the
+	// one before shares with it; its results are shared, never changed.
+	renderer renderer.Renderer
+	status   *statusStore
+	rollout  *rollout
+	current  []reconciler.Target // what the applier was last given
 
 	// published is the loop's latest status, for Status to read.
 	published atomic.Pointer[Status]
@@ -260,7 +262,7 @@ func (d *Daemon) render(ctx context.Context, rev sources.Revision) (*renderer.Re
 	if err != nil {
 		return nil, fmt.Errorf("read revision %s: %w", rev, err)
 	}
-	res, err := renderer.Render(ctx, fsys, renderer.Options{Timeout: d.renderTimeout})
+	res, err := d.renderer.Render(ctx, fsys, renderer.Options{Timeout: d.renderTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("render revision %s: %w", rev, err)
 	}

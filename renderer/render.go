@@ -47,7 +47,10 @@ type Target struct {
 	// that must be applied and healthy before this one.
 	DependsOn []string
 	// Objects are in kustomize's legacy order, namespaces and CRDs first,
-	// each in the namespace it is applied in.
+	// each in the namespace it is applied in. They share the parts no
+	// target changes with the other targets of their tier and, from a
+	// Renderer, with the results of other renders: they are read-only,
+	// and a caller that changes one deep-copies it first.
 	Objects []*unstructured.Unstructured
 	// Wave is the rollout wave that updates the target: for a site, the
 	// first of its solution's spec.rollout.waves that selects it (or the
