@@ -29,6 +29,7 @@ type Solution struct {
 	File   string `json:"-"`
 	pos    positions
 	policy []*policyRule // Spec.Policy's rules and baseline, compiled
+	waves  []*selector   // Spec.Rollout.Waves' selectors, compiled
 }
 
 // SolutionSpec is the body of a Solution.
@@ -83,7 +84,8 @@ type Tier struct {
 	// default) removes them, DriftReport only reports them.
 	Drift DriftMode `json:"drift,omitempty"`
 
-	dir string // Path, resolved inside the repository
+	dir   string    // Path, resolved inside the repository
+	sites *selector // Targets.Sites, compiled
 }
 
 // DriftMode says whether fields added by hand are removed or reported.

@@ -16,22 +16,57 @@ import (
 
 // Selects reports whether the tier is deployed to site.
 func (t *Tier) Selects(site *Site) bool {
-	return matches(t.Targets.Sites, site)
+	if t.sites != nil {
+		return t.sites.matches(site)
+	}
+	return compile(t.Targets.Sites).matches(site)
 }
 
-func matches(ls *metav1.LabelSelector, site *Site) bool {
+// selector is a label selector, compiled. Compiling parses and checks
+// every requirement, which is most of the cost of matching one site, and
+// a render matches every site against every tier and rollout wave.
+type selector struct {
+	sel labels.Selector // nil: the selector matches nothing
+}
+
+func compile(ls *metav1.LabelSelector) *selector {
 	if ls == nil {
-		return false
+		return &selector{}
 	}
 	sel, err := metav1.LabelSelectorAsSelector(ls)
-	return err == nil && sel.Matches(labels.Set(site.Labels))
+	if err != nil {
+		return &selector{}
+	}
+	return &selector{sel: sel}
+}
+
+func (s *selector) matches(site *Site) bool {
+	return s.sel != nil && s.sel.Matches(labels.Set(site.Labels))
+}
+
+// compileSelectors compiles the selectors of the solution's tiers and
+// rollout waves, for Selects and Wave.
+func (s *Solution) compileSelectors() {
+	for i := range s.Spec.Tiers {
+		s.Spec.Tiers[i].sites = compile(s.Spec.Tiers[i].Targets.Sites)
+	}
+	s.waves = make([]*selector, len(s.Spec.Rollout.Waves))
+	for i := range s.Spec.Rollout.Waves {
+		s.waves[i] = compile(&s.Spec.Rollout.Waves[i].LabelSelector)
+	}
 }
 
 // Wave returns the index of the rollout wave that updates site: the first
 // wave whose selector matches it, or len(Spec.Rollout.Waves) when none does.
 func (s *Solution) Wave(site *Site) int {
 	for i := range s.Spec.Rollout.Waves {
-		if matches(&s.Spec.Rollout.Waves[i].LabelSelector, site) {
+		var sel *selector
+		if i < len(s.waves) {
+			sel = s.waves[i]
+		} else { // a Solution not from Load
+			sel = compile(&s.Spec.Rollout.Waves[i].LabelSelector)
+		}
+		if sel.matches(site) {
 			return i
 		}
 	}

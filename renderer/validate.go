@@ -23,6 +23,7 @@ func (l *loader) validate(cfg *Config) {
 			l.add(s.File, s.pos, "metadata.name", "duplicate solution name %q, also declared in %s", s.Name, prev.File)
 		}
 		names[s.Name] = s
+		s.compileSelectors()
 		l.validateSolution(s)
 	}
 	sites, clusters := map[string]*Site{}, map[string]*Site{}
