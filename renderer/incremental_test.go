@@ -97,6 +97,27 @@ func TestRendererRendersWhatAFreshRenderDoes(t *testing.T) {
 		{"a site's capacity exceeded", func(t *testing.T) fstest.MapFS {
 			return changed(t, base, "sites/plant-c.yaml", replace("cpu: 1300m", "cpu: 100m"))
 		}},
+		{"a tier's kustomization naming a missing file", func(t *testing.T) fstest.MapFS {
+			return changed(t, base, "tiers/platform-edge/kustomization.yaml", replace("quota.yaml", "quotas.yaml"))
+		}},
+		{"a file a tier's kustomization lists removed", func(*testing.T) fstest.MapFS {
+			out := fstest.MapFS{}
+			for k, v := range base {
+				if k != "tiers/platform-edge/quota.yaml" {
+					out[k] = v
+				}
+			}
+			return out
+		}},
+		{"a site overlay for another tier added", func(*testing.T) fstest.MapFS {
+			out := fstest.MapFS{
+				"sites/plant-c/platform-edge/kustomization.yaml": &fstest.MapFile{Mode: 0o644, Data: []byte("resources: [../../../tiers/platform-edge]\ncommonAnnotations: {plant: c}\n")},
+			}
+			for k, v := range base {
+				out[k] = v
+			}
+			return out
+		}},
 		{"a tier's kustomization", func(t *testing.T) fstest.MapFS {
 			return changed(t, base, "tiers/platform-edge/kustomization.yaml", func(b []byte) []byte {
 				return append(b, "commonAnnotations: {team: platform}\n"...)
@@ -113,12 +134,25 @@ func TestRendererRendersWhatAFreshRenderDoes(t *testing.T) {
 			}
 			// Forth to the change, back to the base, and forth again, so that
 			// every render reuses what the one before left.
+			// Each render also runs narrowed to one site, with a Renderer of
+			// its own, so that a narrowed render reuses what one narrowed alike left.
+			narrowed := renderer.Options{Site: "site-0007"}
+			var rn renderer.Renderer
+			if _, err := rn.Render(ctx, base, narrowed); err != nil {
+				t.Fatal(err)
+			}
 			for i, repo := range []fstest.MapFS{next, base, next} {
-				got, gotErr := r.Render(ctx, repo, renderer.Options{})
-				want, wantErr := renderer.Render(ctx, repo, renderer.Options{})
-				sameRender(t, got, gotErr, want, wantErr)
-				if t.Failed() {
-					t.Fatalf("render %d", i+1)
+				for _, opts := range []renderer.Options{{}, narrowed} {
+					rr := &r
+					if opts.Site != "" {
+						rr = &rn
+					}
+					got, gotErr := rr.Render(ctx, repo, opts)
+					want, wantErr := renderer.Render(ctx, repo, opts)
+					sameRender(t, got, gotErr, want, wantErr)
+					if t.Failed() {
+						t.Fatalf("render %d, options %+v", i+1, opts)
+					}
 				}
 			}
 		})
