@@ -68,7 +68,19 @@ func sameRender(t *testing.T, got *renderer.Result, gotErr error, want *renderer
 }
 
 func TestRendererRendersWhatAFreshRenderDoes(t *testing.T) {
-	base := smartFactory(t, 40)
+	fixture := smartFactory(t, 10)
+	withPolicy := changed(t, fixture, "tandem.yaml", func(b []byte) []byte {
+		return append(b, "  policy: {baseline: ['*'], allowedRegistries: [ghcr.io, docker.io]}\n"...)
+	})
+	for _, base := range []fstest.MapFS{fixture, withPolicy} {
+		testRendererAfterChanges(t, base)
+	}
+}
+
+// testRendererAfterChanges renders base and then, with the same Renderer,
+// each of a table of changes to it, checking that every render is the
+// one a fresh Render gives.
+func testRendererAfterChanges(t *testing.T, base fstest.MapFS) {
 	const site = "sites/generated/site-0007.yaml"
 	overlay := "sites/plant-c/edge/gateway-modbus.yaml"
 	tests := []struct {
@@ -96,6 +108,9 @@ func TestRendererRendersWhatAFreshRenderDoes(t *testing.T) {
 		}},
 		{"a site's capacity exceeded", func(t *testing.T) fstest.MapFS {
 			return changed(t, base, "sites/plant-c.yaml", replace("cpu: 1300m", "cpu: 100m"))
+		}},
+		{"an image from a registry the policy does not allow", func(t *testing.T) fstest.MapFS {
+			return changed(t, base, "tiers/edge/protocol-gateway.yaml", replace("ghcr.io/", "quay.io/"))
 		}},
 		{"a tier's kustomization naming a missing file", func(t *testing.T) fstest.MapFS {
 			return changed(t, base, "tiers/platform-edge/kustomization.yaml", replace("quota.yaml", "quotas.yaml"))
@@ -125,8 +140,12 @@ func TestRendererRendersWhatAFreshRenderDoes(t *testing.T) {
 		}},
 	}
 	ctx := context.Background()
+	policy := "without policy"
+	if bytes.Contains(base["tandem.yaml"].Data, []byte("policy:")) {
+		policy = "with policy"
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(policy+"/"+tt.name, func(t *testing.T) {
 			next := tt.next(t)
 			var r renderer.Renderer
 			if _, err := r.Render(ctx, base, renderer.Options{}); err != nil {
@@ -141,15 +160,24 @@ func TestRendererRendersWhatAFreshRenderDoes(t *testing.T) {
 			if _, err := rn.Render(ctx, base, narrowed); err != nil {
 				t.Fatal(err)
 			}
+			type fresh struct {
+				res *renderer.Result
+				err error
+			}
+			wants := map[[2]int]fresh{}
 			for i, repo := range []fstest.MapFS{next, base, next} {
-				for _, opts := range []renderer.Options{{}, narrowed} {
+				for j, opts := range []renderer.Options{{}, narrowed} {
 					rr := &r
 					if opts.Site != "" {
 						rr = &rn
 					}
 					got, gotErr := rr.Render(ctx, repo, opts)
-					want, wantErr := renderer.Render(ctx, repo, opts)
-					sameRender(t, got, gotErr, want, wantErr)
+					want, ok := wants[[2]int{i % 2, j}]
+					if !ok {
+						want.res, want.err = renderer.Render(ctx, repo, opts)
+						wants[[2]int{i % 2, j}] = want
+					}
+					sameRender(t, got, gotErr, want.res, want.err)
 					if t.Failed() {
 						t.Fatalf("render %d, options %+v", i+1, opts)
 					}
