@@ -52,6 +52,7 @@ type memory struct {
 	last, next *generation
 }
 
+// generation is what one render built and used, by what it was made of.
 type generation struct {
 	siteFiles map[string]siteFile  // by repository path
 	builds    map[string]keptBuild // by repository directory

@@ -71,18 +71,18 @@ func (k *kustomizeFS) answer(op readOp, p string) string {
 	}
 }
 
+// statAnswer says where p led, whether it is a directory and, for a
+// file, its size: a directory's size depends on the file system, not on
+// what it holds.
 func statAnswer(r string, info fs.FileInfo, err error) string {
-	if err != nil {
+	switch {
+	case err != nil:
 		return "error " + err.Error()
+	case info.IsDir():
+		return r + " dir"
+	default:
+		return fmt.Sprintf("%s file %d", r, info.Size())
 	}
-	return fmt.Sprintf("%s %t %d", r, info.IsDir(), info.Size()*boolInt(!info.IsDir()))
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func listAnswer(names []string, err error) string {
