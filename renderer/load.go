@@ -75,7 +75,8 @@ func load(ctx context.Context, stat *statMemo, mem *memory) (*Config, error) {
 type loader struct {
 	fsys fs.FS
 	stat *statMemo
-	mem  *memory // Site files decoded before, or nil
+	mem  *memory                // Site files decoded before, or nil
+	dirs map[string]resolvedDir // see directory
 	problems
 	solutions []*Solution
 	sites     []*Site

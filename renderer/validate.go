@@ -94,17 +94,28 @@ func (l *loader) validateSite(s *Site) {
 	l.validateCapacity(s)
 }
 
-// directory resolves p inside the repository and checks it is a directory.
+// directory resolves p inside the repository and checks it is a
+// directory. It answers each p once per load: many sites share an overlay.
 func (l *loader) directory(p string) (string, error) {
+	if d, ok := l.dirs[p]; ok {
+		return d.dir, d.err
+	}
 	dir, err := repoPath(l.fsys, p)
-	if err != nil {
-		return "", err
+	if err == nil {
+		if info, serr := l.stat.Stat(dir); serr != nil || !info.IsDir() {
+			dir, err = "", fmt.Errorf("directory %s does not exist in the repository", p)
+		}
 	}
-	info, err := l.stat.Stat(dir)
-	if err != nil || !info.IsDir() {
-		return "", fmt.Errorf("directory %s does not exist in the repository", p)
+	if l.dirs == nil {
+		l.dirs = map[string]resolvedDir{}
 	}
-	return dir, nil
+	l.dirs[p] = resolvedDir{dir, err}
+	return dir, err
+}
+
+type resolvedDir struct {
+	dir string
+	err error
 }
 
 // kustomizationIn returns the kustomization file of dir, or "".
