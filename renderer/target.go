@@ -47,9 +47,10 @@ func workloads(m resmap.ResMap, name string) []*resource.Resource {
 
 // renderTarget renders tier at p. Kustomize builds the tier (or the site's
 // overlay) once and its builtin transformers apply what every target of the
-// tier shares; a site then costs a deep copy of those objects and two field
-// sets, the same ones kustomize's replicas and labels field specs make, with
-// the site's replicas and name.
+// tier shares; a site then costs a copy of what it changes in those objects,
+// the fields kustomize's replicas and labels field specs set, with the
+// site's replicas and name. A target the last render made from the same
+// objects with the same replicas is that render's.
 func (r *run) renderTarget(sol *Solution, i int, p placement, model *scaling.Model) ([]*unstructured.Unstructured, error) {
 	tier := &sol.Spec.Tiers[i]
 	prepared, err := r.prepared(sol, i, r.overlayDir(tier, p))
@@ -124,7 +125,7 @@ func setCopied(obj map[string]any, value any, path ...string) error {
 		if v, ok := m[field]; ok {
 			shared, isMap := v.(map[string]any)
 			if !isMap {
-				return fmt.Errorf("value cannot be set because %s is not a map[string]interface{}", strings.Join(path[:i+1], "."))
+				return fmt.Errorf("value cannot be set because .%s is not a map[string]interface{}", strings.Join(path[:i+1], "."))
 			}
 			next = maps.Clone(shared)
 		}
