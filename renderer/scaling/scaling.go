@@ -398,6 +398,14 @@ func count(n *big.Int) string {
 // the descriptor expects, and not the 4 that float64 rounding would give.
 // New refuses the NaN and infinite values that have no decimal form.
 func ceilProduct(terms ...term) *big.Int {
+	if n, ok := ceilProductSmall(terms); ok {
+		return big.NewInt(n)
+	}
+	return ceilProductRat(terms)
+}
+
+// ceilProductRat is ceilProduct computed with big.Rat, for any terms.
+func ceilProductRat(terms []term) *big.Int {
 	p := new(big.Rat).SetInt64(1)
 	var f big.Rat
 	for _, t := range terms {
