@@ -22,7 +22,8 @@ import (
 // time.
 //
 // Its results equal the package's Render of the same revision, checks and
-// errors included. They share objects with the results of other renders:
+// errors included; only a time budget (Options.Timeout) can tell them
+// apart, since a Renderer takes less of it. They share objects with the results of other renders:
 // callers must not change a returned Result, its descriptors or its
 // targets' objects; deep-copy an object before changing it.
 type Renderer struct {
