@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,16 @@ type Trees interface {
 type Applier interface {
 	Run(ctx context.Context, results chan<- reconciler.Result) error
 	SetTargets(targets []reconciler.Target)
+}
+
+// Placer is an Applier that shares the fleet with other replicas, each
+// reconciling the clusters of the shards it holds; *shard.Applier is one.
+type Placer interface {
+	// Identity names this replica.
+	Identity() string
+	// Placement returns the shard of cluster and the replica holding
+	// it, "" while none does.
+	Placement(cluster string) (shard int, owner string)
 }
 
 // Daemon follows one config repository and keeps every cluster it targets
@@ -283,6 +294,14 @@ func (d *Daemon) publish() {
 func (d *Daemon) Status() Status {
 	st := *d.published.Load()
 	st.Source = sourceStatus(d.source.Status(), d.source.Spec())
+	if p, ok := d.applier.(Placer); ok {
+		st.Replica = p.Identity()
+		st.Targets = slices.Clone(st.Targets)
+		for i := range st.Targets {
+			shard, owner := p.Placement(st.Targets[i].Cluster)
+			st.Targets[i].Shard, st.Targets[i].Owner = &shard, owner
+		}
+	}
 	return st
 }
 

@@ -14,6 +14,9 @@ import (
 
 // Status is the daemon's report, served as JSON at /api/v1/status.
 type Status struct {
+	// Replica names this replica when several share the fleet in shards
+	// (serve --shards).
+	Replica  string          `json:"replica,omitempty"`
 	Source   SourceStatus    `json:"source"`
 	Render   RenderStatus    `json:"render"`
 	Rollouts []RolloutStatus `json:"rollouts,omitempty"`
@@ -51,6 +54,12 @@ type TargetStatus struct {
 	Solution string `json:"solution"`
 	Tier     string `json:"tier"`
 	Cluster  string `json:"cluster"`
+	// Shard and Owner say, when replicas share the fleet in shards, which
+	// shard the cluster is in and which replica holds it ("" while none
+	// does); a target another replica holds is reported from its
+	// cluster's ApplySet parent.
+	Shard *int   `json:"shard,omitempty"`
+	Owner string `json:"owner,omitempty"`
 	// DesiredRevision is the revision the cluster is to run;
 	// AppliedRevision the latest one applied in full and found healthy.
 	DesiredRevision string `json:"desiredRevision"`
