@@ -145,7 +145,7 @@ func (l *leaderFlags) restConfig(kubeconfig string) (*rest.Config, error) {
 	if l.context == "" {
 		cfg, err := rest.InClusterConfig()
 		if err != nil {
-			return nil, fmt.Errorf("--leader-elect outside a cluster needs --leader-elect-context: %w", err)
+			return nil, fmt.Errorf("--leader-elect or --shards outside a cluster needs --leader-elect-context: %w", err)
 		}
 		return cfg, nil
 	}

@@ -33,6 +33,7 @@ type serveOptions struct {
 	clusters          clusterFlags
 	instance          instanceFlags
 	leader            leaderFlags
+	shards            shardFlags
 	reconcile         reconciler.Options
 	logFormat         string
 	logLevel          string
@@ -72,15 +73,29 @@ tier all the same (docs/operations.md, "How drift is seen").
 
 With --leader-elect several replicas can run: the one holding the Lease
 reconciles, the others stand by, and a leader that loses the Lease exits to
-be restarted as a candidate.`,
+be restarted as a candidate.
+
+With --shards N the replicas share the work instead: the sites are split into
+N shards by a stable hash of their cluster names (tiers on named clusters, the
+cloud, go with shard 0), each shard is a Lease <lease>-shard-<i>, and a replica
+reconciles the sites of the shards it holds. A replica holding k shards waits
+k lease durations before it takes a free one, so that replicas starting
+together share them; a shard whose holder died is taken at once when its Lease
+expires. Rollout waves see every site: each replica reads the ApplySet parents
+of the sites other replicas hold (docs/operations.md, "Sharding").`,
 		Example: `  tandem serve --repo https://git.example.com/iot/config.git --ref main \
       --kubeconfig ~/.kube/fleet --webhook-secret-file /etc/tandem/webhook-secret
 
-  tandem serve --repo file:///srv/git/config.git --listen 127.0.0.1:8080 --drift-interval 1m`,
+  tandem serve --repo file:///srv/git/config.git --listen 127.0.0.1:8080 --drift-interval 1m
+
+  tandem serve --repo https://git.example.com/iot/config.git --cluster-secrets --shards 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requirePositive(cmd.Flags(), positiveFlags...); err != nil {
 				return err
+			}
+			if err := o.shards.check(cmd.Flags().Changed("shards"), &o.leader); err != nil {
+				return &usageError{err}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -97,6 +112,7 @@ be restarted as a candidate.`,
 	o.clusters.register(f)
 	o.instance.register(f, true)
 	o.leader.register(f)
+	o.shards.register(f)
 	f.IntVar(&o.reconcile.Concurrency, "concurrency", 16, "cluster reads and writes at once (connecting, applying or pruning a tier); waiting for health takes none")
 	f.DurationVar(&o.reconcile.DriftInterval, "drift-interval", 30*time.Minute, "how often to re-check every tier in full (list, compare, re-apply what drifted); between re-checks, watches set off a pass within moments of a change by hand")
 	f.DurationVar(&o.reconcile.HealthTimeout, "health-timeout", 5*time.Minute, "how long to wait for applied objects to become healthy, unless a tier sets health.timeout")
@@ -112,9 +128,9 @@ be restarted as a candidate.`,
 }
 
 // positiveFlags are the counts and durations of serve that must be positive.
-var positiveFlags = []string{"concurrency", "interval", "git-timeout", "drift-interval", "health-timeout",
+var positiveFlags = []string{"concurrency", "shards", "interval", "git-timeout", "drift-interval", "health-timeout",
 	"retry-interval", "max-retry-interval", "shutdown-timeout", "render-timeout",
-	"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period"}
+	"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period", "shard-observe-interval"}
 
 func defaultCacheDir() string {
 	if dir, err := os.UserCacheDir(); err == nil {
@@ -174,7 +190,11 @@ func serve(ctx context.Context, o *serveOptions) error {
 			return err
 		}
 	}
-	d := daemon.New(daemon.Config{Source: poller, Trees: repo, Applier: reconciler.New(resolver, ropts),
+	applier, err := o.shards.applier(ctx, reconciler.New(resolver, ropts), resolver, &o.leader, o.clusters.kubeconfig, ropts.Instance, log)
+	if err != nil {
+		return err
+	}
+	d := daemon.New(daemon.Config{Source: poller, Trees: repo, Applier: applier,
 		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir, Tokens: tokens})
 
 	handler := d.Handler(hook)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -143,6 +144,10 @@ type targetRow struct {
 	// Owner is the tandem instance that owns the tier on the cluster, as
 	// the cluster records it.
 	Owner string `json:"owner,omitempty"`
+	// Shard and Replica say, when replicas of the daemon share the fleet
+	// in shards, the cluster's shard and the replica holding it.
+	Shard   *int   `json:"shard,omitempty"`
+	Replica string `json:"replica,omitempty"`
 	// Models says what the tier serves of each model, as the daemon's
 	// latest pass read it from the pods; only the daemon knows it.
 	Models []reconciler.ModelServing `json:"models,omitempty"`
@@ -264,6 +269,7 @@ func (o *statusOptions) fromServer(ctx context.Context) (statusReport, error) {
 			Solution: t.Solution, Tier: t.Tier, Cluster: t.Cluster, Phase: t.Phase,
 			Revision: t.AppliedRevision, DesiredRevision: t.DesiredRevision,
 			Since: t.Since, Message: t.Message, Changes: &changes, Models: t.Models,
+			Shard: t.Shard, Replica: t.Owner,
 		}
 	}
 	return report, nil
@@ -327,17 +333,32 @@ func (o *statusOptions) readCluster(ctx context.Context, cc clientcmd.ClientConf
 	return rows
 }
 
-// writeStatusTable prints the rows as "kubectl get" prints objects.
+// writeStatusTable prints the rows as "kubectl get" prints objects; when
+// replicas share the fleet in shards, with each cluster's shard and the
+// replica holding it.
 func writeStatusTable(w io.Writer, rows []targetRow, now time.Time) error {
+	sharded := slices.ContainsFunc(rows, func(r targetRow) bool { return r.Shard != nil })
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "SOLUTION\tTIER\tCLUSTER\tPHASE\tREVISION\tAGE\tMESSAGE")
+	if sharded {
+		fmt.Fprintln(tw, "SOLUTION\tTIER\tCLUSTER\tSHARD\tREPLICA\tPHASE\tREVISION\tAGE\tMESSAGE")
+	} else {
+		fmt.Fprintln(tw, "SOLUTION\tTIER\tCLUSTER\tPHASE\tREVISION\tAGE\tMESSAGE")
+	}
 	for _, r := range rows {
 		age := "<unknown>"
 		if !r.Since.IsZero() {
 			age = duration.HumanDuration(now.Sub(r.Since))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			cmp.Or(r.Solution, "<unknown>"), cmp.Or(r.Tier, "<unknown>"), r.Cluster, cmp.Or(r.Phase, "<unknown>"),
+		placement := ""
+		if sharded {
+			shard := "<none>"
+			if r.Shard != nil {
+				shard = strconv.Itoa(*r.Shard)
+			}
+			placement = shard + "\t" + cmp.Or(r.Replica, "<none>") + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n",
+			cmp.Or(r.Solution, "<unknown>"), cmp.Or(r.Tier, "<unknown>"), r.Cluster, placement, cmp.Or(r.Phase, "<unknown>"),
 			shortRevision(r.Revision), age, strings.Join(strings.Fields(r.Message), " "))
 	}
 	return tw.Flush()
