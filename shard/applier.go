@@ -36,7 +36,8 @@ type Config struct {
 	LeaseName string
 	// LeaseDuration, RenewDeadline and RetryPeriod are the elections'
 	// timing, as in client-go's leaderelection. LeaseDuration is also the
-	// grace period of the spread rule (see ownership).
+	// grace period of the rule that spreads the shards across replicas
+	// (see ownership).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Resolver reaches the clusters of shards this replica does not hold,
 	// to read their ApplySet parents; ObserveInterval is how often it

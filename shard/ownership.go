@@ -9,15 +9,17 @@ import "time"
 // Shards spread across replicas by one rule, applied as a replica's
 // elector is about to acquire a shard's Lease:
 //
-//   - a shard last seen held by another replica, whose Lease expired since
-//     (that replica died or lost its connection), is taken at once by
-//     whichever replica gets there first, so a dead replica's sites are
-//     back within a lease duration and a retry period;
-//   - a free shard (its Lease not created yet, or released by a replica
-//     that stopped cleanly) is taken at once by a replica holding none,
-//     and by one holding k shards only once it has found it free for k
-//     grace periods, so replicas that start within a grace period of one
-//     another share the shards instead of the first taking them all.
+//   - a shard this replica saw held by another, whose Lease has expired
+//     (that replica died or lost its connection) or was released (it
+//     stopped), is taken at once by whichever replica gets there first, so
+//     that a dead replica's sites are back within a lease duration and a
+//     retry period, a stopped one's within a retry period;
+//   - a shard this replica never saw held (its Lease not created yet, or
+//     released before this replica started) is taken at once by a replica
+//     holding none, and by one holding k shards only once it has found it
+//     free for k grace periods, so that replicas starting within a grace
+//     period of one another share the shards instead of the first taking
+//     them all.
 //
 // Nothing rebalances shards that are held: a replica started after the
 // others hold every shard stands by until one is free.
@@ -29,7 +31,8 @@ type ownership struct {
 	held, acquiring []bool
 	// holder is the last holder seen of each shard's Lease, "" for none.
 	holder []string
-	// takeover marks the shards last seen held by another replica.
+	// takeover marks the shards this replica saw held by another since
+	// it last held them.
 	takeover []bool
 	// free is when this replica first found each shard takeable, since
 	// it last saw it held.
@@ -52,11 +55,7 @@ func newOwnership(shards int, identity string, grace time.Duration) *ownership {
 // does not exist or was released.
 func (o *ownership) saw(i int, holder string) {
 	o.holder[i] = holder
-	switch holder {
-	case "":
-		o.takeover[i] = false
-	case o.identity:
-	default:
+	if holder != "" && holder != o.identity {
 		o.takeover[i], o.free[i] = true, time.Time{}
 	}
 }

@@ -56,15 +56,22 @@ func TestOwnershipSpreadsShards(t *testing.T) {
 		},
 		held: []bool{true, true, false},
 	}, {
-		name: "the wait starts again once another replica held the shard in between",
+		name: "a shard released by a replica seen holding it is taken at once",
 		steps: []step{
 			{saw: "", shard: 0, want: true, written: true},
 			{saw: "", shard: 2, at: time.Second, want: false},
 			{saw: "replica-b", shard: 2, at: 2 * time.Second},
-			{saw: "", shard: 2, at: grace + 2*time.Second, want: false},
-			{saw: "-", shard: 2, at: 2*grace + 2*time.Second, want: true, written: true},
+			{saw: "", shard: 2, at: 3 * time.Second, want: true, written: true},
 		},
 		held: []bool{true, false, true},
+	}, {
+		name: "a shard taken over counts: a free one waits after it",
+		steps: []step{
+			{saw: "replica-b", shard: 1},
+			{saw: "", shard: 1, want: true, written: true},
+			{saw: "", shard: 0, want: false},
+		},
+		held: []bool{false, true, false},
 	}, {
 		name: "a write another replica won leaves the shard to it and counts nothing",
 		steps: []step{

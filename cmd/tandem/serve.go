@@ -78,10 +78,11 @@ be restarted as a candidate.
 With --shards N the replicas share the work instead: the sites are split into
 N shards by a stable hash of their cluster names (tiers on named clusters, the
 cloud, go with shard 0), each shard is a Lease <lease>-shard-<i>, and a replica
-reconciles the sites of the shards it holds. A replica holding k shards waits
-k lease durations before it takes a free one, so that replicas starting
-together share them; a shard whose holder died is taken at once when its Lease
-expires. Rollout waves see every site: each replica reads the ApplySet parents
+reconciles the sites of the shards it holds. A shard whose holder died or
+stopped is taken by another replica as soon as its Lease expires or is
+released; a replica holding k shards waits k lease durations before it takes
+one never held since it started, so that replicas starting together share
+them. Rollout waves see every site: each replica reads the ApplySet parents
 of the sites other replicas hold (docs/operations.md, "Sharding").`,
 		Example: `  tandem serve --repo https://git.example.com/iot/config.git --ref main \
       --kubeconfig ~/.kube/fleet --webhook-secret-file /etc/tandem/webhook-secret
