@@ -104,7 +104,9 @@ func TestShardsSplitTheSitesAcrossReplicasAndFailOver(t *testing.T) {
 		time.Since(killed).Round(100*time.Millisecond), leaseDuration)
 
 	// The next commit rolls out in two waves whose canaries are on
-	// different shards: the second waits for both, whoever holds them.
+	// shards 0 and 1: the second wave waits for both, whoever holds them.
+	// The holder of shard 2 holds at most one of them now, so it releases
+	// its sites only once it read the other canary's parent.
 	canaries := []string{siteOn(t, 0, shards, sites), siteOn(t, 1, shards, sites)}
 	for _, c := range canaries {
 		e.edit("sites/"+c+".yaml", func(s string) string { return strings.Replace(s, "{tier: edge}", "{tier: edge, ring: canary}", 1) })
