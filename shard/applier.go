@@ -3,6 +3,7 @@ package shard
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -93,17 +94,31 @@ func New(inner Inner, cfg Config) *Applier {
 }
 
 // Run competes for every shard's Lease, runs the inner applier and reads
-// the parents of the clusters of other shards until ctx ends. Releasing
-// the Leases it holds as it returns, it lets the other replicas take them
-// over at once.
+// the parents of the clusters of other shards until ctx ends. It releases
+// the Leases it holds, for the other replicas to take at once, only once
+// the inner applier has returned, so that no write to a shard's clusters
+// outlives holding its Lease.
 func (a *Applier) Run(ctx context.Context, results chan<- reconciler.Result) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.inner.Run(ctx, results) })
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	leases, release := context.WithCancel(context.WithoutCancel(ctx))
+	defer release()
+	var electors errgroup.Group
 	for i := range a.cfg.Shards {
-		g.Go(func() error { return a.compete(ctx, i) })
+		electors.Go(func() error {
+			err := a.compete(leases, i)
+			if err != nil {
+				cancel()
+			}
+			return err
+		})
 	}
-	g.Go(func() error { return a.observeOthers(ctx, results) })
-	return g.Wait()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.inner.Run(gctx, results) })
+	g.Go(func() error { return a.observeOthers(gctx, results) })
+	err := g.Wait()
+	release()
+	return errors.Join(err, electors.Wait())
 }
 
 // SetTargets replaces what every cluster should run; the inner applier is
