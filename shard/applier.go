@@ -122,7 +122,8 @@ func (a *Applier) Run(ctx context.Context, results chan<- reconciler.Result) err
 }
 
 // SetTargets replaces what every cluster should run; the inner applier is
-// given those of the shards this replica holds.
+// given those of the shards this replica holds, and the parents of the
+// others' clusters are read at once.
 func (a *Applier) SetTargets(targets []reconciler.Target) {
 	a.mu.Lock()
 	a.targets = targets
@@ -132,6 +133,11 @@ func (a *Applier) SetTargets(targets []reconciler.Target) {
 	}
 	a.handOver()
 	a.mu.Unlock()
+	a.wakeObserver()
+}
+
+// wakeObserver has the parents of the clusters of other shards read now.
+func (a *Applier) wakeObserver() {
 	select {
 	case a.observe <- struct{}{}:
 	default:
@@ -218,7 +224,8 @@ func (a *Applier) acquired(i int, ok bool) {
 	}
 }
 
-// lost stops reconciling the clusters of shard i.
+// lost stops reconciling the clusters of shard i, whose status is read
+// from their parents from now on.
 func (a *Applier) lost(i int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -228,6 +235,7 @@ func (a *Applier) lost(i int) {
 	a.own.lost(i)
 	a.handOver()
 	a.log.Info("shard lost", "shard", i, "lease", LeaseName(a.cfg.LeaseName, i), "shards", a.heldShards())
+	a.wakeObserver()
 }
 
 func (a *Applier) heldShards() []int {
