@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/daemon"
-	"github.com/tandem-gitops/tandem/shard"
+	"github.com/tandem-gitops/tandem/reconciler/shard"
 )
 
 // TestShardsSplitTheSitesAcrossReplicasAndFailOver runs three replicas of

@@ -13,7 +13,7 @@ import (
 	"github.com/tandem-gitops/tandem/daemon"
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/reconciler/clusters"
-	"github.com/tandem-gitops/tandem/shard"
+	"github.com/tandem-gitops/tandem/reconciler/shard"
 )
 
 // shardFlags split the fleet across replicas of "tandem serve": each holds
