@@ -138,14 +138,22 @@ func replicasOf(t *testing.T, kube client.Client, ns, name string) int32 {
 // final matches the final results of a pass.
 func final(res Result) bool { return res.Phase != PhaseProgressing }
 
-func TestRunCorrectsAHandScaleOnTheWatchLongBeforeTheDriftInterval(t *testing.T) {
+// runWatched runs a reconciler of the ConfigMap and Deployment of
+// watchTarget(name) on plant-a, with a drift interval of an hour so that
+// only the watch can explain a pass after the first, and returns a client
+// of plant-a, the reconciler, its results and what stops it.
+func runWatched(t *testing.T, name string) (client.Client, *Reconciler, <-chan Result, func()) {
 	f := testFleet(t)
-	kube := kubeClient(t, f, "plant-a")
 	opts := testOptions(t)
 	opts.DriftInterval = time.Hour
 	r := New(fleetResolver(f, nil), opts)
-	r.SetTargets([]Target{watchTarget("watch-scale", "rev-1")})
+	r.SetTargets([]Target{watchTarget(name, "rev-1")})
 	results, stop := runInBackground(t, r)
+	return kubeClient(t, f, "plant-a"), r, results, stop
+}
+
+func TestRunCorrectsAHandScaleOnTheWatchLongBeforeTheDriftInterval(t *testing.T) {
+	kube, _, results, stop := runWatched(t, "watch-scale")
 	defer stop()
 	awaitResult(t, results, "the first pass", readyAt("rev-1"))
 
@@ -160,7 +168,7 @@ func TestRunCorrectsAHandScaleOnTheWatchLongBeforeTheDriftInterval(t *testing.T)
 	if n := replicasOf(t, kube, "watch-scale", "inference"); n != 2 {
 		t.Errorf("%d replicas after the correction, want 2", n)
 	}
-	t.Logf("hand scale corrected %s after it, with a drift interval of %s", took.Round(time.Millisecond), opts.DriftInterval)
+	t.Logf("hand scale corrected %s after it, with a drift interval of an hour", took.Round(time.Millisecond))
 
 	// Deleted by hand: put back.
 	cm, _ := exists(t, kube, "watch-scale", "sentinel")
@@ -178,13 +186,7 @@ func TestRunCorrectsAHandScaleOnTheWatchLongBeforeTheDriftInterval(t *testing.T)
 }
 
 func TestRunMakesNoPassOfItsOwnApplies(t *testing.T) {
-	f := testFleet(t)
-	kube := kubeClient(t, f, "plant-a")
-	opts := testOptions(t)
-	opts.DriftInterval = time.Hour
-	r := New(fleetResolver(f, nil), opts)
-	r.SetTargets([]Target{watchTarget("watch-own", "rev-1")})
-	results, stop := runInBackground(t, r)
+	kube, r, results, stop := runWatched(t, "watch-own")
 	defer stop()
 	var finals []Result
 	record := func(match func(Result) bool) func(Result) bool {
@@ -274,13 +276,7 @@ func TestWatchedPassOverAnUnchangedSiteMakesNoRequests(t *testing.T) {
 }
 
 func TestRunBacksOffAnObjectChangedBackAfterEveryCorrection(t *testing.T) {
-	f := testFleet(t)
-	kube := kubeClient(t, f, "plant-a")
-	opts := testOptions(t)
-	opts.DriftInterval = time.Hour
-	r := New(fleetResolver(f, nil), opts)
-	r.SetTargets([]Target{watchTarget("watch-flap", "rev-1")})
-	results, stop := runInBackground(t, r)
+	kube, _, results, stop := runWatched(t, "watch-flap")
 	defer stop()
 	awaitResult(t, results, "the first pass", readyAt("rev-1"))
 
