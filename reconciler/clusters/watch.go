@@ -61,8 +61,18 @@ type watched struct {
 type memberInformer struct {
 	gvr    schema.GroupVersionResource
 	synced cache.DoneChecker
-	stop   context.CancelFunc
+	// failed is closed when the informer's list or watch fails before it
+	// has listed once.
+	failed   chan struct{}
+	failOnce sync.Once
+	stop     context.CancelFunc
 }
+
+// syncTimeout bounds how long a pass waits for a new informer's first
+// list: one the cluster refuses (no list permission, a definition gone,
+// the site unreachable) retries for ever and would hold the pass, and its
+// concurrency slot, as long.
+const syncTimeout = 30 * time.Second
 
 // Mark is where an ApplySet's changes stood when a pass began to look at
 // it.
@@ -92,14 +102,18 @@ func (w *Watch) Changes() <-chan struct{} { return w.changes }
 // them, and returns a Mark to tell later whether the ApplySet changed. A
 // group-kind the cluster does not serve yet (its definition applied by the
 // same pass) leaves the Mark incomplete.
+//
+// An informer that fails, or has not listed within syncTimeout, is
+// stopped and leaves the Mark incomplete: the pass goes on without the
+// watch, and its own list says what is wrong.
 func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.GroupKind]string) (Mark, error) {
-	var waits []cache.DoneChecker
+	waits := map[watched]*memberInformer{}
 	complete := true
 	w.mu.Lock()
 	for gk, version := range versions {
 		key := watched{id, gk}
 		if inf, ok := w.informers[key]; ok {
-			waits = append(waits, inf.synced)
+			waits[key] = inf
 			continue
 		}
 		mapping, err := w.conn.mapper.RESTMapping(gk, version)
@@ -113,16 +127,28 @@ func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.Group
 			return Mark{}, err
 		}
 		w.informers[key] = inf
-		waits = append(waits, inf.synced)
+		waits[key] = inf
 	}
 	mark := Mark{seq: w.seq[id], complete: complete}
 	w.mu.Unlock()
-	for _, synced := range waits {
+	timeout := time.NewTimer(syncTimeout)
+	defer timeout.Stop()
+	for key, inf := range waits {
 		select {
-		case <-synced.Done():
+		case <-inf.synced.Done():
+			continue
+		case <-inf.failed:
+		case <-timeout.C:
 		case <-ctx.Done():
 			return Mark{}, fmt.Errorf("watch members of ApplySet %s: %w", id, ctx.Err())
 		}
+		mark.complete = false
+		w.mu.Lock()
+		if w.informers[key] == inf {
+			inf.stop()
+			delete(w.informers, key)
+		}
+		w.mu.Unlock()
 	}
 	return mark, nil
 }
@@ -140,7 +166,11 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInfo
 	}); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
 	}
+	mi := &memberInformer{gvr: gvr, failed: make(chan struct{})}
 	if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, _ error) {
+		if !inf.HasSynced() {
+			mi.failOnce.Do(func() { close(mi.failed) })
+		}
 		// What happened while the watch was down shows, once it lists
 		// again, as the changes since; until then no pass may count on
 		// it. Announcing the failure would set off a pass at every retry
@@ -201,7 +231,8 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInfo
 	}
 	ctx, stop := context.WithCancel(w.ctx)
 	w.wg.Go(func() { inf.RunWithContext(ctx) })
-	return &memberInformer{gvr: gvr, synced: reg.HasSyncedChecker(), stop: stop}, nil
+	mi.synced, mi.stop = reg.HasSyncedChecker(), stop
+	return mi, nil
 }
 
 // changed records a change of the member key of the ApplySet id, and

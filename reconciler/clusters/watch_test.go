@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/e2e/testbed"
@@ -175,4 +177,34 @@ func compareKeys(a, b object.ObjMetadata) int {
 		return 1
 	}
 	return 0
+}
+
+func TestFollowOfAKindTheClusterRefusesToListGoesOnWithoutTheWatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Kubernetes API server")
+	}
+	f := testbed.StartT(t, testbed.Options{Names: []string{"refusing"}})
+	cfg := rest.CopyConfig(f.Cluster("refusing").RESTConfig())
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "nobody"} // may list nothing
+	conn, err := Connect("refusing", cfg, Options{FieldManager: "tandem", RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := conn.Watch("tandem")
+	defer w.Stop()
+	versions := map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"}
+	// The pass's context outlives syncTimeout: only the informer's failure
+	// can end the wait in time.
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout+10*time.Second)
+	defer cancel()
+	mark, err := w.Follow(ctx, "applyset-x", versions)
+	if err != nil {
+		t.Fatalf("Follow = %v; want the pass to go on without the watch", err)
+	}
+	if w.Unchanged("applyset-x", mark) {
+		t.Error("a Mark of an ApplySet the watch could not list says it is unchanged")
+	}
+	if _, err := conn.ListMembers(ctx, "applyset-x", versions); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("ListMembers = %v; want the pass's own list to say it is forbidden", err)
+	}
 }
