@@ -31,6 +31,11 @@ func (r *Reconciler) SetTargets(targets []Target) {
 			}
 		}
 	}
+	r.notify()
+}
+
+// notify tells Run to look at the targets again.
+func (r *Reconciler) notify() {
 	select {
 	case r.changed <- struct{}{}:
 	default:
@@ -60,30 +65,55 @@ func sameTarget(a, b Target) bool {
 // not close it.
 func (r *Reconciler) Run(ctx context.Context, results chan<- Result) error {
 	var wg sync.WaitGroup
-	stops := make(map[string]context.CancelFunc)
+	type keeper struct {
+		stop context.CancelFunc
+		done chan struct{}
+	}
+	keepers := make(map[string]keeper)
+	// ending holds the keepers told to stop that have not yet: a cluster
+	// coming back waits for its old keeper, so that one cluster never has
+	// two, and never two owners of its watch.
+	ending := make(map[string]chan struct{})
 	defer func() {
-		for _, stop := range stops {
-			stop()
+		for _, k := range keepers {
+			k.stop()
 		}
 		wg.Wait()
 	}()
 	for {
 		r.mu.Lock()
 		for name := range r.targets {
-			if _, ok := stops[name]; ok {
+			if _, ok := keepers[name]; ok {
 				continue
+			}
+			if done, ok := ending[name]; ok {
+				select {
+				case <-done:
+					delete(ending, name)
+				default:
+					continue // Run is told when it has ended
+				}
 			}
 			wake := make(chan struct{}, 1)
 			r.wake[name] = wake
 			wctx, stop := context.WithCancel(ctx)
-			stops[name] = stop
-			wg.Go(func() { r.keep(wctx, name, wake, results) })
+			k := keeper{stop: stop, done: make(chan struct{})}
+			keepers[name] = k
+			wg.Go(func() {
+				defer close(k.done)
+				r.keep(wctx, name, wake, results)
+			})
 		}
-		for name, stop := range stops {
+		for name, k := range keepers {
 			if _, ok := r.targets[name]; !ok {
-				stop()
-				delete(stops, name)
+				k.stop()
+				delete(keepers, name)
 				delete(r.wake, name)
+				ending[name] = k.done
+				wg.Go(func() {
+					<-k.done
+					r.notify()
+				})
 			}
 		}
 		r.mu.Unlock()

@@ -308,3 +308,21 @@ func TestRunBacksOffAnObjectChangedBackAfterEveryCorrection(t *testing.T) {
 		t.Errorf("contested %v, want the ConfigMap reported once, when backing off began: %v", contested, want)
 	}
 }
+
+// TestAClusterThatComesBackHasOneKeeperAndItsWatch drops plant-a from the
+// targets and gives it back at once, as a shard lost and taken again does:
+// the new keeper starts once the old one has ended, and its watch still
+// sees a change by hand.
+func TestAClusterThatComesBackHasOneKeeperAndItsWatch(t *testing.T) {
+	kube, r, results, stop := runWatched(t, "watch-back")
+	defer stop()
+	awaitResult(t, results, "the first pass", readyAt("rev-1"))
+	r.SetTargets(nil)
+	r.SetTargets([]Target{watchTarget("watch-back", "rev-2")})
+	awaitResult(t, results, "the pass of the cluster back", readyAt("rev-2"))
+	scaleByHand(t, kube, "watch-back", "inference", 5)
+	awaitResult(t, results, "a pass that undid the hand scale", func(res Result) bool { return final(res) && res.Corrected > 0 })
+	if n := replicasOf(t, kube, "watch-back", "inference"); n != 2 {
+		t.Errorf("%d replicas after the correction, want 2", n)
+	}
+}
