@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -68,6 +69,12 @@ type Applier struct {
 	// observe wakes the observer when the targets change.
 	observe chan struct{}
 
+	// released is set once the inner applier has returned: only then may
+	// an elector give a Lease back. Before, a Lease the elector fails to
+	// renew is left to expire, which it does only after the elector has
+	// stopped leading and this replica has stopped the shard's work.
+	released atomic.Bool
+
 	mu      sync.Mutex
 	own     *ownership
 	targets []reconciler.Target
@@ -117,6 +124,7 @@ func (a *Applier) Run(ctx context.Context, results chan<- reconciler.Result) err
 	g.Go(func() error { return a.inner.Run(gctx, results) })
 	g.Go(func() error { return a.observeOthers(gctx, results) })
 	err := g.Wait()
+	a.released.Store(true)
 	release()
 	return errors.Join(err, electors.Wait())
 }

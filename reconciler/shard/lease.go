@@ -19,6 +19,10 @@ import (
 // name.
 func LeaseName(name string, i int) string { return name + "-shard-" + strconv.Itoa(i) }
 
+// errNotReleased refuses to give a Lease back while the shard's work may
+// still be running; the Lease expires instead.
+var errNotReleased = errors.New("the shard's work may still be running: the Lease expires instead of being released")
+
 // errSpread refuses an acquisition the spread rule does not allow yet.
 var errSpread = errors.New("another replica with fewer shards may take it first")
 
@@ -53,6 +57,12 @@ func (l *lock) Update(ctx context.Context, rec resourcelock.LeaderElectionRecord
 }
 
 func (l *lock) write(ctx context.Context, rec resourcelock.LeaderElectionRecord, write func(context.Context, resourcelock.LeaderElectionRecord) error) error {
+	if rec.HolderIdentity == "" && !l.a.released.Load() {
+		// The elector releases a Lease it failed to renew before it
+		// tells this replica it stopped leading: another replica could
+		// take the shard while this one still writes to its clusters.
+		return errNotReleased
+	}
 	renew, ok := l.a.mayAcquire(l.shard)
 	if !ok {
 		return errSpread
