@@ -64,15 +64,21 @@ func classify(old, new *metav1.PartialObjectMetadata, manager string) change {
 	if old.ResourceVersion == new.ResourceVersion {
 		return unchanged
 	}
+	// Look at every entry: an update a relist gives may hold tandem's
+	// write and a later one by hand at once.
 	before := watchedEntries(old, manager)
+	tandemMoved := false
 	for _, e := range after {
 		i := slices.IndexFunc(before, func(b metav1.ManagedFieldsEntry) bool { return sameWriter(b, e) })
 		if i < 0 || !sameTime(before[i].Time, e.Time) {
-			if e.Manager == manager {
-				return unchanged
+			if e.Manager != manager {
+				return changedByOthers
 			}
-			return changedByOthers
+			tandemMoved = true
 		}
+	}
+	if tandemMoved {
+		return unchanged
 	}
 	if lostFields(applyEntry(old, manager), applyEntry(new, manager)) {
 		return lostFieldsOnly

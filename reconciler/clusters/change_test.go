@@ -48,6 +48,8 @@ func TestClassifyTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
 		{"tandem corrected within the second of its last apply", obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`), other("kubectl", "scale", 2, replicas)),
 			obj("12", tandem(1, template)), unchanged},
 		{"fields removed within the second of tandem's apply", base, obj("11", tandem(1, `{"f:spec":{"f:template":{}}}`)), lostFieldsOnly},
+		{"tandem's apply and an edit by hand after it, in one update a relist gives", base,
+			obj("12", tandem(2, template), other("kubectl-edit", "", 3, `{"f:spec":{"f:paused":{}}}`)), changedByOthers},
 		{"a status write by another controller", base, obj("11", tandem(1, template), other("operator", "status", 2, `{"f:status":{}}`)), unchanged},
 	}
 	for _, tt := range tests {
