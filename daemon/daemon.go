@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tandem-gitops/tandem/reconciler"
@@ -114,6 +115,9 @@ type Config struct {
 	// Now is the daemon's clock, for soaks and deadlines; time.Now when
 	// nil.
 	Now func() time.Time
+	// Collectors are served on /metrics beside the daemon's own metrics:
+	// the applier's, as a clusters.Traffic.
+	Collectors []prometheus.Collector
 }
 
 // DefaultRenderTimeout is the time budget of one revision's render when
@@ -132,7 +136,7 @@ func New(cfg Config) *Daemon {
 		applier:       cfg.Applier,
 		log:           log,
 		status:        newStatusStore(),
-		metrics:       newMetrics(cfg.Source),
+		metrics:       newMetrics(cfg.Source, cfg.Collectors...),
 		renderTimeout: cmp.Or(cfg.RenderTimeout, DefaultRenderTimeout),
 		marker:        newRenderMarker(cfg.StateDir, cfg.Source.Spec()),
 		now:           cfg.Now,

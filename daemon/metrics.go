@@ -28,7 +28,9 @@ type metrics struct {
 	renderFailures prometheus.Counter
 }
 
-func newMetrics(source Source) *metrics {
+// newMetrics returns the daemon's metrics, registered with extra in one
+// registry.
+func newMetrics(source Source, extra ...prometheus.Collector) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		reconcileTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -77,6 +79,7 @@ func newMetrics(source Source) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.registry.MustRegister(extra...)
 	return m
 }
 

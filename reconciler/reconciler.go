@@ -48,6 +48,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Logger receives a line per pass of a tier; slog.Default().
 	Logger *slog.Logger
+	// Traffic counts the requests sent to each cluster and the restarts
+	// of its watches; nil counts nothing.
+	Traffic *clusters.Traffic
 }
 
 func (o Options) withDefaults() Options {
@@ -189,7 +192,7 @@ func (r *Reconciler) connection(ctx context.Context, name string) (*cluster, err
 		r.mu.Unlock()
 		return old, nil
 	}
-	conn, err := clusters.Connect(name, cfg, clusters.Options{FieldManager: r.opts.FieldManager, RequestTimeout: r.opts.RequestTimeout})
+	conn, err := clusters.Connect(name, cfg, clusters.Options{FieldManager: r.opts.FieldManager, RequestTimeout: r.opts.RequestTimeout, Traffic: r.opts.Traffic})
 	if err != nil {
 		r.mu.Unlock()
 		return nil, err

@@ -14,11 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-gitops/tandem/daemon"
 	"github.com/tandem-gitops/tandem/daemon/console"
 	"github.com/tandem-gitops/tandem/reconciler"
+	"github.com/tandem-gitops/tandem/reconciler/clusters"
 	"github.com/tandem-gitops/tandem/sources"
 	"github.com/tandem-gitops/tandem/sources/webhook"
 )
@@ -185,6 +187,8 @@ func serve(ctx context.Context, o *serveOptions) error {
 	ropts.Version, ropts.Logger = toolingVersion(), log
 	ropts.Instance = o.instance.orDerived(sources.Identity(spec.URL, spec.Ref.String(), ""))
 	ropts.TakeOver = o.instance.takeOver
+	traffic := clusters.NewTraffic()
+	ropts.Traffic = traffic
 	var tokens daemon.Tokens
 	if o.apiTokenFile != "" {
 		if tokens, err = daemon.ReadTokens(o.apiTokenFile); err != nil {
@@ -196,7 +200,8 @@ func serve(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	d := daemon.New(daemon.Config{Source: poller, Trees: repo, Applier: applier,
-		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir, Tokens: tokens})
+		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir, Tokens: tokens,
+		Collectors: []prometheus.Collector{traffic}})
 
 	handler := d.Handler(hook)
 	consoleHandler, err := o.console.handler(repo, d, poller, log)

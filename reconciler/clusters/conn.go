@@ -40,6 +40,9 @@ type Options struct {
 	// RequestTimeout bounds each request when the resolved configuration
 	// sets no timeout.
 	RequestTimeout time.Duration
+	// Traffic counts the connection's requests and watch restarts; nil
+	// counts nothing.
+	Traffic *Traffic
 }
 
 // Conn is a connection to one cluster: a client, its lazily discovered
@@ -57,6 +60,8 @@ type Conn struct {
 	// config is the configuration the connection was made from, as
 	// comparable, so that changed credentials make a new one.
 	config *rest.Config
+	// traffic counts the restarts of the watches through the connection.
+	traffic *Traffic
 }
 
 // Connect makes a connection to the cluster name from the configuration a
@@ -69,6 +74,9 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = opts.RequestTimeout
+	}
+	if opts.Traffic != nil {
+		cfg.Wrap(opts.Traffic.wrapper(name))
 	}
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
@@ -98,7 +106,7 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 		ssa.Owner{Field: opts.FieldManager, Group: "tandem.dev"})
 	manager.SetConcurrency(Concurrency)
 	return &Conn{name: name, fieldManager: opts.FieldManager, client: c, mapper: mapper, manager: manager,
-		dynamic: dyn, metadata: meta, config: comparableConfig(resolved)}, nil
+		dynamic: dyn, metadata: meta, config: comparableConfig(resolved), traffic: opts.Traffic}, nil
 }
 
 // Name returns the name of the cluster the connection reaches.

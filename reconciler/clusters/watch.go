@@ -178,6 +178,7 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInfo
 		w.mu.Lock()
 		w.seq[key.id]++
 		w.mu.Unlock()
+		w.conn.traffic.watchRestarted(w.conn.name)
 	}); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
 	}
