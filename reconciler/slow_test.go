@@ -45,12 +45,12 @@ func (l *lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// lateCluster starts a cluster of its own behind a proxy that starts
-// answering delay after it is first asked, and returns a configuration
-// reaching it through the proxy.
-func lateCluster(t *testing.T, delay time.Duration) *rest.Config {
+// proxied serves the cluster upstream reaches through a TLS proxy of its
+// own, whose transport to upstream wrap may change and whose requests
+// refuse may answer instead, and returns a configuration reaching the
+// cluster through it, and the proxy.
+func proxied(t *testing.T, upstream *rest.Config, wrap func(http.RoundTripper) http.RoundTripper, refuse func(*http.Request) bool) (*rest.Config, *httptest.Server) {
 	t.Helper()
-	upstream := testbed.StartT(t, testbed.Options{Names: []string{"plant-slow"}}).Cluster("plant-slow").RESTConfig()
 	rt, err := rest.TransportFor(upstream)
 	if err != nil {
 		t.Fatal(err)
@@ -61,23 +61,33 @@ func lateCluster(t *testing.T, delay time.Duration) *rest.Config {
 	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
-		Transport:     &lateTransport{next: rt, delay: delay},
+		Transport:     wrap(rt),
 		FlushInterval: -1,
 	}
-	srv := httptest.NewTLSServer(proxy)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse(r) {
+			http.Error(w, "refused by the test", http.StatusForbidden)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
 	})
-	return &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{
+	cfg := &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{
 		CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}),
 	}}
+	return cfg, srv
 }
 
 func TestSlowSiteDoesNotDelayTheOthers(t *testing.T) {
 	f := testFleet(t)
 	const delay = 10 * time.Second
-	slow := lateCluster(t, delay)
+	// A cluster of its own: the slow site's ApplySets are no others'.
+	upstream := testbed.StartT(t, testbed.Options{Names: []string{"plant-slow"}}).Cluster("plant-slow").RESTConfig()
+	slow, _ := proxied(t, upstream, func(rt http.RoundTripper) http.RoundTripper { return &lateTransport{next: rt, delay: delay} },
+		func(*http.Request) bool { return false })
 	fast := fleetResolver(f, nil)
 	resolver := clusters.ResolverFunc(func(ctx context.Context, name string) (*rest.Config, error) {
 		if name == "plant-slow" {
