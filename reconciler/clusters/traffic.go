@@ -92,8 +92,9 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	switch {
 	case req.ContentLength > 0:
 		c.sent.Add(float64(req.ContentLength))
-	case req.Body != nil && req.Body != http.NoBody && req.ContentLength < 0:
-		// A RoundTripper must not change the request it is given.
+	case req.Body != nil && req.Body != http.NoBody:
+		// A length of 0 with a body is unknown too. A RoundTripper must
+		// not change the request it is given.
 		counted := *req
 		counted.Body = &countingBody{ReadCloser: req.Body, counter: c.sent}
 		req = &counted

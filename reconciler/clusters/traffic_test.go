@@ -42,6 +42,8 @@ func TestTrafficCountsRequestsAndBodyBytes(t *testing.T) {
 			code: "2xx", sent: 10, receive: 5},
 		{name: "request of unknown length counted as sent", method: http.MethodPost, path: "/apply",
 			body: io.MultiReader(strings.NewReader(strings.Repeat("x", 700))), length: -1, code: "2xx", sent: 700, receive: 5},
+		{name: "request of length 0 with a body counted as sent", method: http.MethodPut, path: "/apply",
+			body: io.MultiReader(strings.NewReader(strings.Repeat("y", 300))), length: 0, code: "2xx", sent: 300, receive: 5},
 		{name: "stream counted as read", method: http.MethodGet, path: "/stream", code: "2xx", receive: 4000},
 		{name: "refusal", method: http.MethodGet, path: "/missing", code: "4xx", receive: float64(len("404 page not found\n"))},
 		{name: "no answer", method: http.MethodGet, path: "/closed", code: "error"},
