@@ -54,9 +54,7 @@ func headroom(changes []Change, base, head *renderer.Result) ([]SiteHeadroom, er
 			baseSites[s.Name] = s
 		}
 	}
-	cluster := map[string]string{}
 	for _, s := range head.Sites {
-		cluster[s.Name] = s.Spec.Cluster
 		if b, ok := baseSites[s.Name]; ok && (!equality.Semantic.DeepEqual(b.Spec.Capacity, s.Spec.Capacity) || b.Spec.Nodes != s.Spec.Nodes) {
 			changed[s.Spec.Cluster] = true
 		}
@@ -77,7 +75,7 @@ func headroom(changes []Change, base, head *renderer.Result) ([]SiteHeadroom, er
 	}
 	var out []SiteHeadroom
 	for _, h := range after {
-		if !changed[cluster[h.Site]] {
+		if !changed[h.Cluster] {
 			continue
 		}
 		sh, moved := SiteHeadroom{Site: h.Site}, false

@@ -3,6 +3,7 @@ package clusters
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -276,12 +277,13 @@ func (w *Watch) Expect(uid types.UID) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for u, at := range w.expected {
-		if now.Sub(at) > expectFor {
-			delete(w.expected, u)
-		}
-	}
+	forgetOlder(w.expected, now.Add(-expectFor))
 	w.expected[uid] = now
+}
+
+// forgetOlder deletes the entries of m noted before since.
+func forgetOlder[K comparable](m map[K]time.Time, since time.Time) {
+	maps.DeleteFunc(m, func(_ K, at time.Time) bool { return at.Before(since) })
 }
 
 // expectFor bounds how long Expect waits for the event it expects.
@@ -296,11 +298,7 @@ func (w *Watch) Writing(keys []object.ObjMetadata) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for k, at := range w.writing {
-		if now.Sub(at) > writeFor {
-			delete(w.writing, k)
-		}
-	}
+	forgetOlder(w.writing, now.Add(-writeFor))
 	for _, k := range keys {
 		w.writing[k] = now
 	}
