@@ -79,6 +79,11 @@ type Daemon struct {
 	// for through the API, for the loop to carry out.
 	now     func() time.Time
 	actions chan action
+	// hub holds the releases of pull sites and takes their agents'
+	// reports, which reach the loop on reports.
+	hub          *hub
+	reports      chan report
+	agentTimeout time.Duration
 
 	// Owned by the loop. renderer renders each revision reusing what the
 	// one before shares with it; its results are shared, never changed.
@@ -118,6 +123,17 @@ type Config struct {
 	// Collectors are served on /metrics beside the daemon's own metrics:
 	// the applier's, as a clusters.Traffic.
 	Collectors []prometheus.Collector
+	// Instance names the tandem instance that owns what the daemon
+	// applies, as the applier records it; pull sites' agents apply under
+	// it too.
+	Instance string
+	// AgentTokens authenticate the agents of pull sites (spec.mode:
+	// pull); without them, the agent API is disabled.
+	AgentTokens AgentTokens
+	// AgentTimeout is how long a pull site's agent may stay silent before
+	// its site's status is no longer what the agent last reported;
+	// DefaultAgentTimeout when zero.
+	AgentTimeout time.Duration
 }
 
 // DefaultRenderTimeout is the time budget of one revision's render when
@@ -142,6 +158,9 @@ func New(cfg Config) *Daemon {
 		now:           cfg.Now,
 		actions:       make(chan action),
 		tokens:        cfg.Tokens,
+		hub:           newHub(cfg.Instance, cfg.AgentTokens, log),
+		reports:       make(chan report),
+		agentTimeout:  cmp.Or(cfg.AgentTimeout, DefaultAgentTimeout),
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -178,6 +197,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.observe(res)
 			case a := <-d.actions:
 				a.done <- d.act(a)
+			case rep := <-d.reports:
+				for _, res := range rep.results {
+					d.observe(res)
+				}
 			case <-wake.C:
 				d.advance()
 			}
@@ -231,14 +254,15 @@ func (d *Daemon) follow(ctx context.Context, rev sources.Revision) {
 		log.Warn("render warning", "warning", w)
 	}
 	d.status.rendered(rev, res)
+	d.hub.setSites(res.Sites)
 	log.Info("revision rendered", "targets", len(res.Targets), "duration", time.Since(began).Round(time.Millisecond))
 	d.rollout = newRollout(res, rev.String(), d.current, d.now())
 	d.release()
 	d.advance()
 }
 
-// observe takes in a result of the applier: status, metrics, and the
-// rollout, which may release its next wave.
+// observe takes in a result of the applier or of a pull site's agent:
+// status, metrics, and the rollout, which may release its next wave.
 func (d *Daemon) observe(res reconciler.Result) {
 	d.status.observe(res)
 	d.metrics.observe(res)
@@ -269,7 +293,7 @@ func (d *Daemon) release() {
 	for _, k := range d.status.setTargets(targets) {
 		d.metrics.forget(k)
 	}
-	d.applier.SetTargets(targets)
+	d.applier.SetTargets(d.hub.split(targets))
 }
 
 func (d *Daemon) render(ctx context.Context, rev sources.Revision) (*renderer.Result, error) {
@@ -298,12 +322,22 @@ func (d *Daemon) publish() {
 func (d *Daemon) Status() Status {
 	st := *d.published.Load()
 	st.Source = sourceStatus(d.source.Status(), d.source.Spec())
-	if p, ok := d.applier.(Placer); ok {
+	st.Targets = slices.Clone(st.Targets)
+	p, placed := d.applier.(Placer)
+	if placed {
 		st.Replica = p.Identity()
-		st.Targets = slices.Clone(st.Targets)
-		for i := range st.Targets {
-			shard, owner := p.Placement(st.Targets[i].Cluster)
-			st.Targets[i].Shard, st.Targets[i].Owner = &shard, owner
+	}
+	now := d.now()
+	for i := range st.Targets {
+		t := &st.Targets[i]
+		if a := d.hub.agentStatus(t.Cluster); a != nil {
+			t.Mode, t.Agent = string(renderer.ModePull), a
+			t.agentSilent(now, d.agentTimeout)
+			continue
+		}
+		if placed {
+			shard, owner := p.Placement(t.Cluster)
+			t.Shard, t.Owner = &shard, owner
 		}
 	}
 	return st

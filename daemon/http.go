@@ -15,6 +15,10 @@ import (
 //	/api/v1/status  Status as JSON
 //	/api/v1/rollouts/{solution}/{approve,resume,abort}
 //	                POST, with a bearer token of Config.Tokens: act on a rollout
+//	/api/v1/sites/{site}/release
+//	                GET, with the site's agent token: what the rollout released to a pull site
+//	/api/v1/sites/{site}/status
+//	                POST, with the site's agent token: the agent's report of its site
 //
 // webhook, when not nil, is served at /hooks/git.
 func (d *Daemon) Handler(webhook http.Handler) http.Handler {
@@ -41,6 +45,8 @@ func (d *Daemon) Handler(webhook http.Handler) http.Handler {
 		enc.Encode(d.Status())
 	})
 	mux.HandleFunc("POST /api/v1/rollouts/{solution}/{action}", d.rolloutAction)
+	mux.HandleFunc("GET /api/v1/sites/{site}/release", d.siteRelease)
+	mux.HandleFunc("POST /api/v1/sites/{site}/status", d.siteStatus)
 	if webhook != nil {
 		mux.Handle("POST /hooks/git", webhook)
 	}

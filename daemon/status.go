@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -60,6 +61,11 @@ type TargetStatus struct {
 	// cluster's ApplySet parent.
 	Shard *int   `json:"shard,omitempty"`
 	Owner string `json:"owner,omitempty"`
+	// Mode is "pull" for a pull site's cluster, whose agent applies what
+	// the hub released and reports back; Agent is what the hub knows of
+	// that agent. Empty for a cluster the hub reaches itself.
+	Mode  string       `json:"mode,omitempty"`
+	Agent *AgentStatus `json:"agent,omitempty"`
 	// DesiredRevision is the revision the cluster is to run;
 	// AppliedRevision the latest one applied in full and found healthy.
 	DesiredRevision string `json:"desiredRevision"`
@@ -99,6 +105,26 @@ type Changes struct {
 
 // PhasePending is the phase of a target no pass has reached yet.
 const PhasePending = "Pending"
+
+// PhaseUnknown is the phase of a pull site's target whose agent has not
+// reached the hub for longer than the agent timeout: what it last
+// reported may no longer hold.
+const PhaseUnknown = "Unknown"
+
+// agentSilent makes a pull site's target Unknown once its agent has been
+// silent for longer than timeout, saying since when and what it last
+// reported, rather than showing that as if it still held.
+func (t *TargetStatus) agentSilent(now time.Time, timeout time.Duration) {
+	seen := t.Agent.LastSeen
+	switch {
+	case seen.IsZero():
+		// Its first report makes the target more than Pending.
+		t.Message = "waiting for the site's agent to report"
+	case now.Sub(seen) > timeout:
+		t.Message = fmt.Sprintf("agent last seen %s ago; it last reported %s at %s", now.Sub(seen).Round(time.Second), t.Phase, cmp.Or(t.AppliedRevision, t.DesiredRevision))
+		t.Phase = PhaseUnknown
+	}
+}
 
 // statusStore accumulates renders and reconcile results. The daemon's
 // loop owns it.

@@ -231,9 +231,23 @@ type SiteSpec struct {
 	// Nodes is how many nodes the site has (default 1): a DaemonSet runs
 	// a pod on each.
 	Nodes int `json:"nodes,omitempty"`
+	// Mode is how the site gets what it runs: "push" (the default), applied
+	// by the hub through the site's API server, or "pull", applied by a
+	// tandem agent at the site that asks the hub which revision it may
+	// run and reports back; the hub never reaches a pull site's cluster.
+	Mode SiteMode `json:"mode,omitempty"`
 
 	overlayDir string // Overlay, resolved inside the repository
 }
+
+// SiteMode is how a site gets what it runs: see SiteSpec.Mode.
+type SiteMode string
+
+// Site modes.
+const (
+	ModePush SiteMode = "push"
+	ModePull SiteMode = "pull"
+)
 
 // Window is one maintenance window of a site: it opens at each time its
 // cron schedule names, read in its time zone, and stays open for its

@@ -90,6 +90,13 @@ func (l *loader) validateSite(s *Site) {
 		}
 		s.Spec.overlayDir = dir
 	}
+	switch s.Spec.Mode {
+	case "":
+		s.Spec.Mode = ModePush
+	case ModePush, ModePull:
+	default:
+		l.add(f, pos, "spec.mode", "mode %q: want push or pull", s.Spec.Mode)
+	}
 	l.validateWindows(s)
 	l.validateCapacity(s)
 }

@@ -84,6 +84,8 @@ func TestRenderNamesWhereEachBadInputIs(t *testing.T) {
 			[]string{`sites/a.yaml:7: spec.weight: weight 0 must be > 0`}},
 		{"negative weight", repoWith(map[string]string{"sites/a.yaml": strings.Replace(testRepo["sites/a.yaml"], "weight: 2", "weight: -1", 1)}),
 			[]string{`sites/a.yaml:7: spec.weight: weight -1 must be > 0`}},
+		{"unknown site mode", repoWith(map[string]string{"sites/a.yaml": strings.Replace(testRepo["sites/a.yaml"], "weight: 2", "weight: 2\n  mode: poll", 1)}),
+			[]string{`sites/a.yaml:8: spec.mode: mode "poll": want push or pull`}},
 		{"min above max", repoWith(map[string]string{"tandem.yaml": solutionWith("max: 10", "min: 11, max: 10")}),
 			[]string{`tandem.yaml:12: spec.tiers[0].replicas[0].max: max 10 is less than min 11`}},
 		{"dependsOn cycle", repoWith(map[string]string{"tandem.yaml": strings.Replace(solutionWith("    path: tiers/cloud\n", "    path: tiers/cloud\n    dependsOn: [edge]\n"), "    path: tiers/edge\n", "    path: tiers/edge\n    dependsOn: [cloud]\n", 1)}),

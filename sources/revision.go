@@ -92,3 +92,15 @@ func newRevision(url, ref string, c *object.Commit) Revision {
 		Subject:    strings.TrimSpace(subject),
 	}
 }
+
+// CommitOf returns the commit a revision names, as String writes it
+// ("main@sha1:<commit>", "sha1:<commit>"); false for a directory or
+// anything else.
+func CommitOf(revision string) (string, bool) {
+	i := strings.LastIndex(revision, "sha1:")
+	if i < 0 || strings.HasPrefix(revision, "dir:") {
+		return "", false
+	}
+	commit := revision[i+len("sha1:"):]
+	return commit, commitSHA.MatchString(commit)
+}

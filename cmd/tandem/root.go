@@ -127,6 +127,7 @@ to every cluster, prunes what the commit removed and waits for health.`,
 	root.AddCommand(newRenderCommand())
 	root.AddCommand(newValidateCommand())
 	root.AddCommand(newServeCommand())
+	root.AddCommand(newAgentCommand())
 	root.AddCommand(newDiffCommand())
 	root.AddCommand(newApplyCommand())
 	root.AddCommand(newStatusCommand())

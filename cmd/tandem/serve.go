@@ -32,6 +32,8 @@ type serveOptions struct {
 	listen            string
 	webhookSecretFile string
 	apiTokenFile      string
+	agentTokens       string
+	agentTimeout      time.Duration
 	clusters          clusterFlags
 	instance          instanceFlags
 	leader            leaderFlags
@@ -62,7 +64,12 @@ kubeconfig context (--kubeconfig, or the KUBECONFIG list), or with
 tandem runs in.
 
 Endpoints on --listen: /healthz, /readyz, /metrics, /api/v1/status and, with
---webhook-secret-file, the push webhook at /hooks/git. With --console-users,
+--webhook-secret-file, the push webhook at /hooks/git.
+
+Sites with spec.mode: pull are never reached from here: their agents ("tandem
+agent") fetch what the rollout released to them and report back through
+/api/v1/sites/NAME/{release,status}, enabled by --agent-tokens, each site's
+token good for its own site only (docs/agent.md). With --console-users,
 the operations console at /console/ (on --console-listen, when given): where
 operations staff see the fleet and change a solution's scale factor, which
 becomes a Git commit (docs/console.md).
@@ -112,6 +119,8 @@ of the sites other replicas hold (docs/operations.md, "Sharding").`,
 	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
 	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
 	f.StringVar(&o.apiTokenFile, "api-token-file", "", "`FILE` of name:token lines whose bearer tokens may approve, resume and abort rollouts (tandem rollout)")
+	f.StringVar(&o.agentTokens, "agent-tokens", "", "`PATH` of the pull-mode sites' agent tokens: a file of site:token lines, or a directory with a file per site holding its token (a mounted Secret); enables the agent API, re-read when it changes")
+	f.DurationVar(&o.agentTimeout, "agent-timeout", daemon.DefaultAgentTimeout, "how long a pull site's agent may stay silent before its site's status is Unknown")
 	o.clusters.register(f)
 	o.instance.register(f, true)
 	o.leader.register(f)
@@ -132,7 +141,7 @@ of the sites other replicas hold (docs/operations.md, "Sharding").`,
 
 // positiveFlags are the counts and durations of serve that must be positive.
 var positiveFlags = []string{"concurrency", "shards", "interval", "git-timeout", "drift-interval", "health-timeout",
-	"retry-interval", "max-retry-interval", "shutdown-timeout", "render-timeout",
+	"retry-interval", "max-retry-interval", "shutdown-timeout", "render-timeout", "agent-timeout",
 	"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period", "shard-observe-interval"}
 
 func defaultCacheDir() string {
@@ -195,12 +204,21 @@ func serve(ctx context.Context, o *serveOptions) error {
 			return err
 		}
 	}
+	var agentTokens daemon.AgentTokens
+	if o.agentTokens != "" {
+		files, err := daemon.ReadTokenFiles(o.agentTokens)
+		if err != nil {
+			return fmt.Errorf("--agent-tokens: %w", err)
+		}
+		agentTokens = files
+	}
 	applier, err := o.shards.applier(ctx, reconciler.New(resolver, ropts), resolver, &o.leader, o.clusters.kubeconfig, ropts.Instance, log)
 	if err != nil {
 		return err
 	}
 	d := daemon.New(daemon.Config{Source: poller, Trees: repo, Applier: applier,
 		Logger: log, RenderTimeout: o.renderTimeout, StateDir: o.cacheDir, Tokens: tokens,
+		Instance: ropts.Instance, AgentTokens: agentTokens, AgentTimeout: o.agentTimeout,
 		Collectors: []prometheus.Collector{traffic}})
 
 	handler := d.Handler(hook)

@@ -148,6 +148,10 @@ type targetRow struct {
 	// in shards, the cluster's shard and the replica holding it.
 	Shard   *int   `json:"shard,omitempty"`
 	Replica string `json:"replica,omitempty"`
+	// Mode is "pull" for a pull site, whose Agent reports to the daemon;
+	// only the daemon knows it.
+	Mode  string              `json:"mode,omitempty"`
+	Agent *daemon.AgentStatus `json:"agent,omitempty"`
 	// Models says what the tier serves of each model, as the daemon's
 	// latest pass read it from the pods; only the daemon knows it.
 	Models []reconciler.ModelServing `json:"models,omitempty"`
@@ -269,7 +273,7 @@ func (o *statusOptions) fromServer(ctx context.Context) (statusReport, error) {
 			Solution: t.Solution, Tier: t.Tier, Cluster: t.Cluster, Phase: t.Phase,
 			Revision: t.AppliedRevision, DesiredRevision: t.DesiredRevision,
 			Since: t.Since, Message: t.Message, Changes: &changes, Models: t.Models,
-			Shard: t.Shard, Replica: t.Owner,
+			Shard: t.Shard, Replica: t.Owner, Mode: t.Mode, Agent: t.Agent,
 		}
 	}
 	return report, nil
@@ -335,15 +339,20 @@ func (o *statusOptions) readCluster(ctx context.Context, cc clientcmd.ClientConf
 
 // writeStatusTable prints the rows as "kubectl get" prints objects; when
 // replicas share the fleet in shards, with each cluster's shard and the
-// replica holding it.
+// replica holding it; when there are pull sites, with when each one's
+// agent was last seen.
 func writeStatusTable(w io.Writer, rows []targetRow, now time.Time) error {
 	sharded := slices.ContainsFunc(rows, func(r targetRow) bool { return r.Shard != nil })
+	pulled := slices.ContainsFunc(rows, func(r targetRow) bool { return r.Agent != nil })
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	header := "SOLUTION\tTIER\tCLUSTER\t"
 	if sharded {
-		fmt.Fprintln(tw, "SOLUTION\tTIER\tCLUSTER\tSHARD\tREPLICA\tPHASE\tREVISION\tAGE\tMESSAGE")
-	} else {
-		fmt.Fprintln(tw, "SOLUTION\tTIER\tCLUSTER\tPHASE\tREVISION\tAGE\tMESSAGE")
+		header += "SHARD\tREPLICA\t"
 	}
+	if pulled {
+		header += "AGENT\t"
+	}
+	fmt.Fprintln(tw, header+"PHASE\tREVISION\tAGE\tMESSAGE")
 	for _, r := range rows {
 		age := "<unknown>"
 		if !r.Since.IsZero() {
@@ -357,11 +366,26 @@ func writeStatusTable(w io.Writer, rows []targetRow, now time.Time) error {
 			}
 			placement = shard + "\t" + cmp.Or(r.Replica, "<none>") + "\t"
 		}
+		if pulled {
+			placement += agentSeen(r.Agent, now) + "\t"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n",
 			cmp.Or(r.Solution, "<unknown>"), cmp.Or(r.Tier, "<unknown>"), r.Cluster, placement, cmp.Or(r.Phase, "<unknown>"),
 			shortRevision(r.Revision), age, strings.Join(strings.Fields(r.Message), " "))
 	}
 	return tw.Flush()
+}
+
+// agentSeen says when a pull site's agent was last seen, "<push>" for a
+// site the daemon reaches itself.
+func agentSeen(a *daemon.AgentStatus, now time.Time) string {
+	switch {
+	case a == nil:
+		return "<push>"
+	case a.LastSeen.IsZero():
+		return "never seen"
+	}
+	return "seen " + duration.HumanDuration(now.Sub(a.LastSeen)) + " ago"
 }
 
 // writeModelsTable prints a row per model each target serves, with the
