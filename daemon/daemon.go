@@ -198,7 +198,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			case a := <-d.actions:
 				a.done <- d.act(a)
 			case rep := <-d.reports:
-				for _, res := range rep.results {
+				for _, res := range d.hub.fresh(rep, d.status.awaits) {
 					d.observe(res)
 				}
 			case <-wake.C:

@@ -36,8 +36,8 @@ type hub struct {
 	clusters map[string]string
 	releases map[string]agent.Release // by site
 	contacts map[string]*AgentStatus  // by cluster
-	// seen is the last result forwarded to the loop for each key, so
-	// that a report repeating a result is not counted twice.
+	// seen is the last result of each key the loop took in, so that a
+	// report repeating it is not counted twice. The loop owns it.
 	seen map[reconciler.Key]resultStamp
 }
 
@@ -150,16 +150,18 @@ func (h *hub) agentStatus(cluster string) *AgentStatus {
 	return &AgentStatus{}
 }
 
-// fresh returns the results of a report the loop has not had yet, each
-// about cluster and one of its tiers.
-func (h *hub) fresh(cluster string, results []reconciler.Result) []reconciler.Result {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// fresh returns the results of a report, each made about the site's
+// cluster, that the loop has not taken in yet and that awaited says a
+// target waits for. An agent repeats its latest results in every report,
+// so a result the loop was not waiting for yet, about a tier whose wave
+// the rollout has not released, say, is taken in once it is. The loop
+// calls it.
+func (h *hub) fresh(rep report, awaited func(reconciler.Result) bool) []reconciler.Result {
 	var out []reconciler.Result
-	for _, res := range results {
-		res.Cluster = cluster
+	for _, res := range rep.results {
+		res.Cluster = rep.cluster
 		stamp := resultStamp{res.Revision, res.Phase, res.Started, res.Finished}
-		if h.seen[res.Key] == stamp {
+		if h.seen[res.Key] == stamp || !awaited(res) {
 			continue
 		}
 		h.seen[res.Key] = stamp
@@ -229,13 +231,8 @@ func (d *Daemon) siteStatus(w http.ResponseWriter, r *http.Request) {
 	if rep.Refused != "" {
 		d.log.Warn("agent refuses its site's release", "site", site, "cluster", cluster, "why", rep.Refused)
 	}
-	results := d.hub.fresh(cluster, rep.Results)
-	if len(results) == 0 {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
 	select {
-	case d.reports <- report{site: site, cluster: cluster, results: results}:
+	case d.reports <- report{site: site, cluster: cluster, results: rep.Results}:
 		w.WriteHeader(http.StatusNoContent)
 	case <-r.Context().Done():
 	case <-time.After(10 * time.Second):

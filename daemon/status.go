@@ -178,6 +178,13 @@ func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []reconci
 	return dropped
 }
 
+// awaits reports whether res is about a target at the revision it is to
+// run.
+func (s *statusStore) awaits(res reconciler.Result) bool {
+	st, ok := s.targets[res.Key]
+	return ok && !st.Removed && st.DesiredRevision == res.Revision
+}
+
 func (s *statusStore) observe(res reconciler.Result) {
 	k := res.Key
 	st, ok := s.targets[k]
