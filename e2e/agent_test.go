@@ -24,42 +24,7 @@ import (
 // hub released to it, under the hub's rollout waves, keeps the site
 // converged while the hub is down, and reports back once it is up again.
 func TestAgentRunsAPullSiteTheHubCannotReach(t *testing.T) {
-	fixture := t.TempDir()
-	if err := os.CopyFS(fixture, os.DirFS("../fixtures/smart-factory")); err != nil {
-		t.Fatal(err)
-	}
-	site := filepath.Join(fixture, "sites", "plant-c.yaml")
-	data, err := os.ReadFile(site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(site, []byte(strings.Replace(string(data), "  cluster: plant-c\n", "  cluster: plant-c\n  mode: pull\n", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "agent-tokens")
-	const plantCToken, plantAToken = "plant-c-token-0123456789", "plant-a-token-0123456789"
-	if err := os.WriteFile(tokens, []byte("plant-c:"+plantCToken+"\nplant-a:"+plantAToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := newFleetEnvWith(t, []string{"cloud", "plant-a", "plant-b", "plant-c"}, fixture, fleetOptions{})
-	hubKubeconfig := kubeconfigWithout(t, e.fleet.Kubeconfig, "plant-c", filepath.Join(dir, "hub-kubeconfig"))
-	e.daemonArgs = append(e.daemonArgs, "--kubeconfig", hubKubeconfig, "--agent-tokens", tokens)
-	e.startDaemon()
-
-	a := &agentProc{t: t, env: e, dir: filepath.Join(dir, "agent"), token: filepath.Join(dir, "plant-c-token")}
-	if err := os.WriteFile(a.token, []byte(plantCToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a.stop()
-		if t.Failed() {
-			t.Logf("--- tandem agent log (last lines)\n%s", testbed.TailFile(a.logPath(), 60))
-		}
-	})
-	a.start()
-
+	e, a := newPullFleet(t)
 	const converge = 2 * time.Minute
 	initial := e.head()
 	t.Run("the pull site converges through its agent", func(t *testing.T) {
@@ -210,6 +175,51 @@ func TestAgentRunsAPullSiteTheHubCannotReach(t *testing.T) {
 	})
 }
 
+// The agent tokens of the pull-mode site plant-c and of plant-a.
+const plantCToken, plantAToken = "plant-c-token-0123456789", "plant-a-token-0123456789"
+
+// newPullFleet starts full clusters for the fixture, whose plant-c is made a
+// pull-mode site, a hub given every cluster but plant-c, and an agent for
+// plant-c.
+func newPullFleet(t testing.TB) (*fleetEnv, *agentProc) {
+	t.Helper()
+	fixture := t.TempDir()
+	if err := os.CopyFS(fixture, os.DirFS("../fixtures/smart-factory")); err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(fixture, "sites", "plant-c.yaml")
+	data, err := os.ReadFile(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(site, []byte(strings.Replace(string(data), "  cluster: plant-c\n", "  cluster: plant-c\n  mode: pull\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "agent-tokens")
+	if err := os.WriteFile(tokens, []byte("plant-c:"+plantCToken+"\nplant-a:"+plantAToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newFleetEnvWith(t, []string{"cloud", "plant-a", "plant-b", "plant-c"}, fixture, fleetOptions{})
+	hubKubeconfig := kubeconfigWithout(t, e.fleet.Kubeconfig, "plant-c", filepath.Join(dir, "hub-kubeconfig"))
+	e.daemonArgs = append(e.daemonArgs, "--kubeconfig", hubKubeconfig, "--agent-tokens", tokens)
+	e.startDaemon()
+
+	a := &agentProc{t: t, env: e, dir: filepath.Join(dir, "agent"), token: filepath.Join(dir, "plant-c-token")}
+	if err := os.WriteFile(a.token, []byte(plantCToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.stop()
+		if t.Failed() {
+			t.Logf("--- tandem agent log (last lines)\n%s", testbed.TailFile(a.logPath(), 60))
+		}
+	})
+	a.start()
+	return e, a
+}
+
 // agentProc is "tandem agent" for plant-c, run as a process.
 type agentProc struct {
 	t     testing.TB
@@ -217,6 +227,8 @@ type agentProc struct {
 	dir   string
 	token string
 	args  []string
+	// listen is the address of the agent's /healthz and /metrics.
+	listen string
 	// proc is the running process, and exited closed when it exited.
 	proc   *os.Process
 	exited chan struct{}
@@ -235,6 +247,7 @@ func (a *agentProc) start() {
 	if err != nil {
 		a.t.Fatal(err)
 	}
+	a.listen = "127.0.0.1:" + strconv.Itoa(port)
 	logFile, err := os.OpenFile(a.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		a.t.Fatal(err)
@@ -247,7 +260,7 @@ func (a *agentProc) start() {
 		"--kubeconfig", a.env.fleet.Kubeconfig,
 		"--context", "plant-c",
 		"--cache-dir", filepath.Join(a.dir, "cache"),
-		"--listen", "127.0.0.1:" + strconv.Itoa(port),
+		"--listen", a.listen,
 		"--poll-interval", "1s",
 		"--report-interval", "2s",
 		"--retry-interval", "1s",

@@ -306,22 +306,7 @@ func (e *fleetEnv) waitAppliedQuickly(commit string, timeout time.Duration) {
 // statistics from /metrics, in bytes.
 func (e *fleetEnv) daemonMemory() map[string]float64 {
 	e.t.Helper()
-	mem := map[string]float64{}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.daemon.Process.Pid))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for line := range strings.Lines(string(status)) {
-		key, value, ok := strings.Cut(line, ":")
-		if !ok || !slices.Contains([]string{"VmRSS", "VmHWM", "RssAnon", "RssFile"}, key) {
-			continue
-		}
-		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 64)
-		if err != nil {
-			e.t.Fatalf("read %s of the daemon: %v", key, err)
-		}
-		mem[key] = kb * 1024
-	}
+	mem := processMemory(e.t, e.daemon.Process.Pid)
 	resp, err := http.Get("http://" + e.listen + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
@@ -336,6 +321,30 @@ func (e *fleetEnv) daemonMemory() map[string]float64 {
 		if v, err := strconv.ParseFloat(value, 64); err == nil {
 			mem[name] = v
 		}
+	}
+	return mem
+}
+
+// processMemory returns the resident memory of process pid from /proc, in
+// bytes: VmRSS, its peak VmHWM, RssAnon, what is not mapped from files, and
+// RssFile.
+func processMemory(t testing.TB, pid int) map[string]float64 {
+	t.Helper()
+	mem := map[string]float64{}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok || !slices.Contains([]string{"VmRSS", "VmHWM", "RssAnon", "RssFile"}, key) {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 64)
+		if err != nil {
+			t.Fatalf("read %s of process %d: %v", key, pid, err)
+		}
+		mem[key] = kb * 1024
 	}
 	return mem
 }

@@ -11,7 +11,12 @@ import (
 
 // metrics scrapes the daemon's /metrics.
 func (e *fleetEnv) metrics() (map[string]*dto.MetricFamily, error) {
-	resp, err := http.Get("http://" + e.listen + "/metrics")
+	return scrape(e.listen)
+}
+
+// scrape reads the /metrics of the process listening on addr.
+func scrape(addr string) (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,34 @@ func TestStatusFromServerPrintsATableOfEveryTarget(t *testing.T) {
 	golden(t, "status-server.txt", stdout)
 }
 
+func TestStatusFromServerShowsWhenEachPullSitesAgentWasSeen(t *testing.T) {
+	now := time.Now()
+	st := daemonStatus(now)
+	seen := now.Add(-20 * time.Minute)
+	st.Targets = append(st.Targets, daemon.TargetStatus{Solution: "smart-factory", Tier: "edge", Cluster: "plant-c",
+		DesiredRevision: mainRevision, AppliedRevision: mainRevision, Phase: daemon.PhaseUnknown, Since: now.Add(-time.Minute),
+		Message: "agent last seen 20m0s ago; it last reported Ready at " + mainRevision,
+		Mode:    "pull", Agent: &daemon.AgentStatus{LastSeen: seen}})
+	stdout, _, err := run(t, "status", "--server", serveStatus(t, st))
+	if exitStatus(err) != exitFailure || err.Error() != "2 of 4 target(s) not Ready" {
+		t.Errorf("exit %d, %v; want exit 1: 2 of 4 target(s) not Ready", exitStatus(err), err)
+	}
+	lines := strings.Split(stdout, "\n")
+	if !strings.Contains(lines[0], "AGENT") {
+		t.Errorf("header %q has no AGENT column", lines[0])
+	}
+	for _, l := range lines[1:] {
+		switch {
+		case strings.Contains(l, "plant-c"):
+			if !strings.Contains(l, "seen 20m ago") || !strings.Contains(l, "Unknown") {
+				t.Errorf("plant-c's row does not say when its agent was seen and that its phase is unknown: %q", l)
+			}
+		case l != "" && !strings.Contains(l, "<push>"):
+			t.Errorf("a push site's row does not say <push>: %q", l)
+		}
+	}
+}
+
 func TestStatusFromServerAsJSON(t *testing.T) {
 	st := daemonStatus(time.Now())
 	st.Targets = st.Targets[:2]
