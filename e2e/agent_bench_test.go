@@ -19,24 +19,38 @@ func BenchmarkAgentSteadyState(b *testing.B) {
 	// The defaults of tandem agent, rather than the tests' short ones.
 	a.stop()
 	a.args = []string{"--poll-interval", "10s", "--report-interval", "30s", "--drift-interval", "30m", "--log-level", "info"}
+	restarted := time.Now()
 	a.start()
-	e.eventually(time.Minute, "the restarted agent's /metrics", func() error {
-		_, err := scrape(a.listen)
-		return err
+	// Steady state begins once the restarted agent's first pass over
+	// every tier has been reported.
+	e.eventually(time.Minute, "the restarted agent's first passes reported", func() error {
+		st, err := e.status()
+		if err != nil {
+			return err
+		}
+		for _, ts := range st.Targets {
+			if ts.Cluster == "plant-c" && (ts.LastReconcile == nil || ts.LastReconcile.Before(restarted) ||
+				ts.Agent == nil || ts.Agent.LastReport == nil || !ts.Agent.LastReport.After(*ts.LastReconcile)) {
+				return errorf("%s/%s on plant-c: no pass reported since the agent's restart", ts.Solution, ts.Tier)
+			}
+		}
+		return nil
 	})
 	const window = 2 * time.Minute
-	var rss, hub, site float64
+	var rss, anon, hub, site float64
 	for b.Loop() {
 		before := a.requests(b)
 		b.StopTimer()
 		time.Sleep(window) // the idle window measured
 		b.StartTimer()
 		after := a.requests(b)
-		rss = max(rss, processMemory(b, a.proc.Pid)["VmRSS"])
+		mem := processMemory(b, a.proc.Pid)
+		rss, anon = max(rss, mem["VmRSS"]), max(anon, mem["RssAnon"])
 		hub = (after[0] - before[0]) * float64(time.Hour/window)
 		site = (after[1] - before[1]) * float64(time.Hour/window)
 	}
 	b.ReportMetric(rss/(1<<20), "RSS-MB")
+	b.ReportMetric(anon/(1<<20), "anon-RSS-MB")
 	b.ReportMetric(hub, "hub-requests/h")
 	b.ReportMetric(site, "apiserver-requests/h")
 }
