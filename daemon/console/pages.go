@@ -37,9 +37,14 @@ type solutionSummary struct {
 type clusterView struct {
 	Name, Site string
 	// Unreachable is set when a tier's latest pass could not reach it;
-	// Waiting when no tier of the revision was given to it yet.
-	Unreachable, Waiting bool
-	Tiers                []daemon.TargetStatus
+	// Waiting when no tier of the revision was given to it yet; Silent
+	// when a pull site's agent has not reached the hub for too long.
+	Unreachable, Waiting, Silent bool
+	// Mode is "pull" for a pull site, whose Agent the hub heard from, if
+	// ever.
+	Mode  string
+	Agent *daemon.AgentStatus
+	Tiers []daemon.TargetStatus
 }
 
 func (c *Console) fleet(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -73,7 +78,7 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request, sess *session) {
 func withWaiting(cs []clusterView, sites []*renderer.Site) []clusterView {
 	for _, s := range sites {
 		if !slices.ContainsFunc(cs, func(c clusterView) bool { return c.Name == s.Spec.Cluster }) {
-			cs = append(cs, clusterView{Name: s.Spec.Cluster, Site: s.Name, Waiting: true})
+			cs = append(cs, clusterView{Name: s.Spec.Cluster, Site: s.Name, Waiting: true, Mode: siteMode(s)})
 		}
 	}
 	slices.SortStableFunc(cs, func(a, b clusterView) int { return strings.Compare(a.Name, b.Name) })
@@ -90,8 +95,20 @@ func clusters(targets []daemon.TargetStatus, sites map[string]string) []clusterV
 		cv := &out[len(out)-1]
 		cv.Tiers = append(cv.Tiers, t)
 		cv.Unreachable = cv.Unreachable || t.Phase == "Unreachable"
+		cv.Silent = cv.Silent || t.Phase == daemon.PhaseUnknown
+		cv.Mode = cmp.Or(cv.Mode, t.Mode)
+		cv.Agent = cmp.Or(cv.Agent, t.Agent)
 	}
 	return out
+}
+
+// siteMode is a site's mode as target statuses say it: "pull" for a pull
+// site, "" for one the hub reaches itself.
+func siteMode(s *renderer.Site) string {
+	if s.Spec.Mode == renderer.ModePull {
+		return string(renderer.ModePull)
+	}
+	return ""
 }
 
 func rolloutOf(st daemon.Status, solution string) *daemon.RolloutStatus {
@@ -289,6 +306,10 @@ type siteView struct {
 	Tiers   []daemon.TargetStatus
 	Labels  []string
 	Cluster string
+	// Mode is "pull" for a pull site, whose Agent the hub heard from, if
+	// ever.
+	Mode  string
+	Agent *daemon.AgentStatus
 }
 
 func (c *Console) site(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -303,7 +324,7 @@ func (c *Console) site(w http.ResponseWriter, r *http.Request, sess *session) {
 		return
 	}
 	s := hd.cfg.Sites[i]
-	v := siteView{Site: s, Weight: s.Spec.Weight, Cluster: s.Spec.Cluster}
+	v := siteView{Site: s, Weight: s.Spec.Weight, Cluster: s.Spec.Cluster, Mode: siteMode(s)}
 	for k, val := range s.Labels {
 		v.Labels = append(v.Labels, k+"="+val)
 	}
@@ -311,6 +332,7 @@ func (c *Console) site(w http.ResponseWriter, r *http.Request, sess *session) {
 	for _, t := range c.cfg.Status().Targets {
 		if t.Cluster == s.Spec.Cluster {
 			v.Tiers = append(v.Tiers, t)
+			v.Mode, v.Agent = cmp.Or(v.Mode, t.Mode), cmp.Or(v.Agent, t.Agent)
 		}
 	}
 	c.render(w, r, http.StatusOK, "site", sess, v)
