@@ -14,7 +14,8 @@ import (
 // bearer token.
 type AgentTokens interface {
 	// Site returns the site whose token the request carries; false when
-	// it carries none or one of no site.
+	// it carries none or one of no site. err says why the tokens no
+	// longer read; site and ok may still answer from the last good ones.
 	Site(r *http.Request) (site string, ok bool, err error)
 }
 
@@ -28,6 +29,7 @@ const tokenRecheck = 5 * time.Second
 // content: a Secret mounted as a volume, whose keys are the site names.
 type TokenFiles struct {
 	path string
+	now  func() time.Time
 
 	mu      sync.Mutex
 	tokens  Tokens // token → site
@@ -38,21 +40,20 @@ type TokenFiles struct {
 // ReadTokenFiles reads the agent tokens at path, refusing a token shorter
 // than 16 characters or given twice.
 func ReadTokenFiles(path string) (*TokenFiles, error) {
-	t := &TokenFiles{path: path}
+	t := &TokenFiles{path: path, now: time.Now}
 	if _, err := t.current(); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// Site implements AgentTokens, comparing tokens in constant time.
+// Site implements AgentTokens, comparing tokens in constant time. When
+// the files no longer read, it answers from the last good tokens and
+// returns why as well.
 func (t *TokenFiles) Site(r *http.Request) (string, bool, error) {
 	tokens, err := t.current()
-	if err != nil {
-		return "", false, err
-	}
 	site, ok := tokens.holder(r)
-	return site, ok, nil
+	return site, ok, err
 }
 
 // current returns the tokens, read again when the files changed. Tokens
@@ -60,10 +61,11 @@ func (t *TokenFiles) Site(r *http.Request) (string, bool, error) {
 func (t *TokenFiles) current() (Tokens, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.tokens != nil && time.Since(t.checked) < tokenRecheck {
+	now := t.now()
+	if t.tokens != nil && now.Sub(t.checked) < tokenRecheck {
 		return t.tokens, nil
 	}
-	t.checked = time.Now()
+	t.checked = now
 	stamp, err := statStamp(t.path)
 	if err != nil {
 		return t.tokens, fmt.Errorf("agent tokens %s: %w", t.path, err)
@@ -73,10 +75,7 @@ func (t *TokenFiles) current() (Tokens, error) {
 	}
 	tokens, err := readAgentTokens(t.path)
 	if err != nil {
-		if t.tokens != nil {
-			return t.tokens, err
-		}
-		return nil, err
+		return t.tokens, err
 	}
 	t.tokens, t.stamp = tokens, stamp
 	return tokens, nil
