@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -144,6 +145,21 @@ func TestLoadReadsATiersNamespaceAdoptionAndHealth(t *testing.T) {
 	if cloud.Namespace != "" || cloud.Adopt || !cloud.Health.Waits() || cloud.Health.Timeout != nil {
 		t.Errorf("cloud tier: namespace %q, adopt %v, waits %v, timeout %v; want the defaults",
 			cloud.Namespace, cloud.Adopt, cloud.Health.Waits(), cloud.Health.Timeout)
+	}
+}
+
+func TestLoadDefaultsASitesModeToPushAndReadsPull(t *testing.T) {
+	repo := repoWith(map[string]string{"sites/b.yaml": testRepo["sites/b.yaml"] + "spec: {mode: pull}\n"})
+	cfg, err := Load(context.Background(), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := map[string]SiteMode{}
+	for _, s := range cfg.Sites {
+		modes[s.Name] = s.Spec.Mode
+	}
+	if want := map[string]SiteMode{"a": ModePush, "b": ModePull}; !maps.Equal(modes, want) {
+		t.Errorf("site modes %v, want %v", modes, want)
 	}
 }
 

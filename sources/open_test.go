@@ -111,6 +111,33 @@ func TestRevisionNamesItselfOneWay(t *testing.T) {
 	}
 }
 
+func TestCommitOfReadsTheCommitARevisionNames(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	tests := []struct {
+		revision string
+		commit   string
+		ok       bool
+	}{
+		{"refs/heads/main@sha1:" + sha, sha, true},
+		{"sha1:" + sha, sha, true},
+		{Revision{Ref: "refs/tags/v1.2.0", Commit: sha}.String(), sha, true},
+		{"refs/heads/sha1:x@sha1:" + sha, sha, true},
+		{"sha1:" + sha[:12], sha[:12], false},
+		{"sha1:" + strings.ToUpper(sha), strings.ToUpper(sha), false},
+		{"sha1:" + sha + "0", sha + "0", false},
+		{"dir:/srv/sha1:" + sha, "", false},
+		{"dir:/srv/config@sha256:fe8b", "", false},
+		{sha, "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		commit, ok := CommitOf(tt.revision)
+		if ok != tt.ok || (ok && commit != tt.commit) {
+			t.Errorf("CommitOf(%q) = %q, %v; want %q, %v", tt.revision, commit, ok, tt.commit, tt.ok)
+		}
+	}
+}
+
 func TestFollowFollowsATagWhenTheRemoteHasNoBranchOfThatName(t *testing.T) {
 	up := newUpstream(t, map[string]string{"tandem.yaml": "scale: 3\n"})
 	first := up.head("main")
