@@ -23,7 +23,7 @@ type Tokens map[string]string
 func ReadTokens(path string) (Tokens, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read API tokens: %w", err)
+		return nil, fmt.Errorf("read tokens: %w", err)
 	}
 	tokens := Tokens{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -33,6 +33,7 @@ func ReadTokens(path string) (Tokens, error) {
 			continue
 		}
 		name, token, ok := strings.Cut(line, ":")
+		name, token = strings.TrimSpace(name), strings.TrimSpace(token)
 		switch {
 		case !ok || name == "":
 			return nil, fmt.Errorf("%s:%d: want name:token", path, n)

@@ -170,18 +170,6 @@ func (h *hub) fresh(rep report, awaited func(reconciler.Result) bool) []reconcil
 	return out
 }
 
-// unsee forgets results fresh returned that the loop did not take, so
-// that the agent's next report, repeating them, hands them on.
-func (h *hub) unsee(results []reconciler.Result) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, res := range results {
-		if h.seen[res.Key] == (resultStamp{res.Revision, res.Phase, res.Started, res.Finished}) {
-			delete(h.seen, res.Key)
-		}
-	}
-}
-
 // AgentStatus is what the hub knows of a pull site's agent.
 type AgentStatus struct {
 	// LastSeen is when the agent last reached the hub; zero when it
@@ -247,9 +235,7 @@ func (d *Daemon) siteStatus(w http.ResponseWriter, r *http.Request) {
 	case d.reports <- report{site: site, cluster: cluster, results: rep.Results}:
 		w.WriteHeader(http.StatusNoContent)
 	case <-r.Context().Done():
-		d.hub.unsee(results)
 	case <-time.After(10 * time.Second):
-		d.hub.unsee(results)
 		http.Error(w, "the daemon is not reconciling (not the leader?); try again", http.StatusServiceUnavailable)
 	}
 }
