@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
@@ -70,8 +71,12 @@ type Agent struct {
 	log      *slog.Logger
 	renderer renderer.Renderer
 
-	// current is the release applied, none before the first.
+	// current is the release applied, none before the first; stored
+	// the digest of the one stored in the cluster.
 	current Release
+	stored  string
+	// abandoned is set once the hub said the site is no pull-mode site.
+	abandoned bool
 	// refused is why the hub's latest release is not applied, and
 	// refusedAt when it was last tried.
 	refused    string
@@ -160,6 +165,7 @@ func (a *Agent) restore(ctx context.Context) {
 		a.log.Error("stored release not applied; waiting for the hub's", "digest", rel.Digest, "error", err)
 		return
 	}
+	a.stored = rel.Digest
 	a.log.Info("applying the stored release", "digest", rel.Digest, "revisions", revisions(rel))
 }
 
@@ -168,13 +174,20 @@ func (a *Agent) restore(ctx context.Context) {
 // drift is still corrected, at the release taken last.
 func (a *Agent) poll(ctx context.Context) {
 	rel, err := a.cfg.Hub.Release(ctx, a.cfg.Site)
-	if err != nil {
+	var refusal *StatusError
+	switch {
+	case errors.As(err, &refusal) && refusal.Code == http.StatusGone:
+		a.reachable()
+		a.abandon(ctx, refusal)
+		return
+	case err != nil:
 		a.unreachable(err)
 		return
 	}
 	if a.reachable() {
 		a.report(ctx)
 	}
+	a.store(ctx)
 	switch {
 	case !rel.Released():
 		return // nothing released to the site yet; what runs stays
@@ -191,9 +204,38 @@ func (a *Agent) poll(ctx context.Context) {
 	}
 	a.refused, a.refusedOf = "", ""
 	a.log.Info("release taken", "digest", rel.Digest, "revisions", revisions(rel))
-	if err := a.cfg.Store.Save(ctx, rel); err != nil {
-		a.log.Error("release applied but not stored; a restart without the hub runs the one before", "error", err)
+	a.store(ctx)
+}
+
+// store keeps the release applied in the cluster, when it is not yet.
+func (a *Agent) store(ctx context.Context) {
+	if !a.current.Released() || a.stored == a.current.Digest {
+		return
 	}
+	if err := a.cfg.Store.Save(ctx, a.current); err != nil {
+		a.log.Error("release applied but not stored, tried again on the next poll; a restart without the hub runs the one stored before", "error", err)
+		return
+	}
+	a.stored = a.current.Digest
+}
+
+// abandon stops applying anything to the site once the hub says it is no
+// pull-mode site, and forgets the stored release, so that a restarted
+// agent does not apply it over what the hub may now push. The site's
+// objects stay as they are.
+func (a *Agent) abandon(ctx context.Context, gone error) {
+	if a.abandoned {
+		a.log.Debug("the site is still no pull-mode site of the hub's revision", "error", gone)
+		return
+	}
+	a.log.Error("the hub says the site is no pull-mode site: the agent stops applying and forgets its stored release; the site's objects stay as they are", "error", gone)
+	a.cfg.Applier.SetTargets(nil)
+	a.current, a.refused, a.refusedOf = Release{}, "", ""
+	if err := a.cfg.Store.Delete(ctx); err != nil {
+		a.log.Error("cannot forget the stored release; a restart would apply it again", "error", err)
+		return
+	}
+	a.stored, a.abandoned = "", true
 }
 
 // take renders rel, checks its digest and hands it to the applier.
@@ -217,7 +259,7 @@ func (a *Agent) take(ctx context.Context, rel Release) error {
 		}
 		return errors.New(msg)
 	}
-	a.current = rel
+	a.current, a.abandoned = rel, false
 	a.cfg.Applier.SetTargets([]reconciler.Target{target})
 	return nil
 }
@@ -302,10 +344,15 @@ func (a *Agent) report(ctx context.Context) {
 	a.unreported, a.offlineFor = false, 0
 }
 
-// unreachable notes that the hub did not answer, logging it once.
+// unreachable notes that the hub did not answer, or refused the agent,
+// logging it once.
 func (a *Agent) unreachable(err error) {
 	if a.offlineSince.IsZero() {
 		a.offlineSince = time.Now()
+		if refusal := (*StatusError)(nil); errors.As(err, &refusal) && refusal.Code/100 == 4 {
+			a.log.Error("the hub refuses the agent's requests; the site keeps its release and drift is corrected", "error", err)
+			return
+		}
 		a.log.Warn("the hub does not answer; the site keeps its release and drift is corrected", "error", err)
 		return
 	}

@@ -45,6 +45,15 @@ func (s Store) Load(ctx context.Context) (Release, bool, error) {
 	return rel, true, nil
 }
 
+// Delete forgets the stored release, if any.
+func (s Store) Delete(ctx context.Context) error {
+	err := s.Client.CoreV1().ConfigMaps(applyset.Namespace).Delete(ctx, s.name(), metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete the stored release, ConfigMap %s/%s: %w", applyset.Namespace, s.name(), err)
+	}
+	return nil
+}
+
 // Save stores rel, creating the namespace when the cluster has none yet.
 func (s Store) Save(ctx context.Context, rel Release) error {
 	data, err := json.Marshal(rel)

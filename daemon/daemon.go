@@ -198,7 +198,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			case a := <-d.actions:
 				a.done <- d.act(a)
 			case rep := <-d.reports:
-				for _, res := range d.hub.fresh(rep, d.status.awaits) {
+				for _, res := range fresh(rep, d.status.awaits) {
 					d.observe(res)
 				}
 			case <-wake.C:
@@ -332,7 +332,7 @@ func (d *Daemon) Status() Status {
 		t := &st.Targets[i]
 		if a := d.hub.agentStatus(t.Cluster); a != nil {
 			t.Mode, t.Agent = string(renderer.ModePull), a
-			t.agentSilent(now, d.agentTimeout)
+			t.fromAgent(now, d.agentTimeout)
 			continue
 		}
 		if placed {

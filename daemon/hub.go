@@ -36,29 +36,22 @@ type hub struct {
 	clusters map[string]string
 	releases map[string]agent.Release // by site
 	contacts map[string]*AgentStatus  // by cluster
-	// seen is the last result of each key the loop took in, so that a
-	// report repeating it is not counted twice. The loop owns it.
-	seen map[reconciler.Key]resultStamp
-}
-
-// resultStamp tells one result of a tier apart from another.
-type resultStamp struct {
-	revision          string
-	phase             reconciler.Phase
-	started, finished time.Time
+	// rendered is set once a revision rendered: until then no site is
+	// known to be pull or push.
+	rendered bool
 }
 
 func newHub(instance string, tokens AgentTokens, log *slog.Logger) *hub {
 	return &hub{instance: instance, tokens: tokens, log: log,
 		sites: map[string]string{}, clusters: map[string]string{}, releases: map[string]agent.Release{},
-		contacts: map[string]*AgentStatus{}, seen: map[reconciler.Key]resultStamp{}}
+		contacts: map[string]*AgentStatus{}}
 }
 
 // setSites takes the pull sites of a render.
 func (h *hub) setSites(sites []*renderer.Site) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.sites, h.clusters = map[string]string{}, map[string]string{}
+	h.sites, h.clusters, h.rendered = map[string]string{}, map[string]string{}, true
 	for _, s := range sites {
 		if s.Spec.Mode == renderer.ModePull {
 			h.sites[s.Name], h.clusters[s.Spec.Cluster] = s.Spec.Cluster, s.Name
@@ -151,21 +144,17 @@ func (h *hub) agentStatus(cluster string) *AgentStatus {
 }
 
 // fresh returns the results of a report, each made about the site's
-// cluster, that the loop has not taken in yet and that awaited says a
-// target waits for. An agent repeats its latest results in every report,
-// so a result the loop was not waiting for yet, about a tier whose wave
-// the rollout has not released, say, is taken in once it is. The loop
-// calls it.
-func (h *hub) fresh(rep report, awaited func(reconciler.Result) bool) []reconciler.Result {
+// cluster, that awaited says a target waits for and has not had. An agent
+// repeats its latest results in every report, so a result no target was
+// waiting for yet, about a tier whose wave the rollout has not released,
+// or released again after an abort, is taken in once one is.
+func fresh(rep report, awaited func(reconciler.Result) bool) []reconciler.Result {
 	var out []reconciler.Result
 	for _, res := range rep.results {
 		res.Cluster = rep.cluster
-		stamp := resultStamp{res.Revision, res.Phase, res.Started, res.Finished}
-		if h.seen[res.Key] == stamp || !awaited(res) {
-			continue
+		if awaited(res) {
+			out = append(out, res)
 		}
-		h.seen[res.Key] = stamp
-		out = append(out, res)
 	}
 	return out
 }
@@ -267,8 +256,17 @@ func (d *Daemon) authorizeAgent(w http.ResponseWriter, r *http.Request) (string,
 		http.Error(w, fmt.Sprintf("this token is not site %s's", site), http.StatusForbidden)
 		return "", false
 	}
+	d.hub.mu.Lock()
+	rendered := d.hub.rendered
+	d.hub.mu.Unlock()
+	if !rendered {
+		http.Error(w, "no revision rendered yet", http.StatusServiceUnavailable)
+		return "", false
+	}
 	if _, known := d.hub.contact(site, d.now(), nil); !known {
-		http.Error(w, fmt.Sprintf("site %s is not a pull-mode site of the current revision (spec.mode: pull)", site), http.StatusNotFound)
+		// Gone, not missing: the agent stops applying, and leaves the
+		// site to the hub or to nobody.
+		http.Error(w, fmt.Sprintf("site %s is not a pull-mode site of the current revision (spec.mode: pull)", site), http.StatusGone)
 		return "", false
 	}
 	return site, true

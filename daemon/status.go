@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/duration"
+
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/reconciler/fieldset"
 	"github.com/tandem-gitops/tandem/renderer"
@@ -111,18 +113,21 @@ const PhasePending = "Pending"
 // reported may no longer hold.
 const PhaseUnknown = "Unknown"
 
-// agentSilent makes a pull site's target Unknown once its agent has been
-// silent for longer than timeout, saying since when and what it last
-// reported, rather than showing that as if it still held.
-func (t *TargetStatus) agentSilent(now time.Time, timeout time.Duration) {
+// fromAgent says what the agent of a pull site's target last told: a
+// target whose agent has been silent for longer than timeout is Unknown,
+// saying since when and what it last reported, rather than showing that
+// as if it still held; one whose agent refuses the release says why.
+func (t *TargetStatus) fromAgent(now time.Time, timeout time.Duration) {
 	seen := t.Agent.LastSeen
 	switch {
 	case seen.IsZero():
 		// Its first report makes the target more than Pending.
 		t.Message = "waiting for the site's agent to report"
 	case now.Sub(seen) > timeout:
-		t.Message = fmt.Sprintf("agent last seen %s ago; it last reported %s at %s", now.Sub(seen).Round(time.Second), t.Phase, cmp.Or(t.AppliedRevision, t.DesiredRevision))
+		t.Message = fmt.Sprintf("agent last seen %s ago; it last reported %s at %s", duration.HumanDuration(now.Sub(seen)), t.Phase, cmp.Or(t.AppliedRevision, t.DesiredRevision))
 		t.Phase = PhaseUnknown
+	case t.Agent.Refused != "" && t.AppliedRevision != t.DesiredRevision:
+		t.Message = "the site's agent refuses the release: " + t.Agent.Refused
 	}
 }
 
@@ -131,10 +136,24 @@ func (t *TargetStatus) agentSilent(now time.Time, timeout time.Duration) {
 type statusStore struct {
 	render  RenderStatus
 	targets map[reconciler.Key]*TargetStatus
+	// taken is the result each target last took in, since it was given
+	// its desired revision.
+	taken map[reconciler.Key]resultStamp
+}
+
+// resultStamp tells one result of a tier apart from another.
+type resultStamp struct {
+	revision          string
+	phase             reconciler.Phase
+	started, finished time.Time
+}
+
+func stampOf(res reconciler.Result) resultStamp {
+	return resultStamp{res.Revision, res.Phase, res.Started, res.Finished}
 }
 
 func newStatusStore() *statusStore {
-	return &statusStore{targets: map[reconciler.Key]*TargetStatus{}}
+	return &statusStore{targets: map[reconciler.Key]*TargetStatus{}, taken: map[reconciler.Key]resultStamp{}}
 }
 
 func (s *statusStore) renderFailed(rev sources.Revision, err error) {
@@ -166,12 +185,14 @@ func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []reconci
 			}
 			if st.DesiredRevision != ts.Revision || st.Removed {
 				st.DesiredRevision, st.Phase, st.Since, st.Message, st.Removed = ts.Revision, PhasePending, now, "", false
+				delete(s.taken, k)
 			}
 		}
 	}
 	for k := range s.targets {
 		if !desired[k] {
 			delete(s.targets, k)
+			delete(s.taken, k)
 			dropped = append(dropped, k)
 		}
 	}
@@ -179,10 +200,10 @@ func (s *statusStore) setTargets(targets []reconciler.Target) (dropped []reconci
 }
 
 // awaits reports whether res is about a target at the revision it is to
-// run.
+// run, and not the result the target took in last.
 func (s *statusStore) awaits(res reconciler.Result) bool {
 	st, ok := s.targets[res.Key]
-	return ok && !st.Removed && st.DesiredRevision == res.Revision
+	return ok && !st.Removed && st.DesiredRevision == res.Revision && s.taken[res.Key] != stampOf(res)
 }
 
 func (s *statusStore) observe(res reconciler.Result) {
@@ -219,6 +240,7 @@ func (s *statusStore) observe(res reconciler.Result) {
 	if res.Phase == reconciler.PhaseReady {
 		st.AppliedRevision = res.Revision
 	}
+	s.taken[k] = stampOf(res)
 }
 
 // snapshot returns the render and the targets, sorted by key.

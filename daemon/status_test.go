@@ -117,3 +117,38 @@ func TestStatusShowsARemovedTierUntilItIsPruned(t *testing.T) {
 		t.Errorf("a Ready pass over a tier no target has was listed: %+v", st.Targets)
 	}
 }
+
+// An agent repeats its latest results in every report: a repeat is not
+// taken in twice, but the same result is taken in again once the target
+// is given its revision anew, as after an aborted rollout.
+func TestStatusAwaitsARepeatedResultOnlyAfterItsRevisionIsGivenAgain(t *testing.T) {
+	s := newStatusStore()
+	a, b := "main@sha1:aaa", "main@sha1:bbb"
+	give := func(rev string) {
+		s.setTargets([]reconciler.Target{{Cluster: "plant-c", Tiers: []reconciler.TierSet{{Solution: "shop", Tier: "edge", Revision: rev}}}})
+	}
+	started := time.Now()
+	ready := reconciler.Result{Key: reconciler.Key{Cluster: "plant-c", Solution: "shop", Tier: "edge"}, Revision: a,
+		Phase: reconciler.PhaseReady, Started: started, Finished: started.Add(time.Second)}
+
+	give(a)
+	if !s.awaits(ready) {
+		t.Fatal("a target at revision a does not await the first Ready result at a")
+	}
+	s.observe(ready)
+	if s.awaits(ready) {
+		t.Error("the same result, repeated, is awaited again")
+	}
+	give(b)
+	if s.awaits(ready) {
+		t.Error("a target at revision b awaits a result at a")
+	}
+	give(a) // the rollout of b aborted
+	if !s.awaits(ready) {
+		t.Error("a target given revision a again does not await the result at a it had before")
+	}
+	s.observe(ready)
+	if st := s.snapshot().Targets[0]; st.Phase != string(reconciler.PhaseReady) || st.AppliedRevision != a {
+		t.Errorf("after the repeated result: %s at %q, want Ready at a", st.Phase, st.AppliedRevision)
+	}
+}

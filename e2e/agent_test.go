@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/e2e/testbed"
 )
@@ -156,6 +161,9 @@ func TestAgentRunsAPullSiteTheHubCannotReach(t *testing.T) {
 			for _, ts := range st.Targets {
 				if ts.Cluster == "plant-c" && strings.HasSuffix(ts.DesiredRevision, again) && ts.Agent != nil && strings.Contains(ts.Agent.Refused, again) {
 					refusal = ts.Agent.Refused
+					if !strings.Contains(ts.Message, "refuses the release") {
+						return fmt.Errorf("%s/%s on plant-c says %q, not the refusal", ts.Solution, ts.Tier, ts.Message)
+					}
 					return nil
 				}
 			}
@@ -171,6 +179,28 @@ func TestAgentRunsAPullSiteTheHubCannotReach(t *testing.T) {
 		}
 		if !strings.Contains(testbed.TailFile(a.logPath(), 200), "release refused") {
 			t.Errorf("the agent's log does not say it refused the release")
+		}
+	})
+
+	t.Run("a site taken out of pull mode: its agent stops and forgets its release", func(t *testing.T) {
+		e.t, a.t = t, t
+		stored := &unstructured.Unstructured{}
+		stored.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
+		key := client.ObjectKey{Namespace: "tandem-system", Name: "tandem-agent-plant-c"}
+		if err := e.clients["plant-c"].Get(context.Background(), key, stored); err != nil {
+			t.Fatalf("the agent's stored release: %v", err)
+		}
+		e.edit("sites/plant-c.yaml", func(s string) string { return strings.Replace(s, "  mode: pull\n", "", 1) })
+		e.commitAndPush("Push to plant-c from the hub")
+		e.eventually(time.Minute, "the agent's stored release deleted", func() error {
+			err := e.clients["plant-c"].Get(context.Background(), key, stored)
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("ConfigMap %s still there (%v)", key, err)
+		})
+		if log := testbed.TailFile(a.logPath(), 200); !strings.Contains(log, "no pull-mode site: the agent stops applying") {
+			t.Errorf("the agent's log does not say it stopped applying")
 		}
 	})
 }
