@@ -88,7 +88,7 @@ func (c *localCluster) startAPIServer(ctx context.Context) error {
 		}
 	}
 	f := c.fleet
-	p, err := startProcess(c.name+"/kube-apiserver", f.bin("kube-apiserver"), []string{
+	args := []string{
 		"--etcd-servers=" + f.etcdURL,
 		"--etcd-prefix=/" + c.name,
 		"--bind-address=127.0.0.1",
@@ -105,7 +105,13 @@ func (c *localCluster) startAPIServer(ctx context.Context) error {
 		// kubernetes Service endpoints anyway.
 		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
-	}, filepath.Join(c.dir, "kube-apiserver.log"), false)
+	}
+	var env []string
+	if f.opts.Lean {
+		args, env = append(args, leanAPIServerArgs()...), leanAPIServerEnv
+	}
+	p, err := startProcessEnv(c.name+"/kube-apiserver", f.bin("kube-apiserver"), args, env,
+		filepath.Join(c.dir, "kube-apiserver.log"), false)
 	if err != nil {
 		return err
 	}

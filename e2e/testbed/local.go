@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -71,6 +72,10 @@ func (f *localFleet) start(ctx context.Context) (*Fleet, error) {
 	f.opts.Logf("etcd ready on %s (%s)", f.etcdURL, time.Since(started).Round(time.Millisecond))
 
 	g, gctx := errgroup.WithContext(ctx)
+	if f.opts.Parallel > 0 {
+		g.SetLimit(f.opts.Parallel)
+	}
+	var ready atomic.Int32
 	for _, name := range f.opts.Names {
 		c := &localCluster{fleet: f, name: name, dir: filepath.Join(f.opts.Dir, name)}
 		f.mu.Lock()
@@ -83,7 +88,8 @@ func (f *localFleet) start(ctx context.Context) (*Fleet, error) {
 			if err := c.start(ctx); err != nil {
 				return fmt.Errorf("cluster %s: %w", name, err)
 			}
-			f.opts.Logf("cluster %s ready on %s (%s)", name, c.server(), time.Since(began).Round(time.Millisecond))
+			f.opts.Logf("cluster %s ready on %s (%s; %d of %d after %s)", name, c.server(),
+				time.Since(began).Round(time.Millisecond), ready.Add(1), len(f.opts.Names), time.Since(started).Round(time.Second))
 			return nil
 		})
 	}

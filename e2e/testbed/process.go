@@ -28,6 +28,12 @@ type process struct {
 // With detach false the process is also killed when this one dies, so a
 // crashed test cannot leave it behind.
 func startProcess(name, bin string, args []string, logPath string, detach bool) (*process, error) {
+	return startProcessEnv(name, bin, args, nil, logPath, detach)
+}
+
+// startProcessEnv is startProcess with env ("KEY=value") added to this
+// process's environment.
+func startProcessEnv(name, bin string, args, env []string, logPath string, detach bool) (*process, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("start %s: %w (run \"make controlplane\" to build the control planes)", name, err)
 	}
@@ -39,6 +45,9 @@ func startProcess(name, bin string, args []string, logPath string, detach bool) 
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

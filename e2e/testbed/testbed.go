@@ -27,6 +27,15 @@ type Options struct {
 	// Full adds what makes workloads run: kube-controller-manager,
 	// kube-scheduler and kwok with a fake Node per cluster.
 	Full bool
+	// Lean starts each API server small (see leanAPIServerArgs): only the
+	// API groups tandem and its benchmarks use, no watch cache, fewer
+	// admission plugins, one Go thread and a soft memory limit. Enough for
+	// objects that are healthy once stored; not for Full clusters.
+	Lean bool
+	// Parallel bounds how many clusters start at once; zero starts all
+	// at once. Hundreds of API servers starting together on 2 cores would
+	// each take longer than any start timeout.
+	Parallel int
 	// Dir holds the fleet's state, kubeconfig and logs. It must exist.
 	Dir string
 	// BinDir holds the control-plane binaries; empty means BinDirEnv, then
@@ -52,6 +61,9 @@ func (o *Options) validate() error {
 	}
 	if o.Dir == "" {
 		return errors.New("no state directory given")
+	}
+	if o.Lean && o.Full {
+		return errors.New("lean API servers serve too few API groups for full clusters")
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 2 * time.Minute

@@ -37,6 +37,13 @@ func TestOptionsValidateRejectsBadNames(t *testing.T) {
 	}
 }
 
+func TestOptionsValidateRefusesLeanFullClusters(t *testing.T) {
+	opts := Options{Names: []string{"cloud"}, Dir: t.TempDir(), Full: true, Lean: true}
+	if err := opts.validate(); err == nil || !strings.Contains(err.Error(), "lean") {
+		t.Errorf("validate() of lean full clusters = %v, want an error naming lean", err)
+	}
+}
+
 func TestStopKillsTheWholeProcessGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child.pid")
