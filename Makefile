@@ -8,6 +8,7 @@
 #   make e2e           end-to-end tests only
 #   make lint          go vet and a gofmt check
 #   make bench         benchmarks against the performance targets (9 to 11 minutes), report in bench.txt
+#   make bench-fleet   tandem serve against 1 + 100 lean API servers (about 15 minutes), report in fleet.txt
 #   make controlplane  build the local Kubernetes control planes into bin/controlplane
 #   make clusters      start local clusters (cloud, plant-a, plant-b, plant-c) until Ctrl-C
 #   make clean         remove bin/tandem and test caches (keeps the control planes)
@@ -82,6 +83,24 @@ bench: controlplane
 	$(call bench-run,./e2e,DaemonRSS,3x)
 	$(call bench-run,./e2e,AgentSteadyState,1x)
 	@cat $(BENCH_REPORT)
+	@$(MAKE) --no-print-directory check-leftovers
+
+# "tandem serve" against a cloud and FLEET_SITES edge sites, each a lean
+# API server of its own on one shared etcd, started 4 at a time: push →
+# applied over 10 pushes, the daemon's memory per site, and its CPU time and
+# requests while the fleet idles. Not part of "make bench": it holds most
+# of the machine for a quarter of an hour. fleet.txt gets the result lines,
+# .cache/bench-fleet.log the full output.
+FLEET_SITES  ?= 100
+FLEET_REPORT := $(CURDIR)/fleet.txt
+FLEET_LOG    := $(CURDIR)/.cache/bench-fleet.log
+
+.PHONY: bench-fleet
+bench-fleet: controlplane
+	@mkdir -p $(dir $(FLEET_LOG)); : > $(FLEET_LOG); : > $(FLEET_REPORT)
+	TANDEM_FLEET_SITES=$(FLEET_SITES) $(GO) test -count=1 -timeout 60m -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 10x ./e2e \
+		2>>$(FLEET_LOG) | tee -a $(FLEET_LOG) | grep -E '^(goos|goarch|pkg|cpu|Benchmark|    fleet_bench_test.go)' >> $(FLEET_REPORT)
+	@cat $(FLEET_REPORT)
 	@$(MAKE) --no-print-directory check-leftovers
 
 lint:

@@ -49,8 +49,15 @@ type fleetOptions struct {
 	// APIServerOnly starts API servers alone, without what runs workloads:
 	// enough for objects that are healthy once stored, and far lighter.
 	APIServerOnly bool
+	// Lean starts each API server small (testbed.Options.Lean); only with
+	// APIServerOnly.
+	Lean bool
+	// Parallel bounds how many clusters start at once; zero starts all.
+	Parallel int
 	// StartTimeout bounds the start of each cluster; zero means testbed's.
 	StartTimeout time.Duration
+	// Logf receives the clusters' progress lines; nil means the test log.
+	Logf func(format string, args ...any)
 	// DaemonArgs are added to the flags of "tandem serve".
 	DaemonArgs []string
 }
@@ -63,7 +70,8 @@ func newFleetEnv(t *testing.T, clusters []string, fixture string) *fleetEnv {
 func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleetOptions) *fleetEnv {
 	t.Helper()
 	e := &fleetEnv{t: t, clients: map[string]client.Client{}, daemonArgs: opts.DaemonArgs}
-	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly, StartTimeout: opts.StartTimeout})
+	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly,
+		Lean: opts.Lean, Parallel: opts.Parallel, StartTimeout: opts.StartTimeout, Logf: opts.Logf})
 	for _, c := range e.fleet.Clusters() {
 		kube, err := client.New(c.RESTConfig(), client.Options{})
 		if err != nil {
