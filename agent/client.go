@@ -62,8 +62,8 @@ func (c *Client) Report(ctx context.Context, site string, rep Report) error {
 	return nil
 }
 
-// Requests returns how many requests the client sent, and how many of
-// them failed.
+// Requests returns how many requests the client made, and how many of
+// them failed, a request whose token could not be read included.
 func (c *Client) Requests() (sent, failed int64) { return c.requests.Load(), c.failures.Load() }
 
 // do sends a request with the token and returns a response of status
@@ -82,7 +82,8 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 	if err != nil {
 		return nil, fmt.Errorf("read the site's token: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.URL, "/")+path, bytes.NewReader(body))
+	url := strings.TrimSuffix(c.URL, "/") + path
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -96,12 +97,12 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s%s: %w", method, c.URL, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return nil, &StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(msg)), Request: method + " " + path}
+		return nil, &StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(msg)), Request: method + " " + url}
 	}
 	return resp, nil
 }

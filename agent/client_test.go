@@ -126,7 +126,7 @@ func TestClientNamesWhatTheHubRefused(t *testing.T) {
 				return err
 			},
 			code: http.StatusForbidden,
-			want: []string{"GET /api/v1/sites/plant-a/release", "403 Forbidden", "the token is not plant-a's"},
+			want: []string{"GET http://", "/api/v1/sites/plant-a/release", "403 Forbidden", "the token is not plant-a's"},
 		},
 		{
 			name:   "report forbidden",
@@ -135,7 +135,7 @@ func TestClientNamesWhatTheHubRefused(t *testing.T) {
 				return c.Report(t.Context(), "plant-a", Report{})
 			},
 			code: http.StatusForbidden,
-			want: []string{"POST /api/v1/sites/plant-a/status", "403 Forbidden", "the token is not plant-a's"},
+			want: []string{"POST http://", "/api/v1/sites/plant-a/status", "403 Forbidden", "the token is not plant-a's"},
 		},
 		{
 			name: "release of another site",
