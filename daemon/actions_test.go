@@ -92,17 +92,8 @@ func rolloutState(t *testing.T, d *Daemon, want string) RolloutStatus {
 
 func postAction(t *testing.T, srv *httptest.Server, path, token string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	code, body := callAPI(t, srv, http.MethodPost, path, token, nil)
+	return code, string(body)
 }
 
 func TestRolloutActionsNeedATokenAndGoThroughTheLoop(t *testing.T) {

@@ -165,9 +165,9 @@ func eventually(t *testing.T, what string, done func() bool) {
 	}
 }
 
-// callAgentAPI makes a request of the agent API as an agent holding
-// token, posting body as JSON when it is not nil.
-func callAgentAPI(t *testing.T, srv *httptest.Server, method, path, token string, body any) (int, []byte) {
+// callAPI makes a request of the daemon's API as the holder of token,
+// posting body as JSON when it is not nil.
+func callAPI(t *testing.T, srv *httptest.Server, method, path, token string, body any) (int, []byte) {
 	t.Helper()
 	var in io.Reader
 	if body != nil {
@@ -201,7 +201,7 @@ func reportReady(t *testing.T, srv *httptest.Server, cluster string, finished ti
 		Key:      reconciler.Key{Cluster: cluster, Solution: "plant", Tier: "edge"},
 		Revision: revisionAt("b1").String(), Phase: reconciler.PhaseReady, Started: finished.Add(-time.Second), Finished: finished,
 	}}}
-	if code, body := callAgentAPI(t, srv, http.MethodPost, "/api/v1/sites/canary-1/status", canaryToken, rep); code != http.StatusNoContent {
+	if code, body := callAPI(t, srv, http.MethodPost, "/api/v1/sites/canary-1/status", canaryToken, rep); code != http.StatusNoContent {
 		t.Fatalf("report: %d %s, want 204", code, body)
 	}
 }
@@ -245,7 +245,7 @@ func TestAgentAPIAnswersAPullSiteOnlyWithItsOwnToken(t *testing.T) {
 			if path == "/status" {
 				method, body = http.MethodPost, agent.Report{Version: "v0.9.0"}
 			}
-			code, out := callAgentAPI(t, srv, method, "/api/v1/sites/"+tt.site+path, tt.token, body)
+			code, out := callAPI(t, srv, method, "/api/v1/sites/"+tt.site+path, tt.token, body)
 			if want := tt.status; code != want && !(want == http.StatusOK && method == http.MethodPost && code == http.StatusNoContent) {
 				t.Errorf("%s: %s %s: %d %s, want %d", tt.name, method, path, code, out, want)
 			}
@@ -266,7 +266,7 @@ func TestAgentAPIAnswersAPullSiteOnlyWithItsOwnToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out := callAgentAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil)
+	code, out := callAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil)
 	var rel agent.Release
 	if err := json.Unmarshal(out, &rel); code != http.StatusOK || err != nil {
 		t.Fatalf("release: %d %s (%v)", code, out, err)
@@ -284,7 +284,7 @@ func TestAgentAPIIsOffWithoutAgentTokens(t *testing.T) {
 	cfg := hubConfig(t, &hubApplier{})
 	cfg.AgentTokens = nil
 	_, srv := runHub(t, cfg)
-	if code, out := callAgentAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil); code != http.StatusForbidden || !strings.Contains(string(out), "--agent-tokens") {
+	if code, out := callAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil); code != http.StatusForbidden || !strings.Contains(string(out), "--agent-tokens") {
 		t.Errorf("release without agent tokens: %d %s, want 403 naming --agent-tokens", code, out)
 	}
 }
@@ -387,7 +387,7 @@ func TestAPullSiteWhoseAgentIsSilentIsUnknown(t *testing.T) {
 	if st.Phase != PhaseUnknown || !strings.Contains(st.Message, "agent last seen 61s ago") || !strings.Contains(st.Message, "Ready") {
 		t.Errorf("canary-1 silent past the agent timeout: %s %q, want Unknown saying when its agent was last seen and what it reported", st.Phase, st.Message)
 	}
-	if code, out := callAgentAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil); code != http.StatusOK {
+	if code, out := callAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil); code != http.StatusOK {
 		t.Fatalf("release: %d %s", code, out)
 	}
 	if st := targetOf(t, srv, "canary-1"); st.Phase != string(reconciler.PhaseReady) {
@@ -419,7 +419,7 @@ func TestAReportTheLoopDidNotTakeIsTakenWhenPostedAgain(t *testing.T) {
 	t.Cleanup(func() { stop(); <-done })
 	srv := httptest.NewServer(d.Handler(nil))
 	t.Cleanup(srv.Close)
-	if code, out := callAgentAPI(t, srv, http.MethodPost, "/api/v1/sites/canary-1/status", canaryToken, rep); code != http.StatusNoContent {
+	if code, out := callAPI(t, srv, http.MethodPost, "/api/v1/sites/canary-1/status", canaryToken, rep); code != http.StatusNoContent {
 		t.Fatalf("report again: %d %s", code, out)
 	}
 	eventually(t, "canary-1 Ready", func() bool { return targetOf(t, srv, "canary-1").Phase == string(reconciler.PhaseReady) })
@@ -435,10 +435,10 @@ func TestAgentAPIKeepsTheLastGoodTokensWhenTheirFileIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.add(tokenRecheck)
-	if code, out := callAgentAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil); code != http.StatusOK {
+	if code, out := callAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", canaryToken, nil); code != http.StatusOK {
 		t.Errorf("release once the token file is gone: %d %s, want 200 with the last good tokens", code, out)
 	}
-	if code, out := callAgentAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", mainToken, nil); code != http.StatusForbidden {
+	if code, out := callAPI(t, srv, http.MethodGet, "/api/v1/sites/canary-1/release", mainToken, nil); code != http.StatusForbidden {
 		t.Errorf("release with main-1's token once the token file is gone: %d %s, want 403", code, out)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,24 +90,7 @@ func BenchmarkFleet(b *testing.B) {
 	cpuPerHour := (cpu1 - cpu0).Seconds() * perHour
 	requestsPerSiteHour := (requests1 - requests0) / float64(len(clusters)) * perHour
 
-	var took []time.Duration
-	for generation := 1; b.Loop(); generation++ {
-		b.StopTimer()
-		for _, tier := range benchTiers {
-			e.edit(filepath.Join("tiers", tier, "objects.yaml"), func(s string) string {
-				return strings.Replace(s, fmt.Sprintf("generation: %q", strconv.Itoa(generation-1)),
-					fmt.Sprintf("generation: %q", strconv.Itoa(generation)), 1)
-			})
-		}
-		e.gitRun("-C", e.clone, "commit", "--quiet", "--all", "-m", fmt.Sprintf("Roll settings to generation %d", generation))
-		commit := e.head()
-		b.StartTimer()
-
-		pushed := time.Now()
-		e.gitRun("-C", e.clone, "push", "--quiet", "origin", "main")
-		e.waitAppliedQuickly(commit, 2*time.Minute)
-		took = append(took, time.Since(pushed))
-	}
+	took := e.pushGenerations(b, 2*time.Minute)
 	afterPushes := e.daemonMemory()
 
 	mb := func(v float64) float64 { return v / (1 << 20) }
