@@ -146,19 +146,20 @@ func New(cfg Config) *Daemon {
 	if log == nil {
 		log = slog.Default()
 	}
+	hub := newHub(cfg.Instance, cfg.AgentTokens, log)
 	d := &Daemon{
 		source:        cfg.Source,
 		trees:         cfg.Trees,
 		applier:       cfg.Applier,
 		log:           log,
 		status:        newStatusStore(),
-		metrics:       newMetrics(cfg.Source, cfg.Collectors...),
+		metrics:       newMetrics(cfg.Source, append([]prometheus.Collector{hub}, cfg.Collectors...)...),
 		renderTimeout: cmp.Or(cfg.RenderTimeout, DefaultRenderTimeout),
 		marker:        newRenderMarker(cfg.StateDir, cfg.Source.Spec()),
 		now:           cfg.Now,
 		actions:       make(chan action),
 		tokens:        cfg.Tokens,
-		hub:           newHub(cfg.Instance, cfg.AgentTokens, log),
+		hub:           hub,
 		reports:       make(chan report),
 		agentTimeout:  cmp.Or(cfg.AgentTimeout, DefaultAgentTimeout),
 	}

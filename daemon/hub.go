@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tandem-gitops/tandem/agent"
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
@@ -157,6 +159,26 @@ func fresh(rep report, awaited func(reconciler.Result) bool) []reconciler.Result
 		}
 	}
 	return out
+}
+
+// lastSeenDesc describes the one metric of the hub.
+var lastSeenDesc = prometheus.NewDesc("tandem_agent_last_seen_timestamp_seconds",
+	"When the agent of each pull site last reached the hub, in seconds since the epoch; a site whose agent never did since the hub started has none.",
+	[]string{"site", "cluster"}, nil)
+
+// Describe implements prometheus.Collector.
+func (h *hub) Describe(ch chan<- *prometheus.Desc) { ch <- lastSeenDesc }
+
+// Collect implements prometheus.Collector: when each pull site's agent was
+// last seen, for an alert on an agent gone silent.
+func (h *hub) Collect(ch chan<- prometheus.Metric) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for cluster, site := range h.clusters {
+		if c := h.contacts[cluster]; c != nil {
+			ch <- prometheus.MustNewConstMetric(lastSeenDesc, prometheus.GaugeValue, float64(c.LastSeen.UnixNano())/1e9, site, cluster)
+		}
+	}
 }
 
 // AgentStatus is what the hub knows of a pull site's agent.

@@ -17,6 +17,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tandem-gitops/tandem/agent"
 	"github.com/tandem-gitops/tandem/reconciler"
 	"github.com/tandem-gitops/tandem/renderer"
@@ -374,9 +376,13 @@ func TestAPullSiteWhoseAgentIsSilentIsUnknown(t *testing.T) {
 	clock := &syncClock{t: time.Now().Truncate(time.Second)}
 	cfg := hubConfig(t, &hubApplier{})
 	cfg.Now = clock.now
-	_, srv := runHub(t, cfg)
+	d, srv := runHub(t, cfg)
 	reportReady(t, srv, "canary-1", clock.now())
 	eventually(t, "canary-1 Ready", func() bool { return targetOf(t, srv, "canary-1").Phase == string(reconciler.PhaseReady) })
+	// Of the pull sites, only canary-1's agent was seen: one series.
+	if got, want := testutil.ToFloat64(d.hub), float64(clock.now().UnixNano())/1e9; got != want {
+		t.Errorf("tandem_agent_last_seen_timestamp_seconds = %v, want canary-1's last contact %v", got, want)
+	}
 
 	clock.add(cfg.AgentTimeout)
 	if st := targetOf(t, srv, "canary-1"); st.Phase != string(reconciler.PhaseReady) {
