@@ -84,10 +84,10 @@ type Agent struct {
 	refusedAt  time.Time
 	latest     map[reconciler.Key]reconciler.Result
 	unreported bool
-	// offlineSince is when the hub stopped answering, zero while it
-	// answers; offlineFor how long it last did not, until reported.
+	// offlineSince is when the hub stopped answering, zero once a report
+	// reached it again; cutOff whether its latest request failed.
 	offlineSince time.Time
-	offlineFor   time.Duration
+	cutOff       bool
 }
 
 // retryRefused is how often a refused release is tried again when the
@@ -329,9 +329,9 @@ func (a *Agent) tree(ctx context.Context, revision string) (fs.FS, error) {
 // does not reach the hub is sent again, with what happened since, once
 // the hub answers.
 func (a *Agent) report(ctx context.Context) {
-	rep := Report{Version: a.cfg.Version, Digest: a.current.Digest, Refused: a.refused, Time: time.Now(), Offline: a.offlineFor}
+	rep := Report{Version: a.cfg.Version, Digest: a.current.Digest, Refused: a.refused, Time: time.Now()}
 	if !a.offlineSince.IsZero() {
-		rep.Offline = time.Since(a.offlineSince).Round(time.Second)
+		rep.Offline = time.Since(a.offlineSince)
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(a.latest), reconciler.Key.Compare) {
 		rep.Results = append(rep.Results, a.latest[k])
@@ -341,14 +341,17 @@ func (a *Agent) report(ctx context.Context) {
 		return
 	}
 	a.reachable()
-	a.unreported, a.offlineFor = false, 0
+	a.unreported, a.offlineSince = false, time.Time{}
 }
 
 // unreachable notes that the hub did not answer, or refused the agent,
 // logging it once.
 func (a *Agent) unreachable(err error) {
-	if a.offlineSince.IsZero() {
-		a.offlineSince = time.Now()
+	if !a.cutOff {
+		a.cutOff = true
+		if a.offlineSince.IsZero() {
+			a.offlineSince = time.Now()
+		}
 		if refusal := (*StatusError)(nil); errors.As(err, &refusal) && refusal.Code/100 == 4 {
 			a.log.Error("the hub refuses the agent's requests; the site keeps its release and drift is corrected", "error", err)
 			return
@@ -360,14 +363,14 @@ func (a *Agent) unreachable(err error) {
 }
 
 // reachable notes that the hub answered, and reports whether it had not
-// before.
+// before. The time the agent was cut off runs until a report reaches the
+// hub, which is told how long it was.
 func (a *Agent) reachable() bool {
-	if a.offlineSince.IsZero() {
+	if !a.cutOff {
 		return false
 	}
-	a.offlineFor = time.Since(a.offlineSince).Round(time.Second)
-	a.offlineSince = time.Time{}
-	a.log.Info("the hub answers again", "after", a.offlineFor)
+	a.cutOff = false
+	a.log.Info("the hub answers again", "after", time.Since(a.offlineSince).Round(time.Millisecond))
 	return true
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // testHub is a hub's agent API answering with what a test sets, and
@@ -20,9 +21,11 @@ type testHub struct {
 	*httptest.Server
 	mu     sync.Mutex
 	tokens []string
-	status int    // answered when not 0
-	site   string // the site of the release answered
-	report Report // the last report posted
+	status int // answered when not 0
+	// reportStatus is answered to reports when not 0.
+	reportStatus int
+	site         string // the site of the release answered
+	report       Report // the last report posted
 }
 
 func newTestHub(t *testing.T) *testHub {
@@ -42,6 +45,11 @@ func newTestHub(t *testing.T) *testHub {
 		}
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		if h.reportStatus != 0 {
+			http.Error(w, "the daemon is not reconciling", h.reportStatus)
+			return
+		}
+		h.report = Report{}
 		if err := json.NewDecoder(r.Body).Decode(&h.report); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -205,5 +213,38 @@ func TestClientRequestsCountsSentAndFailed(t *testing.T) {
 
 	if sent, failed := c.Requests(); sent != 7 || failed != 4 {
 		t.Errorf("Requests() = %d sent, %d failed; want 7 sent, 4 failed", sent, failed)
+	}
+}
+
+func TestTheAgentTellsTheHubHowLongItWasCutOff(t *testing.T) {
+	hub := newTestHub(t)
+	a := New(Config{Site: "plant-a", Hub: newTestClient(t, hub), Logger: discard})
+
+	hub.set(http.StatusBadGateway, "plant-a")
+	a.poll(t.Context())
+	cutOff := time.Now()
+	// The hub answers the poll but not yet the report the agent sends
+	// on its return, as a hub that has not rendered yet.
+	hub.set(0, "plant-a")
+	hub.mu.Lock()
+	hub.reportStatus = http.StatusServiceUnavailable
+	hub.mu.Unlock()
+	a.poll(t.Context())
+	hub.mu.Lock()
+	hub.reportStatus = 0
+	hub.mu.Unlock()
+	a.report(t.Context())
+
+	hub.mu.Lock()
+	rep := hub.report
+	hub.mu.Unlock()
+	if began := rep.Time.Add(-rep.Offline); rep.Offline <= 0 || began.After(cutOff) {
+		t.Errorf("report after the hub came back says offline %v, from %v; want from the first failed poll, before %v", rep.Offline, began, cutOff)
+	}
+	a.report(t.Context())
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if hub.report.Offline != 0 {
+		t.Errorf("a report made in reach of the hub says offline %v, want none", hub.report.Offline)
 	}
 }

@@ -193,8 +193,9 @@ type AgentStatus struct {
 	Digest string `json:"digest,omitempty"`
 	// Refused says why the agent does not apply the current release.
 	Refused string `json:"refused,omitempty"`
-	// Offline is how long the agent had not reached the hub before its
-	// last report, when it had been cut off.
+	// Offline is how long the agent was last cut off from the hub, as
+	// the first report after it reached the hub again said; later
+	// reports leave it as it is.
 	Offline time.Duration `json:"offline,omitempty"`
 }
 
@@ -237,7 +238,10 @@ func (d *Daemon) siteStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	now := d.now()
 	cluster, _ := d.hub.contact(site, now, func(c *AgentStatus) {
-		c.LastReport, c.Version, c.Digest, c.Refused, c.Offline = &now, rep.Version, rep.Digest, rep.Refused, rep.Offline
+		c.LastReport, c.Version, c.Digest, c.Refused = &now, rep.Version, rep.Digest, rep.Refused
+		if rep.Offline > 0 {
+			c.Offline = rep.Offline
+		}
 	})
 	if rep.Refused != "" {
 		d.log.Warn("agent refuses its site's release", "site", site, "cluster", cluster, "why", rep.Refused)

@@ -372,6 +372,20 @@ func TestARepeatedAgentReportCountsItsPassOnce(t *testing.T) {
 	}
 }
 
+func TestTheHubKeepsHowLongAnAgentWasLastCutOff(t *testing.T) {
+	_, srv := runHub(t, hubConfig(t, &hubApplier{}))
+	back := agent.Report{Version: "v0.9.0", Time: time.Now(), Offline: 3 * time.Minute}
+	if code, body := callAPI(t, srv, http.MethodPost, "/api/v1/sites/canary-1/status", canaryToken, back); code != http.StatusNoContent {
+		t.Fatalf("report: %d %s, want 204", code, body)
+	}
+	// The reports that follow were made with the hub in reach.
+	reportReady(t, srv, "canary-1", time.Now())
+	eventually(t, "canary-1 Ready", func() bool { return targetOf(t, srv, "canary-1").Phase == string(reconciler.PhaseReady) })
+	if a := targetOf(t, srv, "canary-1").Agent; a == nil || a.Offline != 3*time.Minute {
+		t.Errorf("canary-1's agent after a report made in reach: %+v, want the 3m it was last cut off", a)
+	}
+}
+
 func TestAPullSiteWhoseAgentIsSilentIsUnknown(t *testing.T) {
 	clock := &syncClock{t: time.Now().Truncate(time.Second)}
 	cfg := hubConfig(t, &hubApplier{})
