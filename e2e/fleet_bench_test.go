@@ -3,15 +3,26 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-gitops/tandem/e2e/testbed"
 )
 
 // FleetSitesEnv sets how many edge sites BenchmarkFleet runs; 100 unless set.
 const FleetSitesEnv = "TANDEM_FLEET_SITES"
+
+// FleetProfilesEnv names a directory where BenchmarkFleet writes the
+// daemon's heap profiles at both sizes of the fleet (heap-small.pb.gz,
+// heap-large.pb.gz) and a CPU profile of the pushes (cpu-pushes.pb.gz),
+// for "go tool pprof"; none unless set.
+const FleetProfilesEnv = "TANDEM_FLEET_PROFILES"
 
 // fleetFirstSites is how many edge sites BenchmarkFleet's repository holds
 // before the commit that adds the others; the difference in the daemon's
@@ -51,6 +62,26 @@ func BenchmarkFleet(b *testing.B) {
 		clusters = append(clusters, fmt.Sprintf("site-%02d", i))
 	}
 
+	daemonArgs := []string{"--interval", "1h", "--drift-interval", "1h", "--log-level", "info"}
+	profiles := os.Getenv(FleetProfilesEnv)
+	if profiles != "" {
+		port, err := testbed.FreePort()
+		if err != nil {
+			b.Fatal(err)
+		}
+		daemonArgs = append(daemonArgs, "--pprof-listen", "127.0.0.1:"+strconv.Itoa(port))
+		profiles = "http://127.0.0.1:" + strconv.Itoa(port) + "/debug/pprof/"
+	}
+	// profile saves the daemon's profile named by path as file.
+	profile := func(path, file string) {
+		if profiles == "" {
+			return
+		}
+		if err := saveURL(profiles+path, filepath.Join(os.Getenv(FleetProfilesEnv), file)); err != nil {
+			b.Fatal(err)
+		}
+	}
+
 	memBefore := memAvailable(b)
 	began := time.Now()
 	e := newFleetEnvWith(b, clusters, dir, fleetOptions{
@@ -61,7 +92,7 @@ func BenchmarkFleet(b *testing.B) {
 		// A line per cluster would crowd out the benchmark's summary,
 		// which the test log truncates.
 		Logf:       func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
-		DaemonArgs: []string{"--interval", "1h", "--drift-interval", "1h", "--log-level", "info"},
+		DaemonArgs: daemonArgs,
 	})
 	started := time.Since(began)
 	memAfter := memAvailable(b)
@@ -72,6 +103,7 @@ func BenchmarkFleet(b *testing.B) {
 	e.waitConverged(e.head(), 5*time.Minute)
 	e.idle()
 	small := e.daemonMemory()
+	profile("heap?gc=1", "heap-small.pb.gz")
 
 	writeBenchRepo(b, e.clone, benchRepo{sites: sites})
 	grown := e.commitAndPush(fmt.Sprintf("Add %d sites", sites-fleetFirstSites))
@@ -86,11 +118,19 @@ func BenchmarkFleet(b *testing.B) {
 	window := e.idle()
 	cpu1, requests1, restarts1 := e.daemonCPU(), e.clusterCounter("tandem_cluster_requests_total"), e.clusterCounter("tandem_cluster_watch_restarts_total")
 	large := e.daemonMemory()
+	profile("heap?gc=1", "heap-large.pb.gz")
 	perHour := float64(time.Hour) / float64(window)
 	cpuPerHour := (cpu1 - cpu0).Seconds() * perHour
 	requestsPerSiteHour := (requests1 - requests0) / float64(len(clusters)) * perHour
 
+	cpuProfile := make(chan struct{})
+	go func() {
+		defer close(cpuProfile)
+		profile("profile?seconds=60", "cpu-pushes.pb.gz")
+	}()
 	took := e.pushGenerations(b, 2*time.Minute)
+	<-cpuProfile
+	requestsPerPush := (e.clusterCounter("tandem_cluster_requests_total") - requests1) / float64(len(took)*len(clusters))
 	afterPushes := e.daemonMemory()
 
 	mb := func(v float64) float64 { return v / (1 << 20) }
@@ -105,11 +145,12 @@ func BenchmarkFleet(b *testing.B) {
 	b.ReportMetric(anonPerSite, "anon-MB-per-site")
 	b.ReportMetric(cpuPerHour, "cpu-s-per-hour")
 	b.ReportMetric(requestsPerSiteHour, "requests-per-site-hour")
+	b.ReportMetric(requestsPerPush, "requests-per-site-push")
 
 	b.Logf("fleet of 1 cloud + %d sites (lean API servers on one etcd; started in %s; %d sites added by one commit, applied in %s)",
 		sites, started.Round(time.Second), sites-fleetFirstSites, grew.Round(time.Millisecond))
-	b.Logf("push → applied on all %d targets: p50 %.0f ms, p90 %.0f ms over %d pushes (target p50 ≤ 5 s at 100 sites)",
-		len(clusters), percentileMillis(took, 50), percentileMillis(took, 90), len(took))
+	b.Logf("push → applied on all %d targets: p50 %.0f ms, p90 %.0f ms over %d pushes (target p50 ≤ 5 s at 100 sites), %.1f requests per site and push",
+		len(clusters), percentileMillis(took, 50), percentileMillis(took, 90), len(took), requestsPerPush)
 	b.Logf("daemon RSS: %.1f MB (%.1f MB anonymous) with 1 + %d sites, %.1f MB (%.1f MB anonymous) with 1 + %d, after %s idle each; %.1f MB (%.1f MB anonymous) after the pushes, peak %.1f MB",
 		mb(small["VmRSS"]), mb(small["RssAnon"]), fleetFirstSites, mb(large["VmRSS"]), mb(large["RssAnon"]), sites, fleetIdle,
 		mb(afterPushes["VmRSS"]), mb(afterPushes["RssAnon"]), mb(afterPushes["VmHWM"]))
@@ -192,4 +233,25 @@ func memAvailable(b *testing.B) float64 {
 	}
 	b.Fatal("no MemAvailable in /proc/meminfo")
 	return 0
+}
+
+// saveURL writes what a GET of url answers to file.
+func saveURL(url, file string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return f.Close()
 }

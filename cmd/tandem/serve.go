@@ -30,6 +30,7 @@ type serveOptions struct {
 	interval          time.Duration
 	cacheDir          string
 	listen            string
+	pprofListen       string
 	webhookSecretFile string
 	apiTokenFile      string
 	agentTokens       string
@@ -117,6 +118,7 @@ of the sites other replicas hold (docs/operations.md, "Sharding").`,
 	f.DurationVar(&o.interval, "interval", sources.DefaultInterval, "how often to fetch the config repository")
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the repository mirror and the note of the commit being rendered; reused across restarts")
 	f.StringVar(&o.listen, "listen", ":8080", "`ADDRESS` for the health, metrics, status and webhook endpoints")
+	f.StringVar(&o.pprofListen, "pprof-listen", "", "`ADDRESS` for Go's profiles at /debug/pprof/ (heap, CPU, goroutines), on a listener of their own; off unless set, and best kept on localhost")
 	f.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "`FILE` holding the push webhook secret; enables /hooks/git")
 	f.StringVar(&o.apiTokenFile, "api-token-file", "", "`FILE` of name:token lines whose bearer tokens may approve, resume and abort rollouts (tandem rollout)")
 	f.StringVar(&o.agentTokens, "agent-tokens", "", "`PATH` of the pull-mode sites' agent tokens: a file of site:token lines, or a directory with a file per site holding its token (a mounted Secret); enables the agent API, re-read when it changes")
@@ -257,6 +259,13 @@ func serve(ctx context.Context, o *serveOptions) error {
 			return err
 		}
 		log.Info("console serving", "listen", consoleAddr.String())
+	}
+	if o.pprofListen != "" {
+		pprofAddr, err := listen(o.pprofListen, profiles())
+		if err != nil {
+			return err
+		}
+		log.Info("profiles serving", "listen", pprofAddr.String(), "path", "/debug/pprof/")
 	}
 	log.Info("tandem serving", "version", version, "instance", ropts.Instance, "repo", spec.URL, "ref", spec.Ref.String(),
 		"listen", addr.String(), "webhook", hook != nil, "console", consoleHandler != nil)
