@@ -127,7 +127,7 @@ current-context: plant-a
 func TestKubeconfigResolverUsesContextOfClusterName(t *testing.T) {
 	f := testFleet(t)
 	for _, name := range []string{"cloud", "plant-a"} {
-		cfg, err := clusters.KubeconfigResolver{Path: f.Kubeconfig}.Resolve(context.Background(), name)
+		cfg, err := (&clusters.KubeconfigResolver{Path: f.Kubeconfig}).Resolve(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestKubeconfigResolverUsesContextOfClusterName(t *testing.T) {
 			t.Errorf("%s resolved to %s, want %s", name, cfg.Host, f.Cluster(name).Server)
 		}
 	}
-	if _, err := (clusters.KubeconfigResolver{Path: f.Kubeconfig}).Resolve(context.Background(), "nowhere"); err == nil {
+	if _, err := (&clusters.KubeconfigResolver{Path: f.Kubeconfig}).Resolve(context.Background(), "nowhere"); err == nil {
 		t.Error("resolved a context that does not exist")
 	}
 }

@@ -27,7 +27,7 @@ func (c *clusterFlags) register(f *pflag.FlagSet) {
 
 func (c *clusterFlags) resolver() (clusters.Resolver, error) {
 	if !c.fromSecrets {
-		return clusters.KubeconfigResolver{Path: c.kubeconfig}, nil
+		return &clusters.KubeconfigResolver{Path: c.kubeconfig}, nil
 	}
 	cfg, err := rest.InClusterConfig()
 	if err != nil {

@@ -78,7 +78,7 @@ Exit status: 0 measured, 1 the cluster could not be read, 2 usage error.`,
 }
 
 func listNodes(ctx context.Context, kubeconfig, name string) ([]corev1.Node, error) {
-	cfg, err := clusters.KubeconfigResolver{Path: kubeconfig}.Resolve(ctx, name)
+	cfg, err := (&clusters.KubeconfigResolver{Path: kubeconfig}).Resolve(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,14 @@ package clusters
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
@@ -32,23 +36,58 @@ func (f ResolverFunc) Resolve(ctx context.Context, cluster string) (*rest.Config
 }
 
 // KubeconfigResolver resolves a cluster name to the kubeconfig context of
-// that name, as kubectl would with --context.
+// that name, as kubectl would with --context. It reads the kubeconfig once
+// and again only when one of its files changes, so that a fleet's every
+// pass does not parse a file naming every site. Use it by pointer.
 type KubeconfigResolver struct {
 	// Path is the kubeconfig file; empty means kubectl's loading rules
 	// (the KUBECONFIG list, merged, then ~/.kube/config).
 	Path string
+
+	mu sync.Mutex
+	// loaded is the kubeconfig as read when its files were as stamp
+	// says.
+	loaded *clientcmdapi.Config
+	stamp  string
 }
 
 // Resolve loads the context named cluster.
-func (r KubeconfigResolver) Resolve(_ context.Context, cluster string) (*rest.Config, error) {
+func (r *KubeconfigResolver) Resolve(_ context.Context, cluster string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = r.Path
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: cluster}).ClientConfig()
+	loaded, err := r.load(rules)
+	if err != nil {
+		return nil, fmt.Errorf("resolve cluster %s from kubeconfig context: %w", cluster, err)
+	}
+	cfg, err := clientcmd.NewNonInteractiveClientConfig(*loaded, cluster,
+		&clientcmd.ConfigOverrides{CurrentContext: cluster}, rules).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("resolve cluster %s from kubeconfig context: %w", cluster, err)
 	}
 	return cfg, nil
+}
+
+// load returns the kubeconfig the rules load, read anew only when one of
+// its files is not as it was.
+func (r *KubeconfigResolver) load(rules *clientcmd.ClientConfigLoadingRules) (*clientcmdapi.Config, error) {
+	var stamp strings.Builder
+	for _, path := range rules.GetLoadingPrecedence() {
+		fmt.Fprintf(&stamp, "%s\x00", path)
+		if fi, err := os.Stat(path); err == nil {
+			fmt.Fprintf(&stamp, "%d %d %v\x00", fi.Size(), fi.ModTime().UnixNano(), fi.Mode())
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loaded != nil && r.stamp == stamp.String() {
+		return r.loaded, nil
+	}
+	loaded, err := rules.Load()
+	if err != nil {
+		return nil, err
+	}
+	r.loaded, r.stamp = loaded, stamp.String()
+	return loaded, nil
 }
 
 // SecretResolver resolves a cluster name to the kubeconfig held by the
