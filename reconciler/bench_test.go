@@ -226,9 +226,9 @@ func BenchmarkWatchMemory(b *testing.B) {
 func reportHeld(b *testing.B, n int, start func() (stop func())) {
 	var held uint64
 	for b.Loop() {
-		before := heapAfterGC()
+		before := heldAfterGC()
 		stop := start()
-		if after := heapAfterGC(); after > before {
+		if after := heldAfterGC(); after > before {
 			held += after - before
 		}
 		stop()
@@ -237,10 +237,11 @@ func reportHeld(b *testing.B, n int, start func() (stop func())) {
 	b.ReportMetric(float64(held)/float64(b.N)/float64(n+1), "B/object")
 }
 
-// heapAfterGC returns the bytes of live heap after a collection.
-func heapAfterGC() uint64 {
+// heldAfterGC returns the bytes of live heap and of goroutine stacks
+// after a collection: a watch's goroutines cost their stacks.
+func heldAfterGC() uint64 {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
+	return m.HeapAlloc + m.StackInuse
 }

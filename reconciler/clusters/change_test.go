@@ -1,10 +1,15 @@
 package clusters
 
 import (
+	"maps"
 	"testing"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 )
 
 func TestClassifyTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
@@ -65,5 +70,65 @@ func TestClassifyTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
 				t.Errorf("classify on slim members = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAMemberStoreTellsWhatARelistFoundChanged(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 2, 7, 0, 1, 0, time.UTC))
+	later := metav1.NewTime(at.Add(time.Second))
+	written := func(name, uid, rv string, entries ...metav1.ManagedFieldsEntry) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "factory", Name: name, UID: types.UID(uid),
+			ResourceVersion: rv, ManagedFields: entries}}
+	}
+	tandem := metav1.ManagedFieldsEntry{Manager: "tandem", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", Time: &at,
+		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}}
+	edit := metav1.ManagedFieldsEntry{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &later,
+		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:mode":{}}}`)}}
+
+	w := (&Conn{name: "plant-a"}).Watch("tandem")
+	key := watched{id: "applyset-x", gk: schema.GroupKind{Kind: "ConfigMap"}}
+	s := &memberStore{w: w, key: key, synced: make(chan struct{}), members: map[string]*metav1.PartialObjectMetadata{}}
+	member := func(name string) object.ObjMetadata {
+		return object.ObjMetadata{Namespace: "factory", Name: name, GroupKind: key.gk}
+	}
+
+	// The first list, made by someone else or not, is where changes
+	// start from.
+	if err := s.Replace([]any{written("settings", "1", "10", tandem), written("thresholds", "2", "11", tandem),
+		written("by-hand", "3", "12", edit), written("pruned", "4", "13", tandem)}, "13"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.synced:
+	default:
+		t.Fatal("the first list did not mark the store synced")
+	}
+	if got := w.Take(); len(got) != 0 {
+		t.Fatalf("the first list told changes %v, want none", got)
+	}
+
+	// The watch broke off; meanwhile settings was edited, thresholds
+	// deleted by hand, pruned deleted by tandem, and one created by hand.
+	w.Expect("4")
+	if err := s.Replace([]any{written("settings", "1", "20", tandem, edit), written("by-hand", "3", "12", edit),
+		written("new", "5", "21", edit)}, "21"); err != nil {
+		t.Fatal(err)
+	}
+	got := w.Take()
+	want := map[object.ObjMetadata]string{member("settings"): key.id, member("thresholds"): key.id, member("new"): key.id}
+	if !maps.Equal(got, want) {
+		t.Errorf("the relist told %v, want %v: the edit, the deletion by hand and the creation, not tandem's deletion nor what stayed", got, want)
+	}
+
+	// Watched again: a deletion by hand is told, with the member as last
+	// seen.
+	if err := s.Delete(cache.DeletedFinalStateUnknown{Key: "factory/by-hand", Obj: written("by-hand", "3", "12")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Take(); !maps.Equal(got, map[object.ObjMetadata]string{member("by-hand"): key.id}) {
+		t.Errorf("a deletion told %v, want by-hand", got)
+	}
+	if len(s.members) != 2 {
+		t.Errorf("the store holds %d members, want settings and new", len(s.members))
 	}
 }

@@ -9,7 +9,7 @@
 // keeps on the cluster, ApplySet parents and their members, writes a
 // parent, and waits for objects to become healthy on the events of a
 // watch rather than by polling. A Watch follows the members of ApplySets
-// with metadata-only informers and tells a change by hand from tandem's
+// with metadata-only watches and tells a change by hand from tandem's
 // own writes by their managed fields. Watches live here, beside the connection they
 // watch through, rather than in a package of their own: they are how
 // tandem sees a cluster, as listing is. MadeFrom tells whether newly resolved

@@ -10,16 +10,19 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
 
 // Watch follows the members of ApplySets on a cluster with metadata-only
-// informers, one per (ApplySet, group-kind), each selecting the members by
+// watches, one per (ApplySet, group-kind), each selecting the members by
 // their part-of label, so that a pass knows without a request whether
 // anything changed since it looked. It lives beside the connection it
 // watches through, as WaitHealthy's watches do: it is how tandem sees a
@@ -28,9 +31,9 @@ import (
 // A change classify counts (by hand, or by a controller fighting tandem)
 // and the deletion of a member tandem did not delete mark the ApplySet
 // changed and are announced on Changes; a failing watch marks it changed
-// too, unannounced, for a pass not to count on it. The informers keep
+// too, unannounced, for a pass not to count on it. The watches keep
 // the members slim (see slim): a few hundred bytes each. A Watch keeps the
-// informers it starts running until Stop, which waits for them.
+// watches it starts running until Stop, which waits for them.
 type Watch struct {
 	conn    *Conn
 	manager string
@@ -39,8 +42,8 @@ type Watch struct {
 	wg      sync.WaitGroup
 	changes chan struct{}
 
-	mu        sync.Mutex
-	informers map[watched]*memberInformer
+	mu      sync.Mutex
+	watches map[watched]*memberWatch
 	// seq counts the changes of each ApplySet; a Mark remembers it.
 	seq map[string]uint64
 	// pending holds the changed members not yet taken, with the ApplySet
@@ -53,23 +56,24 @@ type Watch struct {
 	writing map[object.ObjMetadata]time.Time
 }
 
-// watched is what one informer follows.
+// watched is what one member watch follows.
 type watched struct {
 	id string
 	gk schema.GroupKind
 }
 
-type memberInformer struct {
-	gvr    schema.GroupVersionResource
-	synced cache.DoneChecker
-	// failed is closed when the informer's list or watch fails before it
+type memberWatch struct {
+	gvr schema.GroupVersionResource
+	// synced is closed once the members were listed.
+	synced chan struct{}
+	// failed is closed when the watch's list or watch fails before it
 	// has listed once.
 	failed   chan struct{}
 	failOnce sync.Once
 	stop     context.CancelFunc
 }
 
-// syncTimeout bounds how long a pass waits for a new informer's first
+// syncTimeout bounds how long a pass waits for a new member watch's first
 // list: one the cluster refuses (no list permission, a definition gone,
 // the site unreachable) retries for ever and would hold the pass, and its
 // concurrency slot, as long.
@@ -89,7 +93,7 @@ type Mark struct {
 func (c *Conn) Watch(manager string) *Watch {
 	ctx, stop := context.WithCancel(context.Background())
 	return &Watch{conn: c, manager: manager, ctx: ctx, stop: stop, changes: make(chan struct{}, 1),
-		informers: map[watched]*memberInformer{}, seq: map[string]uint64{},
+		watches: map[watched]*memberWatch{}, seq: map[string]uint64{},
 		pending: map[object.ObjMetadata]string{}, expected: map[types.UID]time.Time{}, writing: map[object.ObjMetadata]time.Time{}}
 }
 
@@ -99,22 +103,22 @@ func (w *Watch) Changes() <-chan struct{} { return w.changes }
 
 // Follow makes sure the members of the ApplySet id are followed in every
 // group-kind of versions (the version to watch at, or "" for the
-// server's preferred), waits until the informers it starts have listed
+// server's preferred), waits until the watches it starts have listed
 // them, and returns a Mark to tell later whether the ApplySet changed. A
 // group-kind the cluster does not serve yet (its definition applied by the
 // same pass) leaves the Mark incomplete.
 //
-// An informer that fails, or has not listed within syncTimeout, is
+// A watch that fails, or has not listed within syncTimeout, is
 // stopped and leaves the Mark incomplete: the pass goes on without the
 // watch, and its own list says what is wrong.
 func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.GroupKind]string) (Mark, error) {
-	waits := map[watched]*memberInformer{}
+	waits := map[watched]*memberWatch{}
 	complete := true
 	w.mu.Lock()
 	for gk, version := range versions {
 		key := watched{id, gk}
-		if inf, ok := w.informers[key]; ok {
-			waits[key] = inf
+		if mw, ok := w.watches[key]; ok {
+			waits[key] = mw
 			continue
 		}
 		mapping, err := w.conn.mapper.RESTMapping(gk, version)
@@ -122,120 +126,206 @@ func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.Group
 			complete = false
 			continue
 		}
-		inf, err := w.start(key, mapping.Resource)
+		mw, err := w.start(key, mapping.Resource)
 		if err != nil {
 			w.mu.Unlock()
 			return Mark{}, err
 		}
-		w.informers[key] = inf
-		waits[key] = inf
+		w.watches[key] = mw
+		waits[key] = mw
 	}
 	mark := Mark{seq: w.seq[id], complete: complete}
 	w.mu.Unlock()
 	timeout := time.NewTimer(syncTimeout)
 	defer timeout.Stop()
-	for key, inf := range waits {
+	for key, mw := range waits {
 		select {
-		case <-inf.synced.Done():
+		case <-mw.synced:
 			continue
-		case <-inf.failed:
+		case <-mw.failed:
 		case <-timeout.C:
 		case <-ctx.Done():
 			return Mark{}, fmt.Errorf("watch members of ApplySet %s: %w", id, ctx.Err())
 		}
 		mark.complete = false
 		w.mu.Lock()
-		if w.informers[key] == inf {
-			inf.stop()
-			delete(w.informers, key)
+		if w.watches[key] == mw {
+			mw.stop()
+			delete(w.watches, key)
 		}
 		w.mu.Unlock()
 	}
 	return mark, nil
 }
 
-// start runs an informer of the members of one ApplySet of one resource.
-func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberInformer, error) {
+// start runs a watch of the members of one ApplySet of one resource: a
+// reflector that lists and then watches them into a memberStore, which
+// tells each change as it arrives. A reflector alone, not an informer:
+// the members need no queue, no indexer and no handlers of others, which
+// would cost a fleet's every watch a ring buffer and a handful of
+// goroutines.
+func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberWatch, error) {
 	selector := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: map[string]string{applyset.PartOfLabel: key.id}})
-	inf := metadatainformer.NewFilteredMetadataInformer(w.conn.metadata, gvr, metav1.NamespaceAll, 0, cache.Indexers{},
-		func(o *metav1.ListOptions) { o.LabelSelector = selector }).Informer()
-	if err := inf.SetTransform(func(obj any) (any, error) {
-		if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-			return slim(m, w.manager), nil
-		}
-		return obj, nil
-	}); err != nil {
-		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
-	}
-	mi := &memberInformer{gvr: gvr, failed: make(chan struct{})}
-	if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, _ error) {
-		if !inf.HasSynced() {
-			mi.failOnce.Do(func() { close(mi.failed) })
-		}
-		// What happened while the watch was down shows, once it lists
-		// again, as the changes since; until then no pass may count on
-		// it. Announcing the failure would set off a pass at every retry
-		// of a watch the cluster refuses.
-		w.mu.Lock()
-		w.seq[key.id]++
-		w.mu.Unlock()
-		w.conn.traffic.watchRestarted(w.conn.name)
-	}); err != nil {
-		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
-	}
-	member := func(obj any) (*metav1.PartialObjectMetadata, object.ObjMetadata) {
-		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = tomb.Obj
-		}
-		m, ok := obj.(*metav1.PartialObjectMetadata)
-		if !ok {
-			return nil, object.ObjMetadata{}
-		}
-		return m, object.ObjMetadata{Namespace: m.Namespace, Name: m.Name, GroupKind: key.gk}
-	}
-	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
-		AddFunc: func(obj any, initial bool) {
-			if m, k := member(obj); m != nil && !initial && classify(nil, m, w.manager) != unchanged {
-				w.changed(key.id, k)
-			}
+	resource := w.conn.metadata.Resource(gvr)
+	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = selector
+			return resource.List(ctx, o)
 		},
-		UpdateFunc: func(old, obj any) {
-			o, _ := member(old)
-			m, k := member(obj)
-			if m == nil || o == nil {
-				return
-			}
-			switch classify(o, m, w.manager) {
-			case changedByOthers:
-				w.changed(key.id, k)
-			case lostFieldsOnly:
-				if !w.wroteLately(k) {
-					w.changed(key.id, k)
-				}
-			}
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return resource.Watch(ctx, o)
 		},
-		DeleteFunc: func(obj any) {
-			m, k := member(obj)
-			if m == nil {
-				return
-			}
-			w.mu.Lock()
-			_, own := w.expected[m.UID]
-			delete(w.expected, m.UID)
-			w.mu.Unlock()
-			if !own {
-				w.changed(key.id, k)
-			}
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("watch %s: %w", gvr.GroupResource(), err)
-	}
+	}, w.conn.metadata)
+	mi := &memberWatch{gvr: gvr, synced: make(chan struct{}), failed: make(chan struct{})}
+	store := &memberStore{w: w, key: key, synced: mi.synced, members: map[string]*metav1.PartialObjectMetadata{}}
+	r := cache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, store, cache.ReflectorOptions{
+		Name: fmt.Sprintf("members of ApplySet %s on %s", key.id, w.conn.name), TypeDescription: gvr.String()})
 	ctx, stop := context.WithCancel(w.ctx)
-	w.wg.Go(func() { inf.RunWithContext(ctx) })
-	mi.synced, mi.stop = reg.HasSyncedChecker(), stop
+	mi.stop = stop
+	w.wg.Go(func() {
+		// As an informer runs its reflector: after a failure, list again
+		// after a backoff that grows to half a minute, reset after two
+		// minutes without one.
+		delay := wait.Backoff{Duration: 800 * time.Millisecond, Factor: 2, Jitter: 1, Cap: 30 * time.Second}.
+			DelayWithReset(clock.RealClock{}, 2*time.Minute)
+		for ctx.Err() == nil {
+			if err := r.ListAndWatchWithContext(ctx); err != nil && ctx.Err() == nil {
+				w.watchFailed(key.id, mi)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(delay()):
+			}
+		}
+	})
 	return mi, nil
 }
+
+// watchFailed notes that a member watch failed to list or broke off.
+// What happened while it was down shows, once it lists again, as the
+// changes since; until then no pass may count on it. Announcing the
+// failure would set off a pass at every retry of a watch the cluster
+// refuses.
+func (w *Watch) watchFailed(id string, mi *memberWatch) {
+	select {
+	case <-mi.synced:
+	default:
+		mi.failOnce.Do(func() { close(mi.failed) })
+	}
+	w.mu.Lock()
+	w.seq[id]++
+	w.mu.Unlock()
+	w.conn.traffic.watchRestarted(w.conn.name)
+}
+
+// memberStore keeps the members of one ApplySet of one resource as the
+// reflector lists and watches them, slim, and tells each change classify
+// counts, and each deletion tandem did not expect, to its Watch. Only its
+// reflector calls it, one call at a time.
+type memberStore struct {
+	w      *Watch
+	key    watched
+	synced chan struct{}
+	// members are by namespace/name.
+	members map[string]*metav1.PartialObjectMetadata
+}
+
+var _ cache.ReflectorStore = (*memberStore)(nil)
+
+func memberKey(m *metav1.PartialObjectMetadata) string { return m.Namespace + "/" + m.Name }
+
+func (s *memberStore) objectOf(m *metav1.PartialObjectMetadata) object.ObjMetadata {
+	return object.ObjMetadata{Namespace: m.Namespace, Name: m.Name, GroupKind: s.key.gk}
+}
+
+// put stores a member listed or watched, and tells whether it changed.
+func (s *memberStore) put(obj any, initial bool) error {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return fmt.Errorf("watch %s: got %T, want metadata", s.key.gk, obj)
+	}
+	m = slim(m, s.w.manager)
+	old, known := s.members[memberKey(m)]
+	s.members[memberKey(m)] = m
+	switch {
+	case !known:
+		if !initial && classify(nil, m, s.w.manager) != unchanged {
+			s.w.changed(s.key.id, s.objectOf(m))
+		}
+	default:
+		switch classify(old, m, s.w.manager) {
+		case changedByOthers:
+			s.w.changed(s.key.id, s.objectOf(m))
+		case lostFieldsOnly:
+			if !s.w.wroteLately(s.objectOf(m)) {
+				s.w.changed(s.key.id, s.objectOf(m))
+			}
+		}
+	}
+	return nil
+}
+
+// gone forgets a member, and tells its deletion unless tandem expected it.
+func (s *memberStore) gone(m *metav1.PartialObjectMetadata) {
+	delete(s.members, memberKey(m))
+	s.w.mu.Lock()
+	_, own := s.w.expected[m.UID]
+	delete(s.w.expected, m.UID)
+	s.w.mu.Unlock()
+	if !own {
+		s.w.changed(s.key.id, s.objectOf(m))
+	}
+}
+
+func (s *memberStore) Add(obj any) error    { return s.put(obj, false) }
+func (s *memberStore) Update(obj any) error { return s.put(obj, false) }
+
+func (s *memberStore) Delete(obj any) error {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return fmt.Errorf("watch %s: got %T, want metadata", s.key.gk, obj)
+	}
+	if known, ok := s.members[memberKey(m)]; ok {
+		m = known
+	}
+	s.gone(m)
+	return nil
+}
+
+// Replace takes a list of the members: the first, from which changes are
+// told, or one after the watch broke off, whose differences from what was
+// known are the changes meanwhile.
+func (s *memberStore) Replace(list []any, _ string) error {
+	initial := false
+	select {
+	case <-s.synced:
+	default:
+		initial = true
+	}
+	listed := make(map[string]bool, len(list))
+	for _, obj := range list {
+		if err := s.put(obj, initial); err != nil {
+			return err
+		}
+		listed[memberKey(obj.(*metav1.PartialObjectMetadata))] = true
+	}
+	for k, m := range s.members {
+		if !listed[k] {
+			s.gone(m)
+		}
+	}
+	if initial {
+		close(s.synced)
+	}
+	return nil
+}
+
+// Resync does nothing: the reflector runs with no resync period.
+func (s *memberStore) Resync() error { return nil }
 
 // changed records a change of the member key of the ApplySet id, and
 // announces it.
@@ -320,15 +410,15 @@ func (w *Watch) wroteLately(key object.ObjMetadata) bool {
 func (w *Watch) Keep(ids []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for key, inf := range w.informers {
+	for key, mw := range w.watches {
 		if !slices.Contains(ids, key.id) {
-			inf.stop()
-			delete(w.informers, key)
+			mw.stop()
+			delete(w.watches, key)
 		}
 	}
 }
 
-// Stop stops every informer and waits for them to end.
+// Stop stops every member watch and waits for them to end.
 func (w *Watch) Stop() {
 	w.stop()
 	w.wg.Wait()
