@@ -91,14 +91,19 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
 	// Watches last as long as a health check; the request timeout would
-	// cut them short. They share the connections all the same.
+	// cut them short. They share the connections all the same, and ask
+	// for their streams uncompressed: the events of a few members are
+	// small, and a compressed stream holds a decompressor and its 32 KB
+	// window for as long as it is open, a fleet's every watch of every
+	// kind.
 	watchCfg := rest.CopyConfig(cfg)
 	watchCfg.Timeout = 0
-	dyn, err := dynamic.NewForConfigAndClient(watchCfg, &http.Client{Transport: httpClient.Transport})
+	watchClient := &http.Client{Transport: uncompressed{httpClient.Transport}}
+	dyn, err := dynamic.NewForConfigAndClient(watchCfg, watchClient)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	meta, err := metadata.NewForConfigAndClient(watchCfg, &http.Client{Transport: httpClient.Transport})
+	meta, err := metadata.NewForConfigAndClient(watchCfg, watchClient)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -107,6 +112,19 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 	manager.SetConcurrency(Concurrency)
 	return &Conn{name: name, fieldManager: opts.FieldManager, client: c, mapper: mapper, manager: manager,
 		dynamic: dyn, metadata: meta, config: comparableConfig(resolved), traffic: opts.Traffic}, nil
+}
+
+// uncompressed asks for responses as they are: Go's transport neither
+// asks to gzip a request that names an encoding, nor decompresses its
+// response.
+type uncompressed struct{ next http.RoundTripper }
+
+func (u uncompressed) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Accept-Encoding") == "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Accept-Encoding", "identity")
+	}
+	return u.next.RoundTrip(req)
 }
 
 // Name returns the name of the cluster the connection reaches.

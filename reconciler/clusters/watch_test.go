@@ -3,8 +3,10 @@ package clusters
 import (
 	"context"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +208,101 @@ func TestFollowOfAKindTheClusterRefusesToListGoesOnWithoutTheWatch(t *testing.T)
 	}
 	if _, err := conn.ListMembers(ctx, "applyset-x", versions); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("ListMembers = %v; want the pass's own list to say it is forbidden", err)
+	}
+}
+
+// encodings records the encoding each watch request asked for and the one
+// its response came in.
+type encodings struct {
+	next     http.RoundTripper
+	mu       sync.Mutex
+	asked    []string
+	answered []string
+}
+
+func (e *encodings) RoundTrip(req *http.Request) (*http.Response, error) {
+	watching := req.URL.Query().Get("watch") == "true"
+	resp, err := e.next.RoundTrip(req)
+	if watching && err == nil {
+		e.mu.Lock()
+		e.asked = append(e.asked, req.Header.Get("Accept-Encoding"))
+		e.answered = append(e.answered, resp.Header.Get("Content-Encoding"))
+		e.mu.Unlock()
+	}
+	return resp, err
+}
+
+func TestWatchStreamsAreNotCompressed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Kubernetes API server")
+	}
+	f := testbed.StartT(t, testbed.Options{Names: []string{"plain"}})
+	cfg := rest.CopyConfig(f.Cluster("plain").RESTConfig())
+	rec := &encodings{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { rec.next = rt; return rec })
+	conn, err := Connect("plain", cfg, Options{FieldManager: "tandem", RequestTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := applyset.ID(applyset.ParentName("plain", "edge"))
+	create := func(name string, labels map[string]string) {
+		t.Helper()
+		cm := &corev1.ConfigMap{}
+		cm.Namespace, cm.Name, cm.Labels = "default", name, labels
+		if err := conn.Client().Create(t.Context(), cm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A watch that streams its initial list, as a reflector's does, and
+	// names no encoding, as Go's transport sends it, comes compressed.
+	plain, err := rest.HTTPClientFor(f.Cluster("plain").RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, cfg.Host+"/api/v1/namespaces/default/configmaps?watch=true&labelSelector=probe&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := plain.Do(req)
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		resp.Body.Close()
+		answered <- "Content-Encoding " + resp.Header.Get("Content-Encoding")
+	}()
+	if got := <-answered; got != "Content-Encoding gzip" {
+		t.Fatalf("a watch that asks for gzip: %s; the API server does not compress watches, and this test shows nothing", got)
+	}
+
+	w := conn.Watch("tandem")
+	defer w.Stop()
+	if _, err := w.Follow(t.Context(), id, map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	create("member", map[string]string{applyset.PartOfLabel: id})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec.mu.Lock()
+		asked, got := slices.Clone(rec.asked), slices.Clone(rec.answered)
+		rec.mu.Unlock()
+		if len(got) > 0 {
+			for i := range got {
+				if asked[i] != "identity" || got[i] != "" {
+					t.Errorf("member watch %d asked for %q and came %q; want identity, uncompressed", i, asked[i], got[i])
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the member watch never answered the member's creation")
+		}
+		select {
+		case <-w.Changes():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
