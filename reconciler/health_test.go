@@ -124,3 +124,45 @@ func TestDriftIsCorrected(t *testing.T) {
 		t.Errorf("replicas %d after the pass, want 2", *d.Spec.Replicas)
 	}
 }
+
+func TestAPassWaitsForNoObjectOfAKindWithoutStatus(t *testing.T) {
+	f := testFleet(t)
+	r := New(fleetResolver(f, nil), testOptions(t))
+	ctx := context.Background()
+	secret := func(value string) *unstructured.Unstructured {
+		return obj("v1", "Secret", "statusless", "token", map[string]any{"stringData": map[string]any{"token": value}})
+	}
+	service := func(port int64) *unstructured.Unstructured {
+		return obj("v1", "Service", "statusless", "broker", map[string]any{"spec": map[string]any{
+			"selector": map[string]any{"app": "broker"}, "ports": []any{map[string]any{"port": port}}}})
+	}
+	pass := func(revision string, port int64, objs ...*unstructured.Unstructured) (Result, []Result) {
+		t.Helper()
+		progress := make(chan Result, 16)
+		res := onlyResult(t, r.Apply(ctx, []Target{{Cluster: "plant-a", Tiers: []TierSet{{Solution: "statusless", Tier: "edge", Revision: revision,
+			Objects: append([]*unstructured.Unstructured{namespace("statusless"), service(port)}, objs...)}}}}, progress))
+		close(progress)
+		requirePhase(t, res, PhaseReady)
+		var waits []Result
+		for p := range progress {
+			if p.Phase == PhaseProgressing {
+				waits = append(waits, p)
+			}
+		}
+		return res, waits
+	}
+	pass("rev-1", 1883, configMap("statusless", "settings", map[string]any{"mode": "a"}), secret("a"))
+
+	res, waits := pass("rev-2", 1883, configMap("statusless", "settings", map[string]any{"mode": "b"}), secret("b"))
+	if c := res.Counts(); c.Configured != 2 {
+		t.Fatalf("rev-2 configured %d objects, want the ConfigMap and the Secret: %s", c.Configured, res.Message)
+	}
+	if len(waits) != 0 {
+		t.Errorf("a pass that changed only a ConfigMap and a Secret waited for health: %+v", waits)
+	}
+
+	// A Service has a status: a change to it is waited for.
+	if _, waits := pass("rev-3", 8883, configMap("statusless", "settings", map[string]any{"mode": "b"}), secret("b")); len(waits) == 0 {
+		t.Error("a pass that changed a Service did not wait for it")
+	}
+}

@@ -126,11 +126,7 @@ func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.Group
 			complete = false
 			continue
 		}
-		mw, err := w.start(key, mapping.Resource)
-		if err != nil {
-			w.mu.Unlock()
-			return Mark{}, err
-		}
+		mw := w.start(key, mapping.Resource)
 		w.watches[key] = mw
 		waits[key] = mw
 	}
@@ -164,7 +160,7 @@ func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.Group
 // the members need no queue, no indexer and no handlers of others, which
 // would cost a fleet's every watch a ring buffer and a handful of
 // goroutines.
-func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberWatch, error) {
+func (w *Watch) start(key watched, gvr schema.GroupVersionResource) *memberWatch {
 	selector := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: map[string]string{applyset.PartOfLabel: key.id}})
 	resource := w.conn.metadata.Resource(gvr)
 	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
@@ -177,12 +173,12 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberWatc
 			return resource.Watch(ctx, o)
 		},
 	}, w.conn.metadata)
-	mi := &memberWatch{gvr: gvr, synced: make(chan struct{}), failed: make(chan struct{})}
-	store := &memberStore{w: w, key: key, synced: mi.synced, members: map[string]*metav1.PartialObjectMetadata{}}
+	mw := &memberWatch{gvr: gvr, synced: make(chan struct{}), failed: make(chan struct{})}
+	store := &memberStore{w: w, key: key, synced: mw.synced, members: map[string]*metav1.PartialObjectMetadata{}}
 	r := cache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, store, cache.ReflectorOptions{
 		Name: fmt.Sprintf("members of ApplySet %s on %s", key.id, w.conn.name), TypeDescription: gvr.String()})
 	ctx, stop := context.WithCancel(w.ctx)
-	mi.stop = stop
+	mw.stop = stop
 	w.wg.Go(func() {
 		// As an informer runs its reflector: after a failure, list again
 		// after a backoff that grows to half a minute, reset after two
@@ -191,7 +187,7 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberWatc
 			DelayWithReset(clock.RealClock{}, 2*time.Minute)
 		for ctx.Err() == nil {
 			if err := r.ListAndWatchWithContext(ctx); err != nil && ctx.Err() == nil {
-				w.watchFailed(key.id, mi)
+				w.watchFailed(key.id, mw)
 			}
 			select {
 			case <-ctx.Done():
@@ -199,7 +195,7 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberWatc
 			}
 		}
 	})
-	return mi, nil
+	return mw
 }
 
 // watchFailed notes that a member watch failed to list or broke off.
@@ -207,11 +203,11 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) (*memberWatc
 // changes since; until then no pass may count on it. Announcing the
 // failure would set off a pass at every retry of a watch the cluster
 // refuses.
-func (w *Watch) watchFailed(id string, mi *memberWatch) {
+func (w *Watch) watchFailed(id string, mw *memberWatch) {
 	select {
-	case <-mi.synced:
+	case <-mw.synced:
 	default:
-		mi.failOnce.Do(func() { close(mi.failed) })
+		mw.failOnce.Do(func() { close(mw.failed) })
 	}
 	w.mu.Lock()
 	w.seq[id]++
