@@ -63,21 +63,22 @@ func BenchmarkFleet(b *testing.B) {
 	}
 
 	daemonArgs := []string{"--interval", "1h", "--drift-interval", "1h", "--log-level", "info"}
-	profiles := os.Getenv(FleetProfilesEnv)
-	if profiles != "" {
+	profileDir, profileURL := os.Getenv(FleetProfilesEnv), ""
+	if profileDir != "" {
 		port, err := testbed.FreePort()
 		if err != nil {
 			b.Fatal(err)
 		}
-		daemonArgs = append(daemonArgs, "--pprof-listen", "127.0.0.1:"+strconv.Itoa(port))
-		profiles = "http://127.0.0.1:" + strconv.Itoa(port) + "/debug/pprof/"
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		daemonArgs = append(daemonArgs, "--pprof-listen", addr)
+		profileURL = "http://" + addr + "/debug/pprof/"
 	}
 	// profile saves the daemon's profile named by path as file.
 	profile := func(path, file string) {
-		if profiles == "" {
+		if profileDir == "" {
 			return
 		}
-		if err := saveURL(profiles+path, filepath.Join(os.Getenv(FleetProfilesEnv), file)); err != nil {
+		if err := saveURL(profileURL+path, filepath.Join(profileDir, file)); err != nil {
 			b.Fatal(err)
 		}
 	}

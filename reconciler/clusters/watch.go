@@ -63,7 +63,6 @@ type watched struct {
 }
 
 type memberWatch struct {
-	gvr schema.GroupVersionResource
 	// synced is closed once the members were listed.
 	synced chan struct{}
 	// failed is closed when the watch's list or watch fails before it
@@ -173,7 +172,7 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) *memberWatch
 			return resource.Watch(ctx, o)
 		},
 	}, w.conn.metadata)
-	mw := &memberWatch{gvr: gvr, synced: make(chan struct{}), failed: make(chan struct{})}
+	mw := &memberWatch{synced: make(chan struct{}), failed: make(chan struct{})}
 	store := &memberStore{w: w, key: key, synced: mw.synced, members: map[string]*metav1.PartialObjectMetadata{}}
 	r := cache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, store, cache.ReflectorOptions{
 		Name: fmt.Sprintf("members of ApplySet %s on %s", key.id, w.conn.name), TypeDescription: gvr.String()})
@@ -235,31 +234,36 @@ func (s *memberStore) objectOf(m *metav1.PartialObjectMetadata) object.ObjMetada
 	return object.ObjMetadata{Namespace: m.Namespace, Name: m.Name, GroupKind: s.key.gk}
 }
 
-// put stores a member listed or watched, and tells whether it changed.
-func (s *memberStore) put(obj any, initial bool) error {
+// metadataOf returns the member a reflector hands its store, out of its
+// tombstone if it is one.
+func (s *memberStore) metadataOf(obj any) (*metav1.PartialObjectMetadata, error) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
 	m, ok := obj.(*metav1.PartialObjectMetadata)
 	if !ok {
-		return fmt.Errorf("watch %s: got %T, want metadata", s.key.gk, obj)
+		return nil, fmt.Errorf("watch %s: got %T, want metadata", s.key.gk, obj)
 	}
+	return m, nil
+}
+
+// put stores a member listed or watched, and tells whether it changed. A
+// member the first list shows is where changes start from.
+func (s *memberStore) put(m *metav1.PartialObjectMetadata, initial bool) {
 	m = slim(m, s.w.manager)
 	old, known := s.members[memberKey(m)]
 	s.members[memberKey(m)] = m
-	switch {
-	case !known:
-		if !initial && classify(nil, m, s.w.manager) != unchanged {
+	if !known && initial {
+		return
+	}
+	switch classify(old, m, s.w.manager) {
+	case changedByOthers:
+		s.w.changed(s.key.id, s.objectOf(m))
+	case lostFieldsOnly:
+		if !s.w.wroteLately(s.objectOf(m)) {
 			s.w.changed(s.key.id, s.objectOf(m))
-		}
-	default:
-		switch classify(old, m, s.w.manager) {
-		case changedByOthers:
-			s.w.changed(s.key.id, s.objectOf(m))
-		case lostFieldsOnly:
-			if !s.w.wroteLately(s.objectOf(m)) {
-				s.w.changed(s.key.id, s.objectOf(m))
-			}
 		}
 	}
-	return nil
 }
 
 // gone forgets a member, and tells its deletion unless tandem expected it.
@@ -274,16 +278,21 @@ func (s *memberStore) gone(m *metav1.PartialObjectMetadata) {
 	}
 }
 
-func (s *memberStore) Add(obj any) error    { return s.put(obj, false) }
-func (s *memberStore) Update(obj any) error { return s.put(obj, false) }
+func (s *memberStore) Add(obj any) error { return s.Update(obj) }
+
+func (s *memberStore) Update(obj any) error {
+	m, err := s.metadataOf(obj)
+	if err != nil {
+		return err
+	}
+	s.put(m, false)
+	return nil
+}
 
 func (s *memberStore) Delete(obj any) error {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return fmt.Errorf("watch %s: got %T, want metadata", s.key.gk, obj)
+	m, err := s.metadataOf(obj)
+	if err != nil {
+		return err
 	}
 	if known, ok := s.members[memberKey(m)]; ok {
 		m = known
@@ -304,10 +313,12 @@ func (s *memberStore) Replace(list []any, _ string) error {
 	}
 	listed := make(map[string]bool, len(list))
 	for _, obj := range list {
-		if err := s.put(obj, initial); err != nil {
+		m, err := s.metadataOf(obj)
+		if err != nil {
 			return err
 		}
-		listed[memberKey(obj.(*metav1.PartialObjectMetadata))] = true
+		s.put(m, initial)
+		listed[memberKey(m)] = true
 	}
 	for k, m := range s.members {
 		if !listed[k] {
