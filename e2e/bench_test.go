@@ -314,7 +314,7 @@ func (e *fleetEnv) waitAppliedQuickly(commit string, timeout time.Duration) {
 
 // daemonMemory returns the daemon's resident memory from /proc (VmRSS, its
 // peak VmHWM, and RssAnon, what is not mapped from files), and its Go memory
-// statistics from /metrics, in bytes.
+// statistics and goroutine count from /metrics, in bytes and goroutines.
 func (e *fleetEnv) daemonMemory() map[string]float64 {
 	e.t.Helper()
 	mem := processMemory(e.t, e.daemon.Process.Pid)
@@ -326,7 +326,7 @@ func (e *fleetEnv) daemonMemory() map[string]float64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !strings.HasPrefix(name, "go_memstats_") {
+		if !ok || !strings.HasPrefix(name, "go_memstats_") && name != "go_goroutines" {
 			continue
 		}
 		if v, err := strconv.ParseFloat(value, 64); err == nil {

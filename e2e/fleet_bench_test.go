@@ -157,6 +157,9 @@ func BenchmarkFleet(b *testing.B) {
 		mb(afterPushes["VmRSS"]), mb(afterPushes["RssAnon"]), mb(afterPushes["VmHWM"]))
 	b.Logf("marginal memory: %.2f MB RSS, %.2f MB anonymous per site (target ≤ 0.5 MB per site); Go heap in use %.1f MB → %.1f MB",
 		perSite, anonPerSite, mb(small["go_memstats_heap_inuse_bytes"]), mb(large["go_memstats_heap_inuse_bytes"]))
+	b.Logf("per site: %.1f goroutines, %.0f KB of goroutine stacks, %.0f KB of Go heap in use",
+		(large["go_goroutines"]-small["go_goroutines"])/added, (large["go_memstats_stack_inuse_bytes"]-small["go_memstats_stack_inuse_bytes"])/added/1024,
+		(large["go_memstats_heap_inuse_bytes"]-small["go_memstats_heap_inuse_bytes"])/added/1024)
 	b.Logf("idle over %s: %.2f CPU s (%.1f CPU s per hour), %.0f requests to %d clusters (%.2f per site per hour; target 0 beyond the watches), %.0f watch restarts",
 		window.Round(time.Second), (cpu1 - cpu0).Seconds(), cpuPerHour, requests1-requests0, len(clusters), requestsPerSiteHour, restarts1-restarts0)
 }

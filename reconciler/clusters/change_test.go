@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/cache"
 )
 
 func TestClassifyTellsHandChangesFromTandemsOwnWrites(t *testing.T) {
@@ -94,10 +93,8 @@ func TestAMemberStoreTellsWhatARelistFoundChanged(t *testing.T) {
 
 	// The first list, made by someone else or not, is where changes
 	// start from.
-	if err := s.Replace([]any{written("settings", "1", "10", tandem), written("thresholds", "2", "11", tandem),
-		written("by-hand", "3", "12", edit), written("pruned", "4", "13", tandem)}, "13"); err != nil {
-		t.Fatal(err)
-	}
+	s.replace([]metav1.PartialObjectMetadata{*written("settings", "1", "10", tandem), *written("thresholds", "2", "11", tandem),
+		*written("by-hand", "3", "12", edit), *written("pruned", "4", "13", tandem)})
 	select {
 	case <-s.synced:
 	default:
@@ -110,10 +107,8 @@ func TestAMemberStoreTellsWhatARelistFoundChanged(t *testing.T) {
 	// The watch broke off; meanwhile settings was edited, thresholds
 	// deleted by hand, pruned deleted by tandem, and one created by hand.
 	w.Expect("4")
-	if err := s.Replace([]any{written("settings", "1", "20", tandem, edit), written("by-hand", "3", "12", edit),
-		written("new", "5", "21", edit)}, "21"); err != nil {
-		t.Fatal(err)
-	}
+	s.replace([]metav1.PartialObjectMetadata{*written("settings", "1", "20", tandem, edit), *written("by-hand", "3", "12", edit),
+		*written("new", "5", "21", edit)})
 	got := w.Take()
 	want := map[object.ObjMetadata]string{member("settings"): key.id, member("thresholds"): key.id, member("new"): key.id}
 	if !maps.Equal(got, want) {
@@ -122,9 +117,7 @@ func TestAMemberStoreTellsWhatARelistFoundChanged(t *testing.T) {
 
 	// Watched again: a deletion by hand is told, with the member as last
 	// seen.
-	if err := s.Delete(cache.DeletedFinalStateUnknown{Key: "factory/by-hand", Obj: written("by-hand", "3", "12")}); err != nil {
-		t.Fatal(err)
-	}
+	s.delete(written("by-hand", "3", "12"))
 	if got := w.Take(); !maps.Equal(got, map[object.ObjMetadata]string{member("by-hand"): key.id}) {
 		t.Errorf("a deletion told %v, want by-hand", got)
 	}

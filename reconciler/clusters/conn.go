@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,11 +20,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
 )
@@ -45,18 +46,19 @@ type Options struct {
 	Traffic *Traffic
 }
 
-// Conn is a connection to one cluster: a client, its lazily discovered
-// REST mapper, and an ssa resource manager on top.
+// Conn is a connection to one cluster: a client, its REST mapper of the
+// kinds asked about (see kindMapper), and an ssa resource manager on top.
 type Conn struct {
 	name         string
 	fieldManager string
 	client       client.Client
 	mapper       meta.RESTMapper
 	manager      *ssa.ResourceManager
-	// dynamic watches what a pass waits for, metadata the members a
-	// Watch follows.
+	// dynamic watches what a pass waits for; metadata lists the members
+	// a Watch follows, and raw streams their changes.
 	dynamic  dynamic.Interface
 	metadata metadata.Interface
+	raw      *rest.RESTClient
 	// config is the configuration the connection was made from, as
 	// comparable, so that changed credentials make a new one.
 	config *rest.Config
@@ -82,10 +84,11 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	disco, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
+	mapper := newKindMapper(disco, cmp.Or(cfg.Timeout, 30*time.Second))
 	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
@@ -107,11 +110,17 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
+	rawCfg := metadata.ConfigFor(watchCfg)
+	rawCfg.GroupVersion, rawCfg.APIPath = &schema.GroupVersion{}, "/"
+	raw, err := rest.RESTClientForConfigAndClient(rawCfg, watchClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
 	manager := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}),
 		ssa.Owner{Field: opts.FieldManager, Group: "tandem.dev"})
 	manager.SetConcurrency(Concurrency)
 	return &Conn{name: name, fieldManager: opts.FieldManager, client: c, mapper: mapper, manager: manager,
-		dynamic: dyn, metadata: meta, config: comparableConfig(resolved), traffic: opts.Traffic}, nil
+		dynamic: dyn, metadata: meta, raw: raw, config: comparableConfig(resolved), traffic: opts.Traffic}, nil
 }
 
 // uncompressed asks for responses as they are: Go's transport neither

@@ -2,20 +2,24 @@ package clusters
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
@@ -153,29 +157,16 @@ func (w *Watch) Follow(ctx context.Context, id string, versions map[schema.Group
 	return mark, nil
 }
 
-// start runs a watch of the members of one ApplySet of one resource: a
-// reflector that lists and then watches them into a memberStore, which
-// tells each change as it arrives. A reflector alone, not an informer:
-// the members need no queue, no indexer and no handlers of others, which
-// would cost a fleet's every watch a ring buffer and a handful of
-// goroutines.
+// start runs a watch of the members of one ApplySet of one resource in
+// one goroutine: it lists them, then follows their changes from the
+// list's resource version, decoding each event as it arrives. Neither an
+// informer nor a reflector: the members need no queue, indexer or
+// resync, and a reflector's goroutines beside the stream's, for each
+// watch of each kind of each site, were most of what a fleet's watches
+// cost.
 func (w *Watch) start(key watched, gvr schema.GroupVersionResource) *memberWatch {
-	selector := metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: map[string]string{applyset.PartOfLabel: key.id}})
-	resource := w.conn.metadata.Resource(gvr)
-	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = selector
-			return resource.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = selector
-			return resource.Watch(ctx, o)
-		},
-	}, w.conn.metadata)
 	mw := &memberWatch{synced: make(chan struct{}), failed: make(chan struct{})}
 	store := &memberStore{w: w, key: key, synced: mw.synced, members: map[string]*metav1.PartialObjectMetadata{}}
-	r := cache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, store, cache.ReflectorOptions{
-		Name: fmt.Sprintf("members of ApplySet %s on %s", key.id, w.conn.name), TypeDescription: gvr.String()})
 	ctx, stop := context.WithCancel(w.ctx)
 	mw.stop = stop
 	w.wg.Go(func() {
@@ -185,7 +176,7 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) *memberWatch
 		delay := wait.Backoff{Duration: 800 * time.Millisecond, Factor: 2, Jitter: 1, Cap: 30 * time.Second}.
 			DelayWithReset(clock.RealClock{}, 2*time.Minute)
 		for ctx.Err() == nil {
-			if err := r.ListAndWatchWithContext(ctx); err != nil && ctx.Err() == nil {
+			if err := w.follow(ctx, store, gvr); err != nil && ctx.Err() == nil {
 				w.watchFailed(key.id, mw)
 			}
 			select {
@@ -195,6 +186,80 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) *memberWatch
 		}
 	})
 	return mw
+}
+
+// follow lists the members of store's ApplySet of gvr, then follows
+// their changes until the watch fails or ctx ends. A watch the server
+// ends, at the timeout it was opened with, opens again from the last
+// resource version seen, without a list.
+func (w *Watch) follow(ctx context.Context, s *memberStore, gvr schema.GroupVersionResource) error {
+	list, err := w.conn.metadata.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: s.selector()})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", gvr.Resource, err)
+	}
+	s.replace(list.Items)
+	version := list.ResourceVersion
+	for {
+		if version, err = w.watchFrom(ctx, s, gvr, version); err != nil {
+			return fmt.Errorf("watch %s: %w", gvr.Resource, err)
+		}
+	}
+}
+
+// watchTimeout is how long the server keeps a member watch open: five to
+// ten minutes, as a reflector asks, spreading the reopenings of a fleet's
+// watches over time.
+var watchTimeout = func() time.Duration { return 5*time.Minute + rand.N(5*time.Minute) }
+
+// watchFrom watches the members of store's ApplySet of gvr from the
+// resource version since, hands each change to s, and returns the last
+// resource version seen when the server ends the watch. An error event,
+// a resource version too old among them, ends it with the error.
+func (w *Watch) watchFrom(ctx context.Context, s *memberStore, gvr schema.GroupVersionResource, since string) (string, error) {
+	timeout := int(watchTimeout() / time.Second)
+	path := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		path = []string{"/api", gvr.Version}
+	}
+	body, err := w.conn.raw.Get().AbsPath(append(path, gvr.Resource)...).
+		Param("watch", "true").
+		Param("labelSelector", s.selector()).
+		Param("resourceVersion", since).
+		Param("allowWatchBookmarks", "true").
+		Param("timeoutSeconds", strconv.Itoa(timeout)).
+		SetHeader("Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1").
+		Stream(ctx)
+	if err != nil {
+		return since, err
+	}
+	defer body.Close()
+	events := json.NewDecoder(body)
+	for {
+		var event metav1.WatchEvent
+		if err := events.Decode(&event); errors.Is(err, io.EOF) {
+			return since, nil
+		} else if err != nil {
+			return since, err
+		}
+		if watch.EventType(event.Type) == watch.Error {
+			var status metav1.Status
+			if err := json.Unmarshal(event.Object.Raw, &status); err != nil {
+				return since, fmt.Errorf("decode error event: %w", err)
+			}
+			return since, apierrors.FromObject(&status)
+		}
+		var m metav1.PartialObjectMetadata
+		if err := json.Unmarshal(event.Object.Raw, &m); err != nil {
+			return since, fmt.Errorf("decode %s event: %w", event.Type, err)
+		}
+		since = m.ResourceVersion
+		switch watch.EventType(event.Type) {
+		case watch.Added, watch.Modified:
+			s.put(&m, false)
+		case watch.Deleted:
+			s.delete(&m)
+		}
+	}
 }
 
 // watchFailed notes that a member watch failed to list or broke off.
@@ -214,10 +279,10 @@ func (w *Watch) watchFailed(id string, mw *memberWatch) {
 	w.conn.traffic.watchRestarted(w.conn.name)
 }
 
-// memberStore keeps the members of one ApplySet of one resource as the
-// reflector lists and watches them, slim, and tells each change classify
+// memberStore keeps the members of one ApplySet of one resource as its
+// watch lists and follows them, slim, and tells each change classify
 // counts, and each deletion tandem did not expect, to its Watch. Only its
-// reflector calls it, one call at a time.
+// watch's goroutine calls it.
 type memberStore struct {
 	w      *Watch
 	key    watched
@@ -226,25 +291,15 @@ type memberStore struct {
 	members map[string]*metav1.PartialObjectMetadata
 }
 
-var _ cache.ReflectorStore = (*memberStore)(nil)
-
 func memberKey(m *metav1.PartialObjectMetadata) string { return m.Namespace + "/" + m.Name }
+
+// selector selects the members of the store's ApplySet.
+func (s *memberStore) selector() string {
+	return metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: map[string]string{applyset.PartOfLabel: s.key.id}})
+}
 
 func (s *memberStore) objectOf(m *metav1.PartialObjectMetadata) object.ObjMetadata {
 	return object.ObjMetadata{Namespace: m.Namespace, Name: m.Name, GroupKind: s.key.gk}
-}
-
-// metadataOf returns the member a reflector hands its store, out of its
-// tombstone if it is one.
-func (s *memberStore) metadataOf(obj any) (*metav1.PartialObjectMetadata, error) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return nil, fmt.Errorf("watch %s: got %T, want metadata", s.key.gk, obj)
-	}
-	return m, nil
 }
 
 // put stores a member listed or watched, and tells whether it changed. A
@@ -266,8 +321,12 @@ func (s *memberStore) put(m *metav1.PartialObjectMetadata, initial bool) {
 	}
 }
 
-// gone forgets a member, and tells its deletion unless tandem expected it.
-func (s *memberStore) gone(m *metav1.PartialObjectMetadata) {
+// delete forgets a member, and tells its deletion unless tandem expected
+// it.
+func (s *memberStore) delete(m *metav1.PartialObjectMetadata) {
+	if known, ok := s.members[memberKey(m)]; ok {
+		m = known
+	}
 	delete(s.members, memberKey(m))
 	s.w.mu.Lock()
 	_, own := s.w.expected[m.UID]
@@ -278,33 +337,10 @@ func (s *memberStore) gone(m *metav1.PartialObjectMetadata) {
 	}
 }
 
-func (s *memberStore) Add(obj any) error { return s.Update(obj) }
-
-func (s *memberStore) Update(obj any) error {
-	m, err := s.metadataOf(obj)
-	if err != nil {
-		return err
-	}
-	s.put(m, false)
-	return nil
-}
-
-func (s *memberStore) Delete(obj any) error {
-	m, err := s.metadataOf(obj)
-	if err != nil {
-		return err
-	}
-	if known, ok := s.members[memberKey(m)]; ok {
-		m = known
-	}
-	s.gone(m)
-	return nil
-}
-
-// Replace takes a list of the members: the first, from which changes are
+// replace takes a list of the members: the first, from which changes are
 // told, or one after the watch broke off, whose differences from what was
 // known are the changes meanwhile.
-func (s *memberStore) Replace(list []any, _ string) error {
+func (s *memberStore) replace(list []metav1.PartialObjectMetadata) {
 	initial := false
 	select {
 	case <-s.synced:
@@ -312,27 +348,19 @@ func (s *memberStore) Replace(list []any, _ string) error {
 		initial = true
 	}
 	listed := make(map[string]bool, len(list))
-	for _, obj := range list {
-		m, err := s.metadataOf(obj)
-		if err != nil {
-			return err
-		}
-		s.put(m, initial)
-		listed[memberKey(m)] = true
+	for i := range list {
+		s.put(&list[i], initial)
+		listed[memberKey(&list[i])] = true
 	}
 	for k, m := range s.members {
 		if !listed[k] {
-			s.gone(m)
+			s.delete(m)
 		}
 	}
 	if initial {
 		close(s.synced)
 	}
-	return nil
 }
-
-// Resync does nothing: the reflector runs with no resync period.
-func (s *memberStore) Resync() error { return nil }
 
 // changed records a change of the member key of the ApplySet id, and
 // announces it.

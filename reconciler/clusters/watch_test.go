@@ -12,6 +12,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -304,5 +305,94 @@ func TestWatchStreamsAreNotCompressed(t *testing.T) {
 		case <-w.Changes():
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// requests tells the path and query of each GET request on its channel,
+// as long as it has room.
+type requests struct {
+	next http.RoundTripper
+	seen chan string
+}
+
+func (r *requests) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet {
+		select {
+		case r.seen <- req.URL.Path + "?" + req.URL.RawQuery:
+		default:
+		}
+	}
+	return r.next.RoundTrip(req)
+}
+
+func TestMemberWatchTheServerEndsOpensAgainWithoutAList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Kubernetes API server")
+	}
+	f := testbed.StartT(t, testbed.Options{Names: []string{"reopen"}})
+	restore := watchTimeout
+	watchTimeout = func() time.Duration { return time.Second }
+	t.Cleanup(func() { watchTimeout = restore })
+	cfg := rest.CopyConfig(f.Cluster("reopen").RESTConfig())
+	rec := &requests{seen: make(chan string, 100)}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { rec.next = rt; return rec })
+	traffic := NewTraffic()
+	conn, err := Connect("reopen", cfg, Options{FieldManager: "tandem", RequestTimeout: 30 * time.Second, Traffic: traffic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := applyset.ID(applyset.ParentName("reopen", "edge"))
+	cm := &corev1.ConfigMap{}
+	cm.Namespace, cm.Name, cm.Labels = "default", "settings", map[string]string{applyset.PartOfLabel: id}
+	if err := conn.Client().Create(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+	for len(rec.seen) > 0 {
+		<-rec.seen // the client's discovery and create
+	}
+
+	w := conn.Watch("tandem")
+	defer w.Stop()
+	mark, err := w.Follow(t.Context(), id, map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists, watches []string
+	timeout := time.After(30 * time.Second)
+	for len(watches) < 3 {
+		select {
+		case r := <-rec.seen:
+			if strings.Contains(r, "watch=true") {
+				watches = append(watches, r)
+			} else {
+				lists = append(lists, r)
+			}
+		case <-timeout:
+			t.Fatalf("in 30 s the member watch was opened %d times, want 3 at a second each", len(watches))
+		}
+	}
+	if len(lists) != 1 {
+		t.Errorf("lists %q; want one, before the first watch", lists)
+	}
+	if !w.Unchanged(id, mark) {
+		t.Error("a watch the server ended, and that opened again, made the ApplySet changed")
+	}
+	if got := testutil.ToFloat64(traffic.watchRestarts.WithLabelValues("reopen")); got != 0 {
+		t.Errorf("%v watch restarts counted; a watch the server ends is not one", got)
+	}
+
+	// A change made by hand after the reopenings is still told.
+	cm.Data = map[string]string{"mode": "by hand"}
+	if err := conn.Client().Update(t.Context(), cm, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.Changes():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a change by hand was not announced after the watch opened again")
+	}
+	want := map[object.ObjMetadata]string{{Namespace: "default", Name: "settings", GroupKind: schema.GroupKind{Kind: "ConfigMap"}}: id}
+	if got := w.Take(); !maps.Equal(got, want) {
+		t.Errorf("Take = %v, want %v", got, want)
 	}
 }
