@@ -40,8 +40,10 @@ type fleetEnv struct {
 	logPath    string
 	daemon     *exec.Cmd
 	clients    map[string]client.Client
-	// daemonArgs are added to, and override, the flags startDaemon passes.
+	// daemonArgs are added to, and override, the flags startDaemon
+	// passes; daemonEnv is added to its environment.
 	daemonArgs []string
+	daemonEnv  []string
 }
 
 // fleetOptions shape a fleetEnv beyond its clusters and fixture.
@@ -58,8 +60,10 @@ type fleetOptions struct {
 	StartTimeout time.Duration
 	// Logf receives the clusters' progress lines; nil means the test log.
 	Logf func(format string, args ...any)
-	// DaemonArgs are added to the flags of "tandem serve".
+	// DaemonArgs are added to the flags of "tandem serve", and DaemonEnv
+	// to its environment.
 	DaemonArgs []string
+	DaemonEnv  []string
 }
 
 func newFleetEnv(t *testing.T, clusters []string, fixture string) *fleetEnv {
@@ -69,7 +73,7 @@ func newFleetEnv(t *testing.T, clusters []string, fixture string) *fleetEnv {
 
 func newFleetEnvWith(t testing.TB, clusters []string, fixture string, opts fleetOptions) *fleetEnv {
 	t.Helper()
-	e := &fleetEnv{t: t, clients: map[string]client.Client{}, daemonArgs: opts.DaemonArgs}
+	e := &fleetEnv{t: t, clients: map[string]client.Client{}, daemonArgs: opts.DaemonArgs, daemonEnv: opts.DaemonEnv}
 	e.fleet = testbed.StartT(t, testbed.Options{Names: clusters, Full: !opts.APIServerOnly,
 		Lean: opts.Lean, Parallel: opts.Parallel, StartTimeout: opts.StartTimeout, Logf: opts.Logf})
 	for _, c := range e.fleet.Clusters() {
@@ -180,6 +184,9 @@ func (e *fleetEnv) startDaemon() {
 	}
 	cmd := exec.Command(tandemBin, append(args, e.daemonArgs...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if len(e.daemonEnv) > 0 {
+		cmd.Env = append(os.Environ(), e.daemonEnv...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/reconciler/clusters"
@@ -55,6 +56,7 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, ou
 	watch := r.watchOf(cp.cluster, mode)
 	results := make([]Result, len(cp.tiers))
 	marks := make([]*clusters.Mark, len(cp.tiers))
+	kept := make([]map[schema.GroupKind]listedKind, len(cp.tiers))
 	done := make([]chan struct{}, len(cp.tiers))
 	for i := range done {
 		done[i] = make(chan struct{})
@@ -80,13 +82,16 @@ func (r *Reconciler) reconcileCluster(ctx, waitCtx context.Context, t Target, ou
 			p := cp.tierPass(i, &r.opts)
 			p.result, p.out, p.watch = res, out, watch
 			p.result.Contested = mode.contested[p.id]
+			if before, ok := cp.cluster.passed[res.Key]; ok && watch != nil && !mode.full {
+				p.before = &before
+			}
 			results[i] = r.finish(ctx, waitCtx, p.run(ctx, waitCtx, turn), out)
-			marks[i] = p.mark
+			marks[i], kept[i] = p.mark, p.kept
 		})
 	}
 	wg.Wait()
 	if watch != nil {
-		cp.cluster.remember(t, cp.tiers, cp.removed, marks, results)
+		cp.cluster.remember(t, cp.tiers, cp.removed, marks, kept, results)
 	}
 	for _, res := range results {
 		if res.Phase == PhaseUnreachable {

@@ -67,7 +67,12 @@ type tierPass struct {
 	// and mark is where it stood when the pass listed them; nil without.
 	watch *clusters.Watch
 	mark  *clusters.Mark
-	log   *slog.Logger
+	// before is what the last Ready pass over the tier left, when the
+	// watch may vouch for the members it kept; kept is what this one
+	// keeps, once it applied and pruned.
+	before *passed
+	kept   map[schema.GroupKind]listedKind
+	log    *slog.Logger
 }
 
 func (p *tierPass) run(ctx, waitCtx context.Context, turn *turn) Result {
@@ -248,6 +253,9 @@ func (p *tierPass) apply(ctx, waitCtx context.Context) ([]*unstructured.Unstruct
 			}
 		}
 	}
+	if p.watch != nil {
+		p.kept = s.untouched(p.result.ChangeSet)
+	}
 	// Applied and pruned: from now on the parent records the inventory of
 	// this render and names its revision, whatever the health check says.
 	applied := inventory{groupKinds: gks, namespaces: namespaces, revision: p.set.Revision}
@@ -330,6 +338,51 @@ type survey struct {
 	// cleanup names the managers whose fields an apply that corrects
 	// drift first hands to tandem, so that it removes them.
 	cleanup []ssa.FieldManager
+	// versions are the group-kinds listed, at the version of each; held
+	// marks those with objects the ApplySet's label claims that are not
+	// its members.
+	versions map[schema.GroupKind]string
+	held     map[schema.GroupKind]bool
+}
+
+// untouched returns the members of the group-kinds listed that the pass
+// leaves as it found them, by kind: none of their objects applied,
+// pruned, orphaned, moving to another tier, drifted, held apart as not
+// members, or waited for, since their status changes without the watch
+// telling.
+func (s *survey) untouched(changes *ssa.ChangeSet) map[schema.GroupKind]listedKind {
+	touched := maps.Clone(s.held)
+	for _, e := range changes.Entries {
+		if e.Action != ssa.UnchangedAction {
+			touched[e.ObjMetadata.GroupKind] = true
+		}
+	}
+	for key, obj := range s.desired {
+		if waitsFor(obj) {
+			touched[key.GroupKind] = true
+		}
+	}
+	for _, objs := range [][]*unstructured.Unstructured{s.prune, s.orphan, s.moving} {
+		for _, obj := range objs {
+			touched[obj.GroupVersionKind().GroupKind()] = true
+		}
+	}
+	for key := range s.driftAt {
+		touched[key.GroupKind] = true
+	}
+	kept := make(map[schema.GroupKind]listedKind)
+	for gk, version := range s.versions {
+		if !touched[gk] {
+			kept[gk] = listedKind{version: version}
+		}
+	}
+	for key, obj := range s.live {
+		if k, ok := kept[key.GroupKind]; ok {
+			k.members = append(k.members, obj)
+			kept[key.GroupKind] = k
+		}
+	}
+	return kept
 }
 
 // addDrift records the fields other managers added to live, and reports
@@ -381,7 +434,7 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 		}
 		p.mark = &mark
 	}
-	listed, err := p.cluster.ListMembers(ctx, p.id, versions)
+	listed, err := p.listMembers(ctx, versions)
 	if err != nil {
 		return nil, err
 	}
@@ -390,9 +443,10 @@ func (p *tierPass) survey(ctx context.Context) (*survey, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &survey{desired: desired, live: live, adopted: adopted}
+	s := &survey{desired: desired, live: live, adopted: adopted, versions: versions, held: map[schema.GroupKind]bool{}}
 	for _, key := range slices.SortedFunc(maps.Keys(ignored), compareObjects) {
 		s.ignored = append(s.ignored, ignored[key])
+		s.held[key.GroupKind] = true
 	}
 	for _, key := range slices.SortedFunc(maps.Keys(desired), compareObjects) {
 		obj := desired[key]

@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/utils"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
 	"github.com/tandem-gitops/tandem/reconciler/clusters"
@@ -37,11 +40,50 @@ type passMode struct {
 }
 
 // passed is what the last Ready pass over a tier left: the tier set it
-// applied, the result, and where the tier's watch stood when it listed.
+// applied, the result, where the tier's watch stood when it listed, and
+// the members it left as listed.
 type passed struct {
 	set    TierSet
 	mark   clusters.Mark
 	result Result
+	// kept are the members of the group-kinds the pass wrote none of
+	// (see survey.untouched): while the watch shows the ApplySet
+	// unchanged since mark, they are what the cluster holds, and the next
+	// pass takes them instead of listing them again.
+	kept map[schema.GroupKind]listedKind
+}
+
+// listedKind is what a pass found of one group-kind of its ApplySet: the
+// version it listed at, and the members.
+type listedKind struct {
+	version string
+	members []*unstructured.Unstructured
+}
+
+// listMembers lists the members of each group-kind of versions, as
+// Conn.ListMembers does, but takes the group-kinds the last pass kept,
+// copied, when the watch shows the ApplySet unchanged since that pass
+// listed them: the pass of a new revision lists only the kinds the last
+// one wrote, or waits for.
+func (p *tierPass) listMembers(ctx context.Context, versions map[schema.GroupKind]string) (map[object.ObjMetadata]*unstructured.Unstructured, error) {
+	var taken []*unstructured.Unstructured
+	if p.before != nil && p.watch.Unchanged(p.id, p.before.mark) {
+		versions = maps.Clone(versions)
+		for gk, version := range versions {
+			if k, ok := p.before.kept[gk]; ok && k.version == version {
+				delete(versions, gk)
+				taken = append(taken, k.members...)
+			}
+		}
+	}
+	listed, err := p.cluster.ListMembers(ctx, p.id, versions)
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range taken {
+		listed[object.UnstructuredToObjMetadata(obj)] = obj.DeepCopy()
+	}
+	return listed, nil
 }
 
 // watchOf returns the cluster's Watch, making one when mode asks for it;
@@ -106,27 +148,27 @@ func (c *cluster) unchangedTier(ts TierSet, t Target) (Result, bool) {
 // remember records what a pass over t left, for the next to skip what the
 // watch shows unchanged, and stops following the ApplySets of tiers the
 // cluster no longer runs.
-func (c *cluster) remember(t Target, tiers []TierSet, removed []bool, marks []*clusters.Mark, results []Result) {
+func (c *cluster) remember(t Target, tiers []TierSet, removed []bool, marks []*clusters.Mark, kept []map[schema.GroupKind]listedKind, results []Result) {
 	ids := make([]string, 0, len(t.Tiers))
 	for _, ts := range t.Tiers {
 		ids = append(ids, applyset.ID(applyset.ParentName(ts.Solution, ts.Tier)))
 	}
 	c.watch.Keep(ids)
-	kept := make(map[Key]passed, len(t.Tiers))
+	held := make(map[Key]passed, len(t.Tiers))
 	for i, ts := range tiers {
 		key := KeyOf(t.Cluster, ts)
 		switch {
 		case removed[i]:
 		case marks[i] != nil && results[i].Phase == PhaseReady:
-			kept[key] = passed{set: ts, mark: *marks[i], result: results[i]}
+			held[key] = passed{set: ts, mark: *marks[i], result: results[i], kept: kept[i]}
 		case marks[i] == nil && results[i].Phase == PhaseReady:
 			// Skipped, as unchanged: what was known still holds.
 			if p, ok := c.passed[key]; ok {
-				kept[key] = p
+				held[key] = p
 			}
 		}
 	}
-	c.passed = kept
+	c.passed = held
 	c.target = nil
 	// A tier set the target does not name, pruning a removed tier, is
 	// only known to be done when it got to Ready.

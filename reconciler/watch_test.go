@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -324,5 +325,85 @@ func TestAClusterThatComesBackHasOneKeeperAndItsWatch(t *testing.T) {
 	awaitResult(t, results, "a pass that undid the hand scale", func(res Result) bool { return final(res) && res.Corrected > 0 })
 	if n := replicasOf(t, kube, "watch-back", "inference"); n != 2 {
 		t.Errorf("%d replicas after the correction, want 2", n)
+	}
+}
+
+func TestWatchedPassOfANewRevisionListsOnlyTheKindsTheLastPassWroteOrWaitedFor(t *testing.T) {
+	f := testFleet(t)
+	kube := kubeClient(t, f, "plant-a")
+	counter := &requestCounter{}
+	r := New(fleetResolver(f, counter), testOptions(t))
+	const ns = "watch-lists"
+	target := func(rev string) Target {
+		return Target{Cluster: "plant-a", Tiers: []TierSet{{Solution: ns, Tier: "edge", Revision: rev,
+			Objects: []*unstructured.Unstructured{
+				namespace(ns),
+				configMap(ns, "settings", map[string]any{"mode": rev}),
+				obj("v1", "Secret", ns, "credentials", map[string]any{"stringData": map[string]any{"token": "t"}}),
+				obj("v1", "ServiceAccount", ns, "edge", nil),
+				deployment(ns, "inference", 1),
+			}}}}
+	}
+	ctx := context.Background()
+	pass := func(rev string) Result {
+		t.Helper()
+		res := onlyResult(t, r.reconcileCluster(ctx, ctx, target(rev), nil, passMode{watch: true}))
+		requirePhase(t, res, PhaseReady)
+		return res
+	}
+	// listed returns the resources the last pass listed members of.
+	listed := func() []string {
+		var resources []string
+		for _, line := range strings.Split(counter.String(), "\n") {
+			path, query, _ := strings.Cut(strings.TrimPrefix(line, "GET "), "?")
+			if !strings.HasPrefix(line, "GET ") || strings.Contains(path, "/namespaces/") || strings.Contains(query, "watch=") ||
+				!strings.Contains(query, "labelSelector=") {
+				continue
+			}
+			resources = append(resources, path[strings.LastIndex(path, "/")+1:])
+		}
+		slices.Sort(resources)
+		return resources
+	}
+
+	pass("rev-1")
+	defer r.unwatch("plant-a")
+	counter.reset()
+	pass("rev-2")
+	all := []string{"configmaps", "deployments", "namespaces", "secrets", "serviceaccounts"}
+	if got := listed(); !slices.Equal(got, all) {
+		t.Errorf("the pass after the one that created everything listed %q, want %q", got, all)
+	}
+	// rev-2 wrote the ConfigMap alone; the Namespace and the Deployment
+	// are waited for. The Secret and the ServiceAccount are as listed.
+	counter.reset()
+	res := pass("rev-3")
+	if got, want := listed(), []string{"configmaps", "deployments", "namespaces"}; !slices.Equal(got, want) {
+		t.Errorf("rev-3 listed %q, want %q: the kinds rev-2 wrote or waited for\n%s", got, want, counter)
+	}
+	if c := res.Counts(); c.Configured != 1 || c.Unchanged != 4 {
+		t.Errorf("rev-3: %+v, want the ConfigMap configured and 4 unchanged", c)
+	}
+
+	// A member deleted by hand: the watch no longer vouches for what was
+	// kept, and the next revision lists every kind and finds it gone.
+	w := r.changesOf("plant-a")
+	secret := &corev1.Secret{}
+	secret.Namespace, secret.Name = ns, "credentials"
+	if err := kube.Delete(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.Changes():
+	case <-time.After(waitTimeout):
+		t.Fatal("the watch saw no deletion")
+	}
+	counter.reset()
+	res = pass("rev-4")
+	if got := listed(); !slices.Equal(got, all) {
+		t.Errorf("after a deletion by hand rev-4 listed %q, want %q", got, all)
+	}
+	if c := res.Counts(); c.Created != 1 || c.Configured != 1 {
+		t.Errorf("rev-4: %+v, want the Secret created again and the ConfigMap configured", c)
 	}
 }
