@@ -8,7 +8,7 @@
 #   make e2e           end-to-end tests only
 #   make lint          go vet and a gofmt check
 #   make bench         benchmarks against the performance targets (9 to 11 minutes), report in bench.txt
-#   make bench-fleet   tandem serve against 1 + 100 lean API servers (about 8 minutes), report in fleet.txt
+#   make bench-fleet   tandem serve against 1 + 100 lean API servers (about 13 minutes), report in fleet.txt
 #   make controlplane  build the local Kubernetes control planes into bin/controlplane
 #   make clusters      start local clusters (cloud, plant-a, plant-b, plant-c) until Ctrl-C
 #   make clean         remove bin/tandem and test caches (keeps the control planes)
@@ -89,7 +89,7 @@ bench: controlplane
 # API server of its own on one shared etcd, started 4 at a time: push →
 # applied over 10 pushes, the daemon's memory per site, and its CPU time and
 # requests while the fleet idles. Not part of "make bench": it holds most
-# of the machine for about 8 minutes. fleet.txt gets the result lines,
+# of the machine for about 13 minutes. fleet.txt gets the result lines,
 # .cache/bench-fleet.log the full output.
 FLEET_SITES  ?= 100
 FLEET_REPORT := $(CURDIR)/fleet.txt
