@@ -377,10 +377,17 @@ func (s *survey) untouched(changes *ssa.ChangeSet) map[schema.GroupKind]listedKi
 		}
 	}
 	for key, obj := range s.live {
-		if k, ok := kept[key.GroupKind]; ok {
-			k.members = append(k.members, obj)
-			kept[key.GroupKind] = k
+		k, ok := kept[key.GroupKind]
+		if !ok {
+			continue
 		}
+		data, err := obj.MarshalJSON()
+		if err != nil {
+			delete(kept, key.GroupKind) // for the next pass to list
+			continue
+		}
+		k.members = append(k.members, data)
+		kept[key.GroupKind] = k
 	}
 	return kept
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -54,19 +55,22 @@ type passed struct {
 }
 
 // listedKind is what a pass found of one group-kind of its ApplySet: the
-// version it listed at, and the members.
+// version it listed at, and the members, as JSON. Kept for as long as a
+// fleet idles between revisions, a member costs its bytes, and not the
+// maps, strings and interfaces of an unstructured object, scattered
+// among the pass's garbage.
 type listedKind struct {
 	version string
-	members []*unstructured.Unstructured
+	members [][]byte
 }
 
 // listMembers lists the members of each group-kind of versions, as
 // Conn.ListMembers does, but takes the group-kinds the last pass kept,
-// copied, when the watch shows the ApplySet unchanged since that pass
-// listed them: the pass of a new revision lists only the kinds the last
-// one wrote, or waits for.
+// when the watch shows the ApplySet unchanged since that pass listed
+// them: the pass of a new revision lists only the kinds the last one
+// wrote, or waits for.
 func (p *tierPass) listMembers(ctx context.Context, versions map[schema.GroupKind]string) (map[object.ObjMetadata]*unstructured.Unstructured, error) {
-	var taken []*unstructured.Unstructured
+	var taken [][]byte
 	if p.before != nil && p.watch.Unchanged(p.id, p.before.mark) {
 		versions = maps.Clone(versions)
 		for gk, version := range versions {
@@ -80,8 +84,12 @@ func (p *tierPass) listMembers(ctx context.Context, versions map[schema.GroupKin
 	if err != nil {
 		return nil, err
 	}
-	for _, obj := range taken {
-		listed[object.UnstructuredToObjMetadata(obj)] = obj.DeepCopy()
+	for _, data := range taken {
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(data); err != nil {
+			return nil, fmt.Errorf("decode a member the last pass listed: %w", err)
+		}
+		listed[object.UnstructuredToObjMetadata(obj)] = obj
 	}
 	return listed, nil
 }

@@ -233,10 +233,10 @@ func (w *Watch) watchFrom(ctx context.Context, s *memberStore, gvr schema.GroupV
 		return since, err
 	}
 	defer body.Close()
-	events := json.NewDecoder(body)
+	events := eventReader{body: body}
 	for {
 		var event metav1.WatchEvent
-		if err := events.Decode(&event); errors.Is(err, io.EOF) {
+		if err := events.next(&event); errors.Is(err, io.EOF) {
 			return since, nil
 		} else if err != nil {
 			return since, err
