@@ -20,8 +20,9 @@ const FleetSitesEnv = "TANDEM_FLEET_SITES"
 
 // FleetProfilesEnv names a directory where BenchmarkFleet writes the
 // daemon's heap profiles at both sizes of the fleet (heap-small.pb.gz,
-// heap-large.pb.gz) and a CPU profile of the pushes (cpu-pushes.pb.gz),
-// for "go tool pprof"; none unless set. The daemon then samples an
+// heap-large.pb.gz), a CPU profile of the pushes (cpu-pushes.pb.gz), for
+// "go tool pprof", and its goroutines at both sizes, grouped by stack
+// (goroutines-small.txt, goroutines-large.txt); none unless set. The daemon then samples an
 // allocation every 4 KB instead of every 512 KB, for the difference of
 // the two heaps to tell what a site costs.
 const FleetProfilesEnv = "TANDEM_FLEET_PROFILES"
@@ -121,6 +122,7 @@ func BenchmarkFleet(b *testing.B) {
 	e.idle(fleetSettle - fleetIdle)
 	small := e.daemonMemory()
 	profile("heap?gc=1", "heap-small.pb.gz")
+	profile("goroutine?debug=1", "goroutines-small.txt")
 
 	writeBenchRepo(b, e.clone, benchRepo{sites: sites})
 	grown := e.commitAndPush(fmt.Sprintf("Add %d sites", sites-fleetFirstSites))
@@ -138,6 +140,7 @@ func BenchmarkFleet(b *testing.B) {
 	e.idle(fleetSettle - fleetIdle)
 	large := e.daemonMemory()
 	profile("heap?gc=1", "heap-large.pb.gz")
+	profile("goroutine?debug=1", "goroutines-large.txt")
 	perHour := float64(time.Hour) / float64(window)
 	cpuPerHour := (cpu1 - cpu0).Seconds() * perHour
 	requestsPerSiteHour := (requests1 - requests0) / float64(len(clusters)) * perHour

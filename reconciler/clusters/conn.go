@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-gitops/tandem/reconciler/applyset"
@@ -46,12 +47,14 @@ type Options struct {
 	Traffic *Traffic
 }
 
-// Conn is a connection to one cluster: a client, its REST mapper of the
-// kinds asked about (see kindMapper), and an ssa resource manager on top.
+// Conn is a connection to one cluster: a client (see kindsClient), its
+// REST mapper of the kinds asked about (see kindMapper), and an ssa
+// resource manager on top. Every client of a connection shares its HTTP/2
+// connection and its budget of requests per second.
 type Conn struct {
 	name         string
 	fieldManager string
-	client       client.Client
+	client       *kindsClient
 	mapper       meta.RESTMapper
 	manager      *ssa.ResourceManager
 	// dynamic watches what a pass waits for; metadata lists the members
@@ -74,6 +77,12 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 		// client-go's default of 5 would throttle the first apply of a site.
 		cfg.QPS, cfg.Burst = 50, 100
 	}
+	if cfg.RateLimiter == nil {
+		// One budget for the cluster: each client made from cfg (one per
+		// kind controller-runtime is asked about, discovery, the watches)
+		// would otherwise make a limiter of its own, each allowing QPS.
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = opts.RequestTimeout
 	}
@@ -89,10 +98,15 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
 	mapper := newKindMapper(disco, cmp.Or(cfg.Timeout, 30*time.Second))
-	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
+	typed, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
+	requests, err := dynamic.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	c := &kindsClient{Client: typed, dynamic: requests, mapper: mapper}
 	// Watches last as long as a health check; the request timeout would
 	// cut them short. They share the connections all the same, and ask
 	// for their streams uncompressed: the events of a few members are
@@ -251,11 +265,7 @@ func (c *Conn) isClusterScoped(gk schema.GroupKind, version string) bool {
 // connection's field manager, creating the namespace tandem-system first
 // when the cluster has none.
 func (c *Conn) WriteParent(ctx context.Context, parent *unstructured.Unstructured) error {
-	apply := func() error {
-		return c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(parent.DeepCopy()),
-			client.FieldOwner(c.fieldManager), client.ForceOwnership)
-	}
-	err := apply()
+	err := c.client.apply(ctx, parent, c.fieldManager)
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -263,11 +273,10 @@ func (c *Conn) WriteParent(ctx context.Context, parent *unstructured.Unstructure
 	ns.SetAPIVersion("v1")
 	ns.SetKind("Namespace")
 	ns.SetName(applyset.Namespace)
-	if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns),
-		client.FieldOwner(c.fieldManager), client.ForceOwnership); err != nil {
+	if err := c.client.apply(ctx, ns, c.fieldManager); err != nil {
 		return fmt.Errorf("create namespace %s: %w", applyset.Namespace, err)
 	}
-	return apply()
+	return c.client.apply(ctx, parent, c.fieldManager)
 }
 
 // IsUnreachable tells errors of reaching a cluster from answers it gave.

@@ -1,12 +1,20 @@
 package clusters
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tandem-gitops/tandem/e2e/testbed"
 )
 
 func TestConnectionIsRemadeWhenHowItReachesTheClusterChanges(t *testing.T) {
@@ -61,5 +69,39 @@ func TestConnectionIsRemadeWhenHowItReachesTheClusterChanges(t *testing.T) {
 	same.Proxy = proxy("proxy-a:3128")
 	if !viaProxy.MadeFrom(same) {
 		t.Error("connection remade for the same proxy")
+	}
+}
+
+func TestClientsOfAConnectionShareOneRequestBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Kubernetes API server")
+	}
+	f := testbed.StartT(t, testbed.Options{Names: []string{"budget"}})
+	cfg := rest.CopyConfig(f.Cluster("budget").RESTConfig())
+	// Two requests now, the next in a quarter of an hour.
+	cfg.QPS, cfg.Burst = 1.0/900, 2
+	conn, err := Connect("budget", cfg, Options{FieldManager: "tandem", RequestTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two: discovering where Namespaces and ConfigMaps are served.
+	for _, kind := range []string{"Namespace", "ConfigMap"} {
+		if _, err := conn.mapper.RESTMapping(schema.GroupKind{Kind: kind}, "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Requests of kinds, each through a REST client of its own, wait for
+	// the cluster's budget all the same: the limiter refuses at once a
+	// wait past the deadline.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for key, obj := range map[client.ObjectKey]client.Object{
+		{Name: "default"}: &corev1.Namespace{},
+		{Namespace: "default", Name: "kube-root-ca.crt"}: &corev1.ConfigMap{},
+	} {
+		err := conn.Client().Get(ctx, key, obj)
+		if err == nil || !strings.Contains(err.Error(), "rate limiter") {
+			t.Fatalf("get %T %s with the budget spent: %v, want the rate limiter to hold it", obj, key, err)
+		}
 	}
 }
