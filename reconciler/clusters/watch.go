@@ -172,12 +172,16 @@ func (w *Watch) start(key watched, gvr schema.GroupVersionResource) *memberWatch
 	w.wg.Go(func() {
 		// As an informer runs its reflector: after a failure, list again
 		// after a backoff that grows to half a minute, reset after two
-		// minutes without one.
-		delay := wait.Backoff{Duration: 800 * time.Millisecond, Factor: 2, Jitter: 1, Cap: 30 * time.Second}.
-			DelayWithReset(clock.RealClock{}, 2*time.Minute)
+		// minutes without one. Made at the first failure: most watches
+		// never fail.
+		var delay func() time.Duration
 		for ctx.Err() == nil {
 			if err := w.follow(ctx, store, gvr); err != nil && ctx.Err() == nil {
 				w.watchFailed(key.id, mw)
+			}
+			if delay == nil {
+				delay = wait.Backoff{Duration: 800 * time.Millisecond, Factor: 2, Jitter: 1, Cap: 30 * time.Second}.
+					DelayWithReset(clock.RealClock{}, 2*time.Minute)
 			}
 			select {
 			case <-ctx.Done():
@@ -211,11 +215,19 @@ func (w *Watch) follow(ctx context.Context, s *memberStore, gvr schema.GroupVers
 // watches over time.
 var watchTimeout = func() time.Duration { return 5*time.Minute + rand.N(5*time.Minute) }
 
+// shortWatch is how soon a watch that ends without an event counts as
+// failed, as a reflector counts it: a server, or something on the way,
+// that ends every watch at once would otherwise have it opened again
+// and again without a pause.
+const shortWatch = time.Second
+
 // watchFrom watches the members of store's ApplySet of gvr from the
 // resource version since, hands each change to s, and returns the last
 // resource version seen when the server ends the watch. An error event,
-// a resource version too old among them, ends it with the error.
+// a resource version too old among them, ends it with the error, as does
+// an end within shortWatch without an event.
 func (w *Watch) watchFrom(ctx context.Context, s *memberStore, gvr schema.GroupVersionResource, since string) (string, error) {
+	opened := time.Now()
 	timeout := int(watchTimeout() / time.Second)
 	path := []string{"/apis", gvr.Group, gvr.Version}
 	if gvr.Group == "" {
@@ -234,11 +246,16 @@ func (w *Watch) watchFrom(ctx context.Context, s *memberStore, gvr schema.GroupV
 	}
 	defer body.Close()
 	events := eventReader{body: body}
-	for {
+	for seen := 0; ; seen++ {
 		var event metav1.WatchEvent
-		if err := events.next(&event); errors.Is(err, io.EOF) {
+		err := events.next(&event)
+		if errors.Is(err, io.EOF) && seen == 0 && time.Since(opened) < shortWatch {
+			return since, fmt.Errorf("the server ended the watch after %s, without an event", time.Since(opened).Round(time.Millisecond))
+		}
+		if errors.Is(err, io.EOF) {
 			return since, nil
-		} else if err != nil {
+		}
+		if err != nil {
 			return since, err
 		}
 		if watch.EventType(event.Type) == watch.Error {

@@ -2,6 +2,7 @@ package clusters
 
 import (
 	"context"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -331,7 +332,7 @@ func TestMemberWatchTheServerEndsOpensAgainWithoutAList(t *testing.T) {
 	}
 	f := testbed.StartT(t, testbed.Options{Names: []string{"reopen"}})
 	restore := watchTimeout
-	watchTimeout = func() time.Duration { return time.Second }
+	watchTimeout = func() time.Duration { return 2 * time.Second }
 	t.Cleanup(func() { watchTimeout = restore })
 	cfg := rest.CopyConfig(f.Cluster("reopen").RESTConfig())
 	rec := &requests{seen: make(chan string, 100)}
@@ -368,7 +369,7 @@ func TestMemberWatchTheServerEndsOpensAgainWithoutAList(t *testing.T) {
 				lists = append(lists, r)
 			}
 		case <-timeout:
-			t.Fatalf("in 30 s the member watch was opened %d times, want 3 at a second each", len(watches))
+			t.Fatalf("in 30 s the member watch was opened %d times, want 3, two seconds each", len(watches))
 		}
 	}
 	if len(lists) != 1 {
@@ -394,5 +395,73 @@ func TestMemberWatchTheServerEndsOpensAgainWithoutAList(t *testing.T) {
 	want := map[object.ObjMetadata]string{{Namespace: "default", Name: "settings", GroupKind: schema.GroupKind{Kind: "ConfigMap"}}: id}
 	if got := w.Take(); !maps.Equal(got, want) {
 		t.Errorf("Take = %v, want %v", got, want)
+	}
+}
+
+// endsWatches ends every watch the server answers at once, as a proxy
+// with a short idle timeout would, and passes the other requests on.
+type endsWatches struct{ next http.RoundTripper }
+
+func (e endsWatches) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := e.next.RoundTrip(req)
+	if err != nil || !strings.Contains(req.URL.RawQuery, "watch=true") {
+		return resp, err
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(strings.NewReader(""))
+	return resp, nil
+}
+
+func TestMemberWatchEndedAtOnceListsAgainAfterABackoff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Kubernetes API server")
+	}
+	f := testbed.StartT(t, testbed.Options{Names: []string{"cut"}})
+	cfg := rest.CopyConfig(f.Cluster("cut").RESTConfig())
+	rec := &requests{seen: make(chan string, 100)}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { rec.next = endsWatches{rt}; return rec })
+	traffic := NewTraffic()
+	conn, err := Connect("cut", cfg, Options{FieldManager: "tandem", RequestTimeout: 30 * time.Second, Traffic: traffic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := conn.Watch("tandem")
+	defer w.Stop()
+	id := applyset.ID(applyset.ParentName("cut", "edge"))
+	mark, err := w.Follow(t.Context(), id, map[schema.GroupKind]string{{Kind: "ConfigMap"}: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each watch ended at once is a failure: counted, listed again after
+	// the backoff, and the ApplySet no longer vouched for.
+	var requests []string
+	began := time.Now()
+	timeout := time.After(30 * time.Second)
+	for watches := 0; watches < 3; {
+		select {
+		case r := <-rec.seen:
+			switch {
+			case strings.Contains(r, "watch=true"):
+				requests = append(requests, "watch")
+				watches++
+			case strings.Contains(r, "labelSelector="):
+				requests = append(requests, "list")
+			}
+		case <-timeout:
+			t.Fatalf("in 30 s the member watch was opened %d times, want 3", watches)
+		}
+	}
+	if want := []string{"list", "watch", "list", "watch", "list", "watch"}; !slices.Equal(requests, want) {
+		t.Errorf("requests %q, want %q: a list before each watch", requests, want)
+	}
+	// The backoff before the second and the third list: 0.8 s at least.
+	if took := time.Since(began); took < 1600*time.Millisecond {
+		t.Errorf("3 watches ended at once took %s, want the backoff between them", took)
+	}
+	if got := testutil.ToFloat64(traffic.watchRestarts.WithLabelValues("cut")); got < 2 {
+		t.Errorf("%v watch restarts counted, want one for each watch ended at once", got)
+	}
+	if w.Unchanged(id, mark) {
+		t.Error("the ApplySet counts as unchanged though its watch keeps failing")
 	}
 }
