@@ -10,6 +10,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/object"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,13 +44,23 @@ type Record struct {
 	Namespaces []string
 }
 
-// ListParents lists the ApplySet parents tandem keeps on a cluster.
+// ListParents lists the ApplySet parents tandem keeps on a cluster. It
+// lists them unstructured, as every other request of a pass is sent, for
+// a connection's client to need nothing of its own for Secrets.
 func ListParents(ctx context.Context, c client.Reader) ([]corev1.Secret, error) {
-	var list corev1.SecretList
-	if err := c.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{IDLabel, renderer.LabelSolution}); err != nil {
+	list := &unstructured.UnstructuredList{}
+	list.SetAPIVersion("v1")
+	list.SetKind("SecretList")
+	if err := c.List(ctx, list, client.InNamespace(Namespace), client.HasLabels{IDLabel, renderer.LabelSolution}); err != nil {
 		return nil, fmt.Errorf("list ApplySet parents in %s: %w", Namespace, err)
 	}
-	return list.Items, nil
+	parents := make([]corev1.Secret, len(list.Items))
+	for i := range list.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &parents[i]); err != nil {
+			return nil, fmt.Errorf("read ApplySet parent Secret/%s/%s: %w", Namespace, list.Items[i].GetName(), err)
+		}
+	}
+	return parents, nil
 }
 
 // ReadRecords reads the ApplySet parents of the cluster cfg reaches.

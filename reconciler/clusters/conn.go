@@ -78,9 +78,10 @@ func Connect(name string, resolved *rest.Config, opts Options) (*Conn, error) {
 		cfg.QPS, cfg.Burst = 50, 100
 	}
 	if cfg.RateLimiter == nil {
-		// One budget for the cluster: each client made from cfg (one per
-		// kind controller-runtime is asked about, discovery, the watches)
-		// would otherwise make a limiter of its own, each allowing QPS.
+		// One budget for the cluster: each client made from cfg
+		// (discovery, controller-runtime's one per typed kind, the
+		// dynamic ones, the watches') would otherwise make a limiter of
+		// its own, each allowing QPS.
 		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
 	}
 	if cfg.Timeout == 0 {
