@@ -40,12 +40,22 @@ func (c *kindsClient) resource(gvk schema.GroupVersionKind, namespace string) (d
 	return c.dynamic.Resource(mapping.Resource).Namespace(namespace), nil
 }
 
-// into puts the object a request answered with in obj, keeping the
-// group, version and kind obj was asked as.
-func into(obj *unstructured.Unstructured, got *unstructured.Unstructured) {
+// send sends a request about obj through where its kind is served in
+// namespace, and puts the object the server answered with in obj,
+// keeping the group, version and kind obj was asked as.
+func (c *kindsClient) send(obj *unstructured.Unstructured, namespace string, request func(dynamic.ResourceInterface) (*unstructured.Unstructured, error)) error {
+	r, err := c.resource(obj.GroupVersionKind(), namespace)
+	if err != nil {
+		return err
+	}
+	got, err := request(r)
+	if err != nil {
+		return err
+	}
 	gvk := obj.GroupVersionKind()
 	obj.Object = got.Object
 	obj.SetGroupVersionKind(gvk)
+	return nil
 }
 
 func (c *kindsClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
@@ -53,18 +63,11 @@ func (c *kindsClient) Get(ctx context.Context, key client.ObjectKey, obj client.
 	if !ok {
 		return c.Client.Get(ctx, key, obj, opts...)
 	}
-	r, err := c.resource(u.GroupVersionKind(), key.Namespace)
-	if err != nil {
-		return err
-	}
 	o := &client.GetOptions{}
 	o.ApplyOptions(opts)
-	got, err := r.Get(ctx, key.Name, *o.AsGetOptions())
-	if err != nil {
-		return err
-	}
-	into(u, got)
-	return nil
+	return c.send(u, key.Namespace, func(r dynamic.ResourceInterface) (*unstructured.Unstructured, error) {
+		return r.Get(ctx, key.Name, *o.AsGetOptions())
+	})
 }
 
 func (c *kindsClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
@@ -93,18 +96,11 @@ func (c *kindsClient) Create(ctx context.Context, obj client.Object, opts ...cli
 	if !ok {
 		return c.Client.Create(ctx, obj, opts...)
 	}
-	r, err := c.resource(u.GroupVersionKind(), u.GetNamespace())
-	if err != nil {
-		return err
-	}
 	o := &client.CreateOptions{}
 	o.ApplyOptions(opts)
-	got, err := r.Create(ctx, u, *o.AsCreateOptions())
-	if err != nil {
-		return err
-	}
-	into(u, got)
-	return nil
+	return c.send(u, u.GetNamespace(), func(r dynamic.ResourceInterface) (*unstructured.Unstructured, error) {
+		return r.Create(ctx, u, *o.AsCreateOptions())
+	})
 }
 
 func (c *kindsClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
@@ -112,18 +108,11 @@ func (c *kindsClient) Update(ctx context.Context, obj client.Object, opts ...cli
 	if !ok {
 		return c.Client.Update(ctx, obj, opts...)
 	}
-	r, err := c.resource(u.GroupVersionKind(), u.GetNamespace())
-	if err != nil {
-		return err
-	}
 	o := &client.UpdateOptions{}
 	o.ApplyOptions(opts)
-	got, err := r.Update(ctx, u, *o.AsUpdateOptions())
-	if err != nil {
-		return err
-	}
-	into(u, got)
-	return nil
+	return c.send(u, u.GetNamespace(), func(r dynamic.ResourceInterface) (*unstructured.Unstructured, error) {
+		return r.Update(ctx, u, *o.AsUpdateOptions())
+	})
 }
 
 func (c *kindsClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
@@ -131,22 +120,15 @@ func (c *kindsClient) Patch(ctx context.Context, obj client.Object, patch client
 	if !ok {
 		return c.Client.Patch(ctx, obj, patch, opts...)
 	}
-	r, err := c.resource(u.GroupVersionKind(), u.GetNamespace())
-	if err != nil {
-		return err
-	}
 	data, err := patch.Data(u)
 	if err != nil {
 		return fmt.Errorf("make the patch: %w", err)
 	}
 	o := &client.PatchOptions{}
 	o.ApplyOptions(opts)
-	got, err := r.Patch(ctx, u.GetName(), patch.Type(), data, *o.AsPatchOptions())
-	if err != nil {
-		return err
-	}
-	into(u, got)
-	return nil
+	return c.send(u, u.GetNamespace(), func(r dynamic.ResourceInterface) (*unstructured.Unstructured, error) {
+		return r.Patch(ctx, u.GetName(), patch.Type(), data, *o.AsPatchOptions())
+	})
 }
 
 func (c *kindsClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
