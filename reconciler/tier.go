@@ -636,12 +636,7 @@ func (p *tierPass) expect(obj *unstructured.Unstructured) {
 // deleteParent deletes the parent of a removed tier once its members are
 // pruned.
 func (p *tierPass) deleteParent(ctx context.Context) error {
-	parent := &unstructured.Unstructured{}
-	parent.SetAPIVersion("v1")
-	parent.SetKind("Secret")
-	parent.SetNamespace(applyset.Namespace)
-	parent.SetName(p.parentName)
-	if err := client.IgnoreNotFound(p.cluster.Client().Delete(ctx, parent)); err != nil {
+	if err := client.IgnoreNotFound(p.cluster.Client().Delete(ctx, applyset.Parent(p.parentName))); err != nil {
 		return fmt.Errorf("delete ApplySet parent Secret/%s/%s: %w", applyset.Namespace, p.parentName, err)
 	}
 	p.result.Phase = PhaseReady

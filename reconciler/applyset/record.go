@@ -50,7 +50,7 @@ type Record struct {
 func ListParents(ctx context.Context, c client.Reader) ([]corev1.Secret, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetAPIVersion("v1")
-	list.SetKind("SecretList")
+	list.SetKind(parentGroupKind.Kind + "List")
 	if err := c.List(ctx, list, client.InNamespace(Namespace), client.HasLabels{IDLabel, renderer.LabelSolution}); err != nil {
 		return nil, fmt.Errorf("list ApplySet parents in %s: %w", Namespace, err)
 	}
@@ -128,13 +128,20 @@ func (r Record) Annotations() map[string]string {
 
 // Object returns the record's parent as the Secret to server-side apply.
 func (r Record) Object() *unstructured.Unstructured {
+	parent := Parent(r.Name())
+	parent.SetLabels(r.Labels())
+	parent.SetAnnotations(r.Annotations())
+	return parent
+}
+
+// Parent returns the parent named name, the Secret in Namespace, with
+// nothing but its identity: what a request about it needs.
+func Parent(name string) *unstructured.Unstructured {
 	parent := &unstructured.Unstructured{}
 	parent.SetAPIVersion("v1")
 	parent.SetKind(parentGroupKind.Kind)
 	parent.SetNamespace(Namespace)
-	parent.SetName(r.Name())
-	parent.SetLabels(r.Labels())
-	parent.SetAnnotations(r.Annotations())
+	parent.SetName(name)
 	return parent
 }
 

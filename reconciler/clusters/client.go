@@ -44,7 +44,8 @@ func (c *kindsClient) resource(gvk schema.GroupVersionKind, namespace string) (d
 // namespace, and puts the object the server answered with in obj,
 // keeping the group, version and kind obj was asked as.
 func (c *kindsClient) send(obj *unstructured.Unstructured, namespace string, request func(dynamic.ResourceInterface) (*unstructured.Unstructured, error)) error {
-	r, err := c.resource(obj.GroupVersionKind(), namespace)
+	gvk := obj.GroupVersionKind()
+	r, err := c.resource(gvk, namespace)
 	if err != nil {
 		return err
 	}
@@ -52,7 +53,6 @@ func (c *kindsClient) send(obj *unstructured.Unstructured, namespace string, req
 	if err != nil {
 		return err
 	}
-	gvk := obj.GroupVersionKind()
 	obj.Object = got.Object
 	obj.SetGroupVersionKind(gvk)
 	return nil
